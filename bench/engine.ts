@@ -1,0 +1,103 @@
+// `baichuan2 bench gemm`: GEMM GFLOP/s (f32, bf16) at square sizes and at the
+// model's shapes, attention tokens/s, and numpy's f32 GEMM in the same run.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor } from '../src/engine/tensor.js';
+import { backend } from '../src/engine/backend.js';
+import { attention } from '../src/engine/ops/attention.js';
+import { backward } from '../src/engine/autograd.js';
+import { sum } from '../src/engine/ops/reduce.js';
+import { machineInfo, machineLine, timeMedian } from './machine.js';
+
+export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null }
+export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number }
+
+export interface EngineBenchOptions { quick?: boolean; log?: (s: string) => void }
+
+function gemmShapes(quick: boolean): { label: string; m: number; n: number; k: number }[] {
+  const sq = (quick ? [512, 1024] : [512, 1024, 2048, 4096]).map((s) => ({ label: `${s}³`, m: s, n: s, k: s }));
+  // 7B shapes (SPEC §4.1) for a T = 512 chunk: W_pack, gate/up, lm_head.
+  const T = quick ? 128 : 512, C = 4096, F = 11008, V = 125696;
+  return sq.concat([
+    { label: 'T×C · C×3C', m: T, n: 3 * C, k: C },
+    { label: 'T×C · C×F', m: T, n: F, k: C },
+    { label: 'T×C · C×V', m: T, n: quick ? 8192 : V, k: C },
+  ]);
+}
+
+function runNumpy(shapes: { m: number; n: number; k: number }[]): { blas: string; gflops: number[] } | string {
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/numpy_gemm.py');
+  const r = spawnSync('python3', [script], { input: JSON.stringify(shapes.map((s) => [s.m, s.n, s.k])), encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) return `numpy unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  const j = JSON.parse(r.stdout) as { blas: string; gemm: { gflops: number }[] };
+  return { blas: j.blas, gflops: j.gemm.map((g) => g.gflops) };
+}
+
+export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; blas: string } {
+  const log = opts.log ?? (() => {});
+  const shapes = gemmShapes(!!opts.quick);
+  const rows: GemmRow[] = [];
+  for (const s of shapes) {
+    const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
+    const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
+    const C = new Float32Array(s.m * s.n);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).to('bf16').data as Uint16Array;
+      const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).to('bf16').data as Uint16Array;
+      const secs = timeMedian(() => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 }));
+      const gflops = (2 * s.m * s.n * s.k) / secs / 1e9;
+      rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: null });
+      log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${gflops.toFixed(1)} GFLOP/s`);
+    }
+  }
+  const np = runNumpy(shapes);
+  let blas = typeof np === 'string' ? np : np.blas;
+  if (typeof np !== 'string') {
+    shapes.forEach((_, i) => { rows[2 * i]!.numpy_gflops = np.gflops[i]!; });
+    log(`numpy (${np.blas}): ${np.gflops.map((g) => g.toFixed(1)).join(', ')} GFLOP/s`);
+  } else {
+    blas = np;
+    log(np);
+  }
+  return { rows, blas };
+}
+
+export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}): AttnRow[] {
+  const log = opts.log ?? (() => {});
+  const rows: AttnRow[] = [];
+  const H = opts.quick ? 8 : 32, D = 128;
+  for (const T of opts.quick ? [512] : [512, 2048]) {
+    const mk = (seed: number) => Tensor.randn([1, H, T, D], { seed });
+    const q = mk(1), k = mk(2), v = mk(3);
+    const fwd = timeMedian(() => attention(q, k, v), 1, 1);
+    q.requiresGrad_(); k.requiresGrad_(); v.requiresGrad_();
+    const fb = timeMedian(() => backward(sum(attention(q, k, v))), 1, 1);
+    // causal attention: QK^T and PV, each 2*T*T*D/2 FLOPs per head
+    const flops = 2 * T * T * D * H;
+    const bound = flops / (gemmGflops * 1e9);
+    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound });
+    log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${(fwd / bound).toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s`);
+  }
+  return rows;
+}
+
+export function engineReport(gemm: { rows: GemmRow[]; blas: string }, attn: AttnRow[]): string {
+  const m = machineInfo();
+  const lines = [`### bench gemm — ${machineLine(m)}`, '', `numpy reference: ${gemm.blas}`, '',
+    '| shape | M×N×K | f32 GFLOP/s | bf16 GFLOP/s | numpy f32 | ours/numpy (f32) |', '|---|---|---|---|---|---|'];
+  for (let i = 0; i < gemm.rows.length; i += 2) {
+    const f = gemm.rows[i]!, b = gemm.rows[i + 1]!;
+    const ratio = f.numpy_gflops ? (f.gflops / f.numpy_gflops).toFixed(2) : 'n/a';
+    lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} |`);
+  }
+  lines.push('', '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time |', '|---|---|---|---|');
+  for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} |`);
+  return lines.join('\n') + '\n';
+}
+
+export function appendReport(file: string, text: string): void {
+  const header = fs.existsSync(file) ? '' : '# Benchmarks\n\nMedians after a warm-up; each section names its date, machine and commit.\n\n';
+  fs.appendFileSync(file, header + text + '\n');
+}

@@ -1,0 +1,468 @@
+// N-API surface of the native kernels. Every entry point validates its
+// arguments (types, sizes, strides against array lengths) and throws a JS
+// error naming the kernel, so bad input can never read or write out of
+// bounds. Arrays are caller-owned TypedArrays (their ArrayBuffers are GC'd);
+// the addon keeps no pointers after a call returns.
+#include <napi.h>
+#include <cpuid.h>
+#include <omp.h>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include "kernels.h"
+
+namespace {
+
+using bc::KernelTable;
+
+struct Features {
+  bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bf16 = false, amxBf16 = false;
+};
+
+Features detect() {
+  Features f;
+  __builtin_cpu_init();
+  f.avx2 = __builtin_cpu_supports("avx2");
+  f.fma = __builtin_cpu_supports("fma");
+  f.avx512f = __builtin_cpu_supports("avx512f");
+  unsigned a, b, c, d;
+  if (__get_cpuid_count(1, 0, &a, &b, &c, &d)) f.f16c = (c >> 29) & 1;
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = f.avx512f && ((a >> 5) & 1);
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.amxBf16 = (d >> 22) & 1;
+  return f;
+}
+
+const Features kFeatures = detect();
+const KernelTable* active = (kFeatures.avx2 && kFeatures.fma) ? &bc::avx2::table : &bc::generic::table;
+
+[[noreturn]] void fail(Napi::Env env, const std::string& op, const std::string& msg) {
+  throw Napi::RangeError::New(env, op + ": " + msg);
+}
+
+struct ArrayView {
+  void* data = nullptr;
+  int64_t length = 0;
+  napi_typedarray_type type = napi_float32_array;
+};
+
+ArrayView arrayArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
+  if (i >= info.Length() || !info[i].IsTypedArray()) fail(info.Env(), op, std::string(name) + " must be a TypedArray");
+  Napi::TypedArray t = info[i].As<Napi::TypedArray>();
+  ArrayView v;
+  v.type = t.TypedArrayType();
+  v.length = static_cast<int64_t>(t.ElementLength());
+  v.data = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+  return v;
+}
+
+float* f32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  ArrayView v = arrayArg(info, i, op, name);
+  if (v.type != napi_float32_array) fail(info.Env(), op, std::string(name) + " must be a Float32Array");
+  if (v.length < need)
+    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
+  return static_cast<float*>(v.data);
+}
+
+int32_t* i32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  ArrayView v = arrayArg(info, i, op, name);
+  if (v.type != napi_int32_array) fail(info.Env(), op, std::string(name) + " must be an Int32Array");
+  if (v.length < need)
+    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
+  return static_cast<int32_t*>(v.data);
+}
+
+uint16_t* u16Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  ArrayView v = arrayArg(info, i, op, name);
+  if (v.type != napi_uint16_array) fail(info.Env(), op, std::string(name) + " must be a Uint16Array (bf16 bits)");
+  if (v.length < need)
+    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
+  return static_cast<uint16_t*>(v.data);
+}
+
+bool isNullish(const Napi::CallbackInfo& info, size_t i) {
+  return i >= info.Length() || info[i].IsNull() || info[i].IsUndefined();
+}
+
+int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t lo = 0) {
+  if (i >= info.Length() || !info[i].IsNumber()) fail(info.Env(), op, std::string(name) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d)) fail(info.Env(), op, std::string(name) + " must be an integer");
+  if (d < static_cast<double>(lo) || d > 9.0e15)
+    fail(info.Env(), op, std::string(name) + " = " + std::to_string(static_cast<int64_t>(d)) + " is out of range");
+  return static_cast<int64_t>(d);
+}
+
+int dimArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
+  int64_t v = intArg(info, i, op, name, 0);
+  if (v > 2147483647) fail(info.Env(), op, std::string(name) + " exceeds 2^31-1");
+  return static_cast<int>(v);
+}
+
+float floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
+  if (i >= info.Length() || !info[i].IsNumber()) fail(info.Env(), op, std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().FloatValue();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("arch", active->name);
+  o.Set("threads", omp_get_max_threads());
+  Napi::Object f = Napi::Object::New(env);
+  f.Set("avx2", kFeatures.avx2);
+  f.Set("fma", kFeatures.fma);
+  f.Set("f16c", kFeatures.f16c);
+  f.Set("avx512f", kFeatures.avx512f);
+  f.Set("avx512bf16", kFeatures.avx512bf16);
+  f.Set("amxBf16", kFeatures.amxBf16);
+  o.Set("features", f);
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = dimArg(info, 0, "setThreads", "threads");
+  if (n < 1 || n > 1024) fail(info.Env(), "setThreads", "threads must be in 1..1024");
+  omp_set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SetArch(const Napi::CallbackInfo& info) {
+  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (name == "generic") active = &bc::generic::table;
+  else if (name == "avx2" && kFeatures.avx2 && kFeatures.fma) active = &bc::avx2::table;
+  else fail(info.Env(), "setArch", "unknown or unsupported arch '" + name + "'");
+  return info.Env().Undefined();
+}
+
+// Minimum array length for a row-major matrix of `rows` x `cols` with leading dim ld, batched.
+int64_t extent(int64_t batch, int64_t stride, int64_t rows, int64_t cols, int64_t ld) {
+  if (batch == 0 || rows == 0 || cols == 0) return 0;
+  return (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  const std::string op = "gemm";
+  Napi::Env env = info.Env();
+  const int tA = info[0].ToBoolean() ? 1 : 0, tB = info[1].ToBoolean() ? 1 : 0;
+  const int M = dimArg(info, 2, op, "M"), N = dimArg(info, 3, op, "N"), K = dimArg(info, 4, op, "K");
+  const float alpha = floatArg(info, 5, op, "alpha");
+  ArrayView a = arrayArg(info, 6, op, "A");
+  const int64_t lda = intArg(info, 7, op, "lda"), sA = intArg(info, 8, op, "strideA");
+  ArrayView b = arrayArg(info, 9, op, "B");
+  const int64_t ldb = intArg(info, 10, op, "ldb"), sB = intArg(info, 11, op, "strideB");
+  const float beta = floatArg(info, 12, op, "beta");
+  const int64_t ldc = intArg(info, 14, op, "ldc"), sC = intArg(info, 15, op, "strideC");
+  const int batch = dimArg(info, 16, op, "batch");
+  auto typeOf = [&](const ArrayView& v, const char* name) {
+    if (v.type == napi_float32_array) return static_cast<int>(bc::kF32);
+    if (v.type == napi_uint16_array) return static_cast<int>(bc::kBF16);
+    fail(env, op, std::string(name) + " must be a Float32Array (f32) or Uint16Array (bf16)");
+  };
+  const int typeA = typeOf(a, "A"), typeB = typeOf(b, "B");
+  const std::string dims = " (M=" + std::to_string(M) + ", N=" + std::to_string(N) + ", K=" + std::to_string(K) +
+                           ", transA=" + std::to_string(tA) + ", transB=" + std::to_string(tB) + ")";
+  const int64_t aRows = tA ? K : M, aCols = tA ? M : K, bRows = tB ? N : K, bCols = tB ? K : N;
+  if ((aRows > 0 && lda < aCols) || (bRows > 0 && ldb < bCols) || ldc < N) fail(env, op, "leading dimension too small" + dims);
+  if (a.length < extent(batch, sA, aRows, aCols, lda)) fail(env, op, "A is too small" + dims);
+  if (b.length < extent(batch, sB, bRows, bCols, ldb)) fail(env, op, "B is too small" + dims);
+  float* C = f32Arg(info, 13, op, "C", extent(batch, sC, M, N, ldc));
+  active->gemm(tA, tB, M, N, K, alpha, a.data, typeA, lda, sA, b.data, typeB, ldb, sB, beta, C, ldc, sC, batch);
+  return env.Undefined();
+}
+
+// rmsnormFwd(x, w, y, rstd, rows, cols, eps)
+Napi::Value RmsnormFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "rmsnorm";
+  const int64_t rows = intArg(info, 4, op, "rows");
+  const int cols = dimArg(info, 5, op, "cols");
+  const float eps = floatArg(info, 6, op, "eps");
+  active->rmsnormFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "weight", cols),
+                     f32Arg(info, 2, op, "y", rows * cols), f32Arg(info, 3, op, "rstd", rows), rows, cols, eps);
+  return info.Env().Undefined();
+}
+
+// rmsnormBwd(x, w, rstd, dy, dx, dw, rows, cols)
+Napi::Value RmsnormBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "rmsnorm.backward";
+  const int64_t rows = intArg(info, 6, op, "rows");
+  const int cols = dimArg(info, 7, op, "cols");
+  const int64_t n = rows * cols;
+  active->rmsnormBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "weight", cols), f32Arg(info, 2, op, "rstd", rows),
+                     f32Arg(info, 3, op, "dy", n), f32Arg(info, 4, op, "dx", n), f32Arg(info, 5, op, "dw", cols), rows,
+                     cols);
+  return info.Env().Undefined();
+}
+
+// l2normFwd(x, y, norm, rows, cols, eps)
+Napi::Value L2normFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "l2normRows";
+  const int64_t rows = intArg(info, 3, op, "rows");
+  const int cols = dimArg(info, 4, op, "cols");
+  active->l2normFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "y", rows * cols),
+                    f32Arg(info, 2, op, "norm", rows), rows, cols, floatArg(info, 5, op, "eps"));
+  return info.Env().Undefined();
+}
+
+// l2normBwd(y, norm, dy, dx, rows, cols, eps)
+Napi::Value L2normBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "l2normRows.backward";
+  const int64_t rows = intArg(info, 4, op, "rows");
+  const int cols = dimArg(info, 5, op, "cols");
+  const int64_t n = rows * cols;
+  active->l2normBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "norm", rows), f32Arg(info, 2, op, "dy", n),
+                    f32Arg(info, 3, op, "dx", n), rows, cols, floatArg(info, 6, op, "eps"));
+  return info.Env().Undefined();
+}
+
+// swigluFwd(gate, up, out, n) / swigluBwd(gate, up, dout, dgate, dup, n)
+Napi::Value SwigluFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "swiglu";
+  const int64_t n = intArg(info, 3, op, "n");
+  active->swigluFwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "out", n), n);
+  return info.Env().Undefined();
+}
+Napi::Value SwigluBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "swiglu.backward";
+  const int64_t n = intArg(info, 5, op, "n");
+  active->swigluBwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "dout", n),
+                    f32Arg(info, 3, op, "dgate", n), f32Arg(info, 4, op, "dup", n), n);
+  return info.Env().Undefined();
+}
+// siluFwd(x, y, n) / siluBwd(x, dy, dx, n)
+Napi::Value SiluFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "silu";
+  const int64_t n = intArg(info, 2, op, "n");
+  active->siluFwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "y", n), n);
+  return info.Env().Undefined();
+}
+Napi::Value SiluBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "silu.backward";
+  const int64_t n = intArg(info, 3, op, "n");
+  active->siluBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), n);
+  return info.Env().Undefined();
+}
+
+// rope(x, y, B, T, H, D, sb, st, sh, cos, sin, inverse): x strided [B,T,H,D], y contiguous.
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  const std::string op = "rope";
+  const int B = dimArg(info, 2, op, "B"), T = dimArg(info, 3, op, "T"), H = dimArg(info, 4, op, "H"),
+            D = dimArg(info, 5, op, "D");
+  const int64_t sb = intArg(info, 6, op, "sb"), st = intArg(info, 7, op, "st"), sh = intArg(info, 8, op, "sh");
+  if (D % 2 != 0) fail(info.Env(), op, "head dim D=" + std::to_string(D) + " must be even");
+  const int64_t n = static_cast<int64_t>(B) * T * H * D;
+  const int64_t xExt = n == 0 ? 0 : (B - 1) * sb + (T - 1) * st + (H - 1) * sh + D;
+  const int64_t bt = static_cast<int64_t>(B) * T;
+  active->rope(f32Arg(info, 0, op, "x", xExt), f32Arg(info, 1, op, "y", n), B, T, H, D, sb, st, sh,
+               f32Arg(info, 9, op, "cos", bt * D), f32Arg(info, 10, op, "sin", bt * D), info[11].ToBoolean() ? 1 : 0);
+  return info.Env().Undefined();
+}
+
+// softmaxFwd(x, y, rows, cols, log) / softmaxBwd(y, dy, dx, rows, cols, log)
+Napi::Value SoftmaxFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "softmax";
+  const int64_t rows = intArg(info, 2, op, "rows");
+  const int cols = dimArg(info, 3, op, "cols");
+  active->softmaxFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "y", rows * cols), rows, cols,
+                     info[4].ToBoolean() ? 1 : 0);
+  return info.Env().Undefined();
+}
+Napi::Value SoftmaxBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "softmax.backward";
+  const int64_t rows = intArg(info, 3, op, "rows");
+  const int cols = dimArg(info, 4, op, "cols");
+  const int64_t n = rows * cols;
+  active->softmaxBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), rows, cols,
+                     info[5].ToBoolean() ? 1 : 0);
+  return info.Env().Undefined();
+}
+
+void checkTargets(Napi::Env env, const std::string& op, const int32_t* t, int64_t rows, int cols, int ignore) {
+  for (int64_t r = 0; r < rows; r++)
+    if (t[r] != ignore && (t[r] < 0 || t[r] >= cols))
+      fail(env, op, "target " + std::to_string(t[r]) + " at row " + std::to_string(r) + " is outside [0, " +
+                        std::to_string(cols) + ") and is not the ignore index " + std::to_string(ignore));
+}
+
+// xentFwd(logits, targets, rows, cols, ignore, loss, lse, maxv, argmax)
+Napi::Value XentFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "crossEntropy";
+  const int64_t rows = intArg(info, 2, op, "rows");
+  const int cols = dimArg(info, 3, op, "cols");
+  if (cols < 1) fail(info.Env(), op, "needs at least one class");
+  const int ignore = static_cast<int>(info[4].As<Napi::Number>().Int32Value());
+  int32_t* t = i32Arg(info, 1, op, "targets", rows);
+  checkTargets(info.Env(), op, t, rows, cols, ignore);
+  active->xentFwd(f32Arg(info, 0, op, "logits", rows * cols), t, rows, cols, ignore, f32Arg(info, 5, op, "loss", rows),
+                  f32Arg(info, 6, op, "lse", rows), f32Arg(info, 7, op, "max", rows), i32Arg(info, 8, op, "argmax", rows));
+  return info.Env().Undefined();
+}
+
+// xentBwd(logits, targets, lse, argmax, gCe, gZ|null, dlogits, rows, cols, ignore)
+Napi::Value XentBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "crossEntropy.backward";
+  const int64_t rows = intArg(info, 7, op, "rows");
+  const int cols = dimArg(info, 8, op, "cols");
+  const int ignore = static_cast<int>(info[9].As<Napi::Number>().Int32Value());
+  int32_t* t = i32Arg(info, 1, op, "targets", rows);
+  checkTargets(info.Env(), op, t, rows, cols, ignore);
+  int32_t* am = i32Arg(info, 3, op, "argmax", rows);
+  for (int64_t r = 0; r < rows; r++)
+    if (am[r] < 0 || am[r] >= cols) fail(info.Env(), op, "argmax out of range");
+  const float* gZ = isNullish(info, 5) ? nullptr : f32Arg(info, 5, op, "gZ", rows);
+  active->xentBwd(f32Arg(info, 0, op, "logits", rows * cols), t, f32Arg(info, 2, op, "lse", rows), am,
+                  f32Arg(info, 4, op, "gCe", rows), gZ, f32Arg(info, 6, op, "dlogits", rows * cols), rows, cols, ignore);
+  return info.Env().Undefined();
+}
+
+// Attention options object: {B,H,Tq,Tk,D, q:[sb,sh,st], k:[...], v:[...], o:[...], past, causal, scale}
+bc::AttnArgs attnArgs(const Napi::CallbackInfo& info, const std::string& op) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) fail(env, op, "first argument must be the options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto num = [&](const char* k) -> int64_t {
+    Napi::Value v = o.Get(k);
+    if (!v.IsNumber()) fail(env, op, std::string("option ") + k + " must be a number");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 2147483647.0)
+      fail(env, op, std::string("option ") + k + " must be a non-negative integer");
+    return static_cast<int64_t>(d);
+  };
+  auto strides = [&](const char* k, int64_t* s) {
+    Napi::Value v = o.Get(k);
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) fail(env, op, std::string("option ") + k + " must be [sb, sh, st]");
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < 3; i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsNumber() || e.As<Napi::Number>().Int64Value() < 0)
+        fail(env, op, std::string("option ") + k + " must hold non-negative integers");
+      s[i] = e.As<Napi::Number>().Int64Value();
+    }
+  };
+  bc::AttnArgs a{};
+  a.B = static_cast<int>(num("B"));
+  a.H = static_cast<int>(num("H"));
+  a.Tq = static_cast<int>(num("Tq"));
+  a.Tk = static_cast<int>(num("Tk"));
+  a.D = static_cast<int>(num("D"));
+  a.past = static_cast<int>(num("past"));
+  a.causal = o.Get("causal").ToBoolean() ? 1 : 0;
+  a.scale = o.Get("scale").As<Napi::Number>().FloatValue();
+  int64_t s[3];
+  strides("q", s); a.qsb = s[0]; a.qsh = s[1]; a.qst = s[2];
+  strides("k", s); a.ksb = s[0]; a.ksh = s[1]; a.kst = s[2];
+  strides("v", s); a.vsb = s[0]; a.vsh = s[1]; a.vst = s[2];
+  strides("o", s); a.osb = s[0]; a.osh = s[1]; a.ost = s[2];
+  if (op == "attention.backward") {
+    strides("dq", s); a.gqsb = s[0]; a.gqsh = s[1]; a.gqst = s[2];
+    strides("dk", s); a.gksb = s[0]; a.gksh = s[1]; a.gkst = s[2];
+    strides("dv", s); a.gvsb = s[0]; a.gvsh = s[1]; a.gvst = s[2];
+  }
+  if (a.causal && a.past + a.Tq > a.Tk)
+    fail(env, op, "causal attention needs past + Tq <= Tk (past=" + std::to_string(a.past) + ", Tq=" +
+                      std::to_string(a.Tq) + ", Tk=" + std::to_string(a.Tk) + ")");
+  return a;
+}
+
+int64_t attnExtent(int B, int H, int T, int D, int64_t sb, int64_t sh, int64_t st) {
+  if (B == 0 || H == 0 || T == 0 || D == 0) return 0;
+  return (B - 1) * sb + (H - 1) * sh + (T - 1) * st + D;
+}
+
+// The optional slopes (index 1) and key mask (index 2), shared by forward and backward.
+void attnExtras(const Napi::CallbackInfo& info, const std::string& op, bc::AttnArgs* a) {
+  a->slopes = isNullish(info, 1) ? nullptr : f32Arg(info, 1, op, "alibiSlopes", a->H);
+  a->keyMask = isNullish(info, 2) ? nullptr : i32Arg(info, 2, op, "keyMask", static_cast<int64_t>(a->B) * a->Tk);
+}
+
+// attnFwd(opts, slopes|null, keyMask|null, q, k, v, o, lse)
+Napi::Value AttnFwd(const Napi::CallbackInfo& info) {
+  const std::string op = "attention";
+  bc::AttnArgs a = attnArgs(info, op);
+  attnExtras(info, op, &a);
+  const float* q = f32Arg(info, 3, op, "q", attnExtent(a.B, a.H, a.Tq, a.D, a.qsb, a.qsh, a.qst));
+  const float* k = f32Arg(info, 4, op, "k", attnExtent(a.B, a.H, a.Tk, a.D, a.ksb, a.ksh, a.kst));
+  const float* v = f32Arg(info, 5, op, "v", attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst));
+  float* o = f32Arg(info, 6, op, "o", attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost));
+  float* lse = f32Arg(info, 7, op, "lse", static_cast<int64_t>(a.B) * a.H * a.Tq);
+  active->attnFwd(&a, q, k, v, o, lse);
+  return info.Env().Undefined();
+}
+
+// attnBwd(opts, slopes|null, keyMask|null, q, k, v, o, lse, dO, dq, dk, dv)
+Napi::Value AttnBwd(const Napi::CallbackInfo& info) {
+  const std::string op = "attention.backward";
+  bc::AttnArgs a = attnArgs(info, op);
+  attnExtras(info, op, &a);
+  const int64_t qe = attnExtent(a.B, a.H, a.Tq, a.D, a.qsb, a.qsh, a.qst);
+  const int64_t ke = attnExtent(a.B, a.H, a.Tk, a.D, a.ksb, a.ksh, a.kst);
+  const int64_t ve = attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst);
+  const int64_t oe = attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost);
+  active->attnBwd(&a, f32Arg(info, 3, op, "q", qe), f32Arg(info, 4, op, "k", ke), f32Arg(info, 5, op, "v", ve),
+                  f32Arg(info, 6, op, "o", oe), f32Arg(info, 7, op, "lse", static_cast<int64_t>(a.B) * a.H * a.Tq),
+                  f32Arg(info, 8, op, "dO", oe),
+                  f32Arg(info, 9, op, "dq", attnExtent(a.B, a.H, a.Tq, a.D, a.gqsb, a.gqsh, a.gqst)),
+                  f32Arg(info, 10, op, "dk", attnExtent(a.B, a.H, a.Tk, a.D, a.gksb, a.gksh, a.gkst)),
+                  f32Arg(info, 11, op, "dv", attnExtent(a.B, a.H, a.Tk, a.D, a.gvsb, a.gvsh, a.gvst)));
+  return info.Env().Undefined();
+}
+
+// adamw(p, g, m, v, n, lr, beta1, beta2, eps, wd, bc1, bc2, pBf16|null)
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  const std::string op = "adamw";
+  const int64_t n = intArg(info, 4, op, "n");
+  uint16_t* pb = isNullish(info, 12) ? nullptr : u16Arg(info, 12, op, "paramBf16", n);
+  active->adamw(f32Arg(info, 0, op, "param", n), f32Arg(info, 1, op, "grad", n), f32Arg(info, 2, op, "m", n),
+                f32Arg(info, 3, op, "v", n), n, floatArg(info, 5, op, "lr"), floatArg(info, 6, op, "beta1"),
+                floatArg(info, 7, op, "beta2"), floatArg(info, 8, op, "eps"), floatArg(info, 9, op, "weightDecay"),
+                floatArg(info, 10, op, "bc1"), floatArg(info, 11, op, "bc2"), pb);
+  return info.Env().Undefined();
+}
+
+Napi::Value SumSq(const Napi::CallbackInfo& info) {
+  const int64_t n = intArg(info, 1, "sumsq", "n");
+  return Napi::Number::New(info.Env(), active->sumsq(f32Arg(info, 0, "sumsq", "x", n), n));
+}
+
+Napi::Value Bf16ToF32(const Napi::CallbackInfo& info) {
+  const int64_t n = intArg(info, 2, "bf16ToF32", "n");
+  active->bf16ToF32(u16Arg(info, 0, "bf16ToF32", "x", n), f32Arg(info, 1, "bf16ToF32", "y", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
+  const int64_t n = intArg(info, 2, "f32ToBf16", "n");
+  active->f32ToBf16(f32Arg(info, 0, "f32ToBf16", "x", n), u16Arg(info, 1, "f32ToBf16", "y", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("setArch", Napi::Function::New(env, SetArch));
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("rmsnormFwd", Napi::Function::New(env, RmsnormFwd));
+  exports.Set("rmsnormBwd", Napi::Function::New(env, RmsnormBwd));
+  exports.Set("l2normFwd", Napi::Function::New(env, L2normFwd));
+  exports.Set("l2normBwd", Napi::Function::New(env, L2normBwd));
+  exports.Set("swigluFwd", Napi::Function::New(env, SwigluFwd));
+  exports.Set("swigluBwd", Napi::Function::New(env, SwigluBwd));
+  exports.Set("siluFwd", Napi::Function::New(env, SiluFwd));
+  exports.Set("siluBwd", Napi::Function::New(env, SiluBwd));
+  exports.Set("rope", Napi::Function::New(env, Rope));
+  exports.Set("softmaxFwd", Napi::Function::New(env, SoftmaxFwd));
+  exports.Set("softmaxBwd", Napi::Function::New(env, SoftmaxBwd));
+  exports.Set("xentFwd", Napi::Function::New(env, XentFwd));
+  exports.Set("xentBwd", Napi::Function::New(env, XentBwd));
+  exports.Set("attnFwd", Napi::Function::New(env, AttnFwd));
+  exports.Set("attnBwd", Napi::Function::New(env, AttnBwd));
+  exports.Set("adamw", Napi::Function::New(env, AdamW));
+  exports.Set("sumsq", Napi::Function::New(env, SumSq));
+  exports.Set("bf16ToF32", Napi::Function::New(env, Bf16ToF32));
+  exports.Set("f32ToBf16", Napi::Function::New(env, F32ToBf16));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(baichuan2_native, Init)

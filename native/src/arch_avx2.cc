@@ -1,0 +1,15 @@
+// AVX2 + FMA build of the kernels; selected only when the CPU reports both.
+#include <immintrin.h>
+#include <omp.h>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include "kernels.h"
+
+namespace bc {
+namespace avx2 {
+#define KERNEL_ARCH_NAME "avx2"
+#include "impl/all.h"
+}  // namespace avx2
+}  // namespace bc

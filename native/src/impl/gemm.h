@@ -1,0 +1,280 @@
+// Packed GEMM in the BLIS/GotoBLAS structure: C is cut into NC-wide column
+// blocks, K into KC-deep slices, B is packed into NR-wide panels, A into
+// MR-tall panels, and a register-blocked MR x NR micro-kernel does the FMAs.
+// bf16 operands are widened to f32 while packing, so the micro-kernel is
+// always f32 with f32 accumulation. Each C element is accumulated in k order
+// by exactly one thread, so results do not depend on the thread count.
+// Reference: src/engine/ref/matmul.ts (float64).
+
+constexpr int MR = 6;
+constexpr int NR = 16;
+constexpr int KC = 256;
+constexpr int MC = 120;   // multiple of MR; an A block (MC x KC f32) is 120 KiB, sized for L2
+constexpr int NC = 3072;  // multiple of NR; a B block (KC x NC f32) is 3 MiB, sized for L3
+
+static inline float toFloat(float x) { return x; }
+static inline float toFloat(uint16_t x) { return bf16ToFloat(x); }
+
+struct GemmOperand {
+  const void* p;
+  int type;
+  int64_t rs, cs;  // element (r, c) lives at r * rs + c * cs
+  float at(int64_t r, int64_t c) const { return loadAs(p, type, r * rs + c * cs); }
+};
+
+// Pack rows [i0, i0+mc) x k-slice [p0, p0+kc) of A into MR-row panels, k-major, zero-padded.
+// Fast paths read each source row contiguously (the common row-major A).
+template <typename T>
+static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
+  for (int ir = 0; ir < mc; ir += MR) {
+    float* panel = dst + static_cast<int64_t>(ir) * kc;
+    const int rows = mc - ir < MR ? mc - ir : MR;
+    for (int r = 0; r < MR; r++) {
+      if (r < rows) {
+        const T* row = src + (i0 + ir + r) * rs + p0;
+        for (int k = 0; k < kc; k++) panel[k * MR + r] = toFloat(row[k]);
+      } else {
+        for (int k = 0; k < kc; k++) panel[k * MR + r] = 0.f;
+      }
+    }
+  }
+}
+
+static void packA(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
+  if (A.cs == 1) {
+    if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
+    else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
+    return;
+  }
+  for (int ir = 0; ir < mc; ir += MR) {
+    float* panel = dst + static_cast<int64_t>(ir) * kc;
+    const int rows = mc - ir < MR ? mc - ir : MR;
+    for (int k = 0; k < kc; k++)
+      for (int r = 0; r < MR; r++) panel[k * MR + r] = r < rows ? A.at(i0 + ir + r, p0 + k) : 0.f;
+  }
+}
+
+// Pack one NR-column panel of B: rows [p0, p0+kc), columns [j, j+cols), zero-padded.
+// Row-major B copies rows; a transposed B (a Linear's [out, in] weight) reads
+// each of its rows contiguously and scatters into the panel (L1-resident).
+#if defined(__AVX2__)
+// 8x8 transpose of f32 (rows r[0..7] -> columns), the classic unpack/shuffle/permute network.
+static inline void transpose8(__m256* r) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8(const uint16_t* p) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+#endif
+
+template <typename T>
+static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
+#if defined(__AVX2__)
+  if (cols == NR) {
+    int k = 0;
+    for (; k + 8 <= kc; k += 8)
+      for (int half = 0; half < NR; half += 8) {
+        __m256 r[8];
+        for (int c = 0; c < 8; c++) r[c] = load8(src + (j + half + c) * cs + p0 + k);
+        transpose8(r);
+        for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (k + q) * NR + half, r[q]);
+      }
+    for (; k < kc; k++)
+      for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
+    return;
+  }
+#endif
+  for (int c = 0; c < NR; c++) {
+    if (c < cols) {
+      const T* col = src + (j + c) * cs + p0;
+      for (int k = 0; k < kc; k++) panel[k * NR + c] = toFloat(col[k]);
+    } else {
+      for (int k = 0; k < kc; k++) panel[k * NR + c] = 0.f;
+    }
+  }
+}
+
+template <typename T>
+static void packBRows(const T* src, int64_t rs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
+  for (int k = 0; k < kc; k++) {
+    const T* row = src + (p0 + k) * rs + j;
+    float* out = panel + k * NR;
+    for (int c = 0; c < cols; c++) out[c] = toFloat(row[c]);
+    for (int c = cols; c < NR; c++) out[c] = 0.f;
+  }
+}
+
+static void packBPanel(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, float* panel) {
+  if (B.cs == 1) {
+    if (B.type == kF32) packBRows(static_cast<const float*>(B.p), B.rs, p0, kc, j, cols, panel);
+    else packBRows(static_cast<const uint16_t*>(B.p), B.rs, p0, kc, j, cols, panel);
+  } else if (B.rs == 1) {
+    if (B.type == kF32) packBCols(static_cast<const float*>(B.p), B.cs, p0, kc, j, cols, panel);
+    else packBCols(static_cast<const uint16_t*>(B.p), B.cs, p0, kc, j, cols, panel);
+  } else {
+    for (int k = 0; k < kc; k++)
+      for (int c = 0; c < NR; c++) panel[k * NR + c] = c < cols ? B.at(p0 + k, j + c) : 0.f;
+  }
+}
+
+// acc = sum_k a[k*MR + r] * b[k*NR + c]; then C = alpha*acc + (first ? beta*C : C).
+#if defined(__AVX2__) && defined(__FMA__)
+static void microKernel(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                        float alpha, float beta, bool first) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b + k * NR);
+    __m256 b1 = _mm256_load_ps(b + k * NR + 8);
+    const float* ak = a + k * MR;
+    __m256 av = _mm256_broadcast_ss(ak + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(ak + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(ak + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(ak + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(ak + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(ak + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  alignas(32) float acc[MR * NR];
+  _mm256_store_ps(acc + 0, c00); _mm256_store_ps(acc + 8, c01);
+  _mm256_store_ps(acc + 16, c10); _mm256_store_ps(acc + 24, c11);
+  _mm256_store_ps(acc + 32, c20); _mm256_store_ps(acc + 40, c21);
+  _mm256_store_ps(acc + 48, c30); _mm256_store_ps(acc + 56, c31);
+  _mm256_store_ps(acc + 64, c40); _mm256_store_ps(acc + 72, c41);
+  _mm256_store_ps(acc + 80, c50); _mm256_store_ps(acc + 88, c51);
+  if (rows == MR && cols == NR) {
+    __m256 va = _mm256_set1_ps(alpha);
+    __m256 vb = _mm256_set1_ps(beta);
+    for (int r = 0; r < MR; r++) {
+      float* cr = c + r * ldc;
+      for (int h = 0; h < NR; h += 8) {
+        __m256 x = _mm256_mul_ps(va, _mm256_load_ps(acc + r * NR + h));
+        if (!first) x = _mm256_add_ps(x, _mm256_loadu_ps(cr + h));
+        else if (beta != 0.f) x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + h), x);
+        _mm256_storeu_ps(cr + h, x);
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < rows; r++)
+    for (int q = 0; q < cols; q++) {
+      float x = alpha * acc[r * NR + q];
+      float* cp = c + r * ldc + q;
+      *cp = !first ? *cp + x : (beta != 0.f ? beta * *cp + x : x);
+    }
+}
+#else
+static void microKernel(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                        float alpha, float beta, bool first) {
+  float acc[MR * NR];
+  for (int i = 0; i < MR * NR; i++) acc[i] = 0.f;
+  for (int k = 0; k < kc; k++)
+    for (int r = 0; r < MR; r++) {
+      float av = a[k * MR + r];
+      for (int q = 0; q < NR; q++) acc[r * NR + q] += av * b[k * NR + q];
+    }
+  for (int r = 0; r < rows; r++)
+    for (int q = 0; q < cols; q++) {
+      float x = alpha * acc[r * NR + q];
+      float* cp = c + r * ldc + q;
+      *cp = !first ? *cp + x : (beta != 0.f ? beta * *cp + x : x);
+    }
+}
+#endif
+
+static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
+                    float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // C = beta * C (beta == 0 must not read C: it may hold NaN)
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  static thread_local Scratch bScratch;
+  float* bPack = bScratch.get(static_cast<size_t>(KC) * NC);
+  // Equal-height A blocks (multiples of MR, at most MC) so tasks are balanced.
+  const int icBlocks = (M + MC - 1) / MC;
+  const int mcUnit = ((M + icBlocks - 1) / icBlocks + MR - 1) / MR * MR;
+  const int nThreads = omp_get_max_threads();
+  for (int jc = 0; jc < N; jc += NC) {
+    const int nc = N - jc < NC ? N - jc : NC;
+    const int panels = (nc + NR - 1) / NR;
+    // Enough tasks (>= 4 per thread) that an uneven last task costs little;
+    // a thread's tasks are consecutive, so it packs each A block once.
+    int jParts = (4 * nThreads + icBlocks - 1) / icBlocks;
+    if (jParts > panels) jParts = panels;
+    if (jParts < 1) jParts = 1;
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = K - pc < KC ? K - pc : KC;
+      const bool first = pc == 0;
+#pragma omp parallel
+      {
+#pragma omp for schedule(static)
+        for (int jp = 0; jp < panels; jp++) {
+          int j = jp * NR;
+          packBPanel(B, pc, kc, jc + j, nc - j < NR ? nc - j : NR, bPack + static_cast<int64_t>(jp) * NR * kc);
+        }
+        static thread_local Scratch aScratch;
+        float* aPack = aScratch.get(static_cast<size_t>(MC) * KC);
+        int packedIc = -1;
+#pragma omp for schedule(static, 1)
+        for (int task = 0; task < icBlocks * jParts; task++) {
+          const int icb = task / jParts, part = task % jParts;
+          const int ic = icb * mcUnit;
+          if (ic >= M) continue;
+          const int mc = M - ic < mcUnit ? M - ic : mcUnit;
+          if (packedIc != ic) {
+            packA(A, ic, mc, pc, kc, aPack);
+            packedIc = ic;
+          }
+          const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
+          const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (part + 1) / jParts);
+          for (int jp = p0; jp < p1; jp++) {
+            const int j = jp * NR;
+            const int cols = nc - j < NR ? nc - j : NR;
+            const float* bp = bPack + static_cast<int64_t>(jp) * NR * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+              const int rows = mc - ir < MR ? mc - ir : MR;
+              microKernel(kc, aPack + static_cast<int64_t>(ir) * kc, bp, C + (ic + ir) * ldc + jc + j, ldc, rows,
+                          cols, alpha, beta, first);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+static void gemm(int transA, int transB, int M, int N, int K, float alpha, const void* A, int typeA, int64_t lda,
+                 int64_t strideA, const void* B, int typeB, int64_t ldb, int64_t strideB, float beta, float* C,
+                 int64_t ldc, int64_t strideC, int batch) {
+  const int64_t eA = typeA == kF32 ? 4 : 2, eB = typeB == kF32 ? 4 : 2;
+  for (int b = 0; b < batch; b++) {
+    GemmOperand a{static_cast<const char*>(A) + b * strideA * eA, typeA, transA ? 1 : lda, transA ? lda : 1};
+    GemmOperand bb{static_cast<const char*>(B) + b * strideB * eB, typeB, transB ? 1 : ldb, transB ? ldb : 1};
+    gemmOne(a, bb, M, N, K, alpha, beta, C + b * strideC, ldc);
+  }
+}

@@ -1,0 +1,78 @@
+// The kernel table: every native kernel, as a plain C function pointer.
+// Two tables exist (arch_generic.cc, arch_avx2.cc), built from the same
+// sources in impl/; addon.cc picks one at load time. Nothing here knows about
+// N-API or about the model: arrays are contiguous unless a stride says
+// otherwise, sizes are validated by the caller (addon.cc).
+#pragma once
+#include <cstdint>
+
+namespace bc {
+
+// Element types a kernel can read. Outputs are always f32 unless stated.
+enum ElemType : int { kF32 = 0, kBF16 = 1 };
+
+struct AttnArgs {
+  int B, H, Tq, Tk, D;
+  int64_t qsb, qsh, qst;   // strides of q (elements); last dim contiguous
+  int64_t ksb, ksh, kst;
+  int64_t vsb, vsh, vst;
+  int64_t osb, osh, ost;   // strides of o and dO (same layout)
+  int64_t gqsb, gqsh, gqst; // strides of dq, dk, dv (backward only)
+  int64_t gksb, gksh, gkst;
+  int64_t gvsb, gvsh, gvst;
+  int past;                // absolute position of query 0 (KV-cache offset)
+  int causal;              // 1: key j visible to query i iff j <= past + i
+  float scale;             // usually 1/sqrt(D)
+  const float* slopes;     // [H] ALiBi slopes or nullptr
+  const int32_t* keyMask;  // [B, Tk], 0 = padding key, or nullptr
+};
+
+struct KernelTable {
+  const char* name;
+  // C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, op = transpose if trans*.
+  void (*gemm)(int transA, int transB, int M, int N, int K, float alpha,
+               const void* A, int typeA, int64_t lda, int64_t strideA,
+               const void* B, int typeB, int64_t ldb, int64_t strideB,
+               float beta, float* C, int64_t ldc, int64_t strideC, int batch);
+  // y = x * rsqrt(mean(x^2) + eps) * w; rstd[r] saved for backward.
+  void (*rmsnormFwd)(const float* x, const float* w, float* y, float* rstd, int64_t rows, int cols, float eps);
+  // dx, and dw accumulated (+=) from fixed row chunks in a fixed order.
+  void (*rmsnormBwd)(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw,
+                     int64_t rows, int cols);
+  // y = x / max(||x||_2, eps) per row; norm[r] saved.
+  void (*l2normFwd)(const float* x, float* y, float* norm, int64_t rows, int cols, float eps);
+  void (*l2normBwd)(const float* y, const float* norm, const float* dy, float* dx, int64_t rows, int cols, float eps);
+  void (*swigluFwd)(const float* gate, const float* up, float* out, int64_t n);
+  void (*swigluBwd)(const float* gate, const float* up, const float* dout, float* dgate, float* dup, int64_t n);
+  void (*siluFwd)(const float* x, float* y, int64_t n);
+  void (*siluBwd)(const float* x, const float* dy, float* dx, int64_t n);
+  // Rotate-half RoPE on x viewed as [B, T, H, D] with strides; cos/sin are [B*T, D] rows (fp32).
+  // inverse = 1 applies the transpose rotation (the backward pass).
+  void (*rope)(const float* x, float* y, int B, int T, int H, int D, int64_t sb, int64_t st, int64_t sh,
+               const float* cos, const float* sin, int inverse);
+  void (*softmaxFwd)(const float* x, float* y, int64_t rows, int cols, int logOut);
+  void (*softmaxBwd)(const float* y, const float* dy, float* dx, int64_t rows, int cols, int logOut);
+  // Per row: lse, max, argmax of logits; loss_r = lse - x[target] (0 when ignored).
+  void (*xentFwd)(const float* logits, const int32_t* targets, int64_t rows, int cols, int ignoreIndex,
+                  float* loss, float* lse, float* maxv, int32_t* argmax);
+  // dlogits = gCe[r] * (softmax - onehot(target)) + gZ[r] * onehot(argmax); gCe/gZ per row.
+  void (*xentBwd)(const float* logits, const int32_t* targets, const float* lse, const int32_t* argmax,
+                  const float* gCe, const float* gZ, float* dlogits, int64_t rows, int cols, int ignoreIndex);
+  // Flash-style attention: o [B,H,Tq,D] (strided), lse [B,H,Tq].
+  void (*attnFwd)(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse);
+  // dq, dk, dv are overwritten, laid out by the g*s strides.
+  void (*attnBwd)(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
+                  const float* lse, const float* dO, float* dq, float* dk, float* dv);
+  // Fused AdamW on fp32 master weights: m, v updated; optional bf16 copy written.
+  void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                float eps, float wd, float bc1, float bc2, uint16_t* pBf16);
+  // sum of squares in double over fixed chunks (thread-count independent).
+  double (*sumsq)(const float* x, int64_t n);
+  void (*bf16ToF32)(const uint16_t* x, float* y, int64_t n);
+  void (*f32ToBf16)(const float* x, uint16_t* y, int64_t n);
+};
+
+namespace generic { extern const KernelTable table; }
+namespace avx2 { extern const KernelTable table; }
+
+}  // namespace bc

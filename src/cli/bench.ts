@@ -1,0 +1,27 @@
+// `baichuan2 bench gemm`: engine benchmarks (see bench/engine.ts).
+import type { Command } from 'commander';
+import { benchGemm, benchAttention, engineReport, appendReport } from '../../bench/engine.js';
+import { setThreads } from '../engine/backend.js';
+import { parseIntFlag } from './flags.js';
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
+  bench
+    .command('gemm')
+    .description('GEMM GFLOP/s (f32, bf16) at square and model shapes, attention tokens/s, numpy f32 GEMM in the same run')
+    .option('--quick', 'smaller sizes (a smoke run)')
+    .option('--threads <n>', 'kernel threads (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { quick?: boolean; threads?: string; append?: string; json?: boolean }) => {
+      if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
+      const log = (s: string) => console.error(s);
+      const gemm = benchGemm({ quick: o.quick, log });
+      const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
+      const attn = benchAttention(best, { quick: o.quick, log });
+      const report = engineReport(gemm, attn);
+      console.log(report);
+      if (o.append) appendReport(o.append, report);
+      if (o.json) console.log(JSON.stringify({ gemm: gemm.rows, attention: attn, blas: gemm.blas }));
+    });
+}

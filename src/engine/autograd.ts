@@ -1,0 +1,126 @@
+// The tape. Each op that sees an input with requiresGrad (while gradients are
+// enabled) attaches a GradNode to its output; backward() walks the graph in
+// reverse topological order. Gradients are f32 and contiguous whatever the
+// forward dtype (fp32 master gradients for bf16 parameters), and accumulate
+// into leaf.grad across backward() calls until zeroed. Backward functions run
+// with recording off: there are no higher-order gradients.
+import { Tensor, shapeStr } from './tensor.js';
+
+export interface GradNode {
+  op: string;
+  inputs: readonly (Tensor | null)[];
+  /** Given dL/d(output) (f32, contiguous), return dL/d(input) for each input (null where none). */
+  backward(grad: Tensor): readonly (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with gradient recording off (inference, optimizer steps, backward itself). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/** Attach a node to `out` when any input needs a gradient; returns `out`. */
+export function record(out: Tensor, op: string, inputs: readonly (Tensor | null)[], backward: GradNode['backward']): Tensor {
+  if (!needsGrad(...inputs)) return out;
+  out.requiresGrad = true;
+  out.gradFn = { op, inputs, backward };
+  return out;
+}
+
+function asGrad(g: Tensor, like: Tensor, op: string): Tensor {
+  if (g.shape.length !== like.shape.length || g.shape.some((d, i) => d !== like.shape[i]))
+    throw new Error(`autograd: ${op} returned a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(like.shape)}`);
+  if (g.dtype === 'f32' && g.isContiguous()) return g;
+  return Tensor.from(g.f32(), like.shape, 'f32');
+}
+
+function accumulate(into: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
+  const prev = into.get(t);
+  if (!prev) {
+    into.set(t, g);
+    return;
+  }
+  // Never add in place into a tensor that an op handed back (it may be shared).
+  const a = prev.f32(), b = g.f32();
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  into.set(t, Tensor.from(out, t.shape, 'f32'));
+}
+
+export interface BackwardOptions {
+  /** Keep the graph's nodes so backward can run again through it. */
+  retainGraph?: boolean;
+}
+
+/** Backpropagate from `root` (a scalar unless `grad` is given). */
+export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
+  if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad (no parameter reached it, or it was computed under noGrad)');
+  if (!grad && root.size !== 1) throw new Error(`backward: root has shape ${shapeStr(root.shape)}; pass a gradient for non-scalar outputs`);
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative post-order DFS (graphs of deep models overflow recursion).
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const inp = inputs[i];
+      if (inp && inp.requiresGrad && !seen.has(inp)) {
+        seen.add(inp);
+        stack.push([inp, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  const grads = new Map<Tensor, Tensor>();
+  grads.set(root, grad ? asGrad(grad, root, 'backward') : Tensor.full(root.shape, 1));
+  noGrad(() => {
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      const node = t.gradFn;
+      if (!node) {
+        // A leaf owns its gradient buffer (optimizers scale it in place).
+        t.grad = t.grad ? addGrad(t.grad, g) : Tensor.from(g.f32().slice(), t.shape, 'f32');
+        continue;
+      }
+      grads.delete(t);
+      const ins = node.backward(g);
+      node.inputs.forEach((inp, j) => {
+        const gi = ins[j];
+        if (inp && inp.requiresGrad && gi) accumulate(grads, inp, asGrad(gi, inp, node.op));
+      });
+      if (!opts.retainGraph) t.gradFn = null;
+    }
+  });
+}
+
+function addGrad(a: Tensor, b: Tensor): Tensor {
+  const x = a.f32(), y = b.f32();
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! + y[i]!;
+  return Tensor.from(out, a.shape, 'f32');
+}

@@ -1,0 +1,91 @@
+// The backend seam: every op reaches compute through this interface and never
+// imports the addon directly, so another backend (CUDA) can be swapped in with
+// setBackend() without touching op or model code. Arguments are host arrays
+// (f32 unless named); a device backend would own device copies behind the
+// same calls.
+import { native, type NativeAttnOptions } from './native.js';
+
+type F32 = Float32Array;
+
+export interface GemmArgs {
+  transA: boolean; transB: boolean;
+  M: number; N: number; K: number;
+  alpha: number; beta: number;
+  A: F32 | Uint16Array; lda: number; strideA: number;  // Uint16Array = bf16 bits
+  B: F32 | Uint16Array; ldb: number; strideB: number;
+  C: F32; ldc: number; strideC: number;
+  batch: number;
+}
+
+export interface AttnKernelArgs {
+  opts: NativeAttnOptions;
+  slopes: F32 | null;
+  keyMask: Int32Array | null;
+}
+
+export interface Backend {
+  readonly name: string;
+  threads(): number;
+  setThreads(n: number): void;
+  gemm(a: GemmArgs): void;
+  rmsnormFwd(x: F32, w: F32, y: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsnormBwd(x: F32, w: F32, rstd: F32, dy: F32, dx: F32, dw: F32, rows: number, cols: number): void;
+  l2normFwd(x: F32, y: F32, norm: F32, rows: number, cols: number, eps: number): void;
+  l2normBwd(y: F32, norm: F32, dy: F32, dx: F32, rows: number, cols: number, eps: number): void;
+  siluFwd(x: F32, y: F32): void;
+  siluBwd(x: F32, dy: F32, dx: F32): void;
+  swigluFwd(gate: F32, up: F32, out: F32): void;
+  swigluBwd(gate: F32, up: F32, dout: F32, dgate: F32, dup: F32): void;
+  rope(x: F32, y: F32, dims: { B: number; T: number; H: number; D: number; sb: number; st: number; sh: number }, cos: F32, sin: F32, inverse: boolean): void;
+  softmaxFwd(x: F32, y: F32, rows: number, cols: number, log: boolean): void;
+  softmaxBwd(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void;
+  xentFwd(logits: F32, targets: Int32Array, rows: number, cols: number, ignore: number, loss: F32, lse: F32, maxv: F32, argmax: Int32Array): void;
+  xentBwd(logits: F32, targets: Int32Array, lse: F32, argmax: Int32Array, gCe: F32, gZ: F32 | null, dlogits: F32, rows: number, cols: number, ignore: number): void;
+  attnFwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32): void;
+  attnBwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32, dO: F32, dq: F32, dk: F32, dv: F32): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, hp: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; bc1: number; bc2: number }, pBf16: Uint16Array | null): void;
+  sumsq(x: F32): number;
+  bf16ToF32(x: Uint16Array, y: F32): void;
+  f32ToBf16(x: F32, y: Uint16Array): void;
+}
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  threads: () => native.info().threads,
+  setThreads: (n) => native.setThreads(n),
+  gemm: (a) => native.gemm(a.transA, a.transB, a.M, a.N, a.K, a.alpha, a.A, a.lda, a.strideA, a.B, a.ldb, a.strideB, a.beta, a.C, a.ldc, a.strideC, a.batch),
+  rmsnormFwd: (x, w, y, rstd, rows, cols, eps) => native.rmsnormFwd(x, w, y, rstd, rows, cols, eps),
+  rmsnormBwd: (x, w, rstd, dy, dx, dw, rows, cols) => native.rmsnormBwd(x, w, rstd, dy, dx, dw, rows, cols),
+  l2normFwd: (x, y, norm, rows, cols, eps) => native.l2normFwd(x, y, norm, rows, cols, eps),
+  l2normBwd: (y, norm, dy, dx, rows, cols, eps) => native.l2normBwd(y, norm, dy, dx, rows, cols, eps),
+  siluFwd: (x, y) => native.siluFwd(x, y, x.length),
+  siluBwd: (x, dy, dx) => native.siluBwd(x, dy, dx, x.length),
+  swigluFwd: (g, u, o) => native.swigluFwd(g, u, o, g.length),
+  swigluBwd: (g, u, d, dg, du) => native.swigluBwd(g, u, d, dg, du, g.length),
+  rope: (x, y, d, cos, sin, inverse) => native.rope(x, y, d.B, d.T, d.H, d.D, d.sb, d.st, d.sh, cos, sin, inverse),
+  softmaxFwd: (x, y, rows, cols, log) => native.softmaxFwd(x, y, rows, cols, log),
+  softmaxBwd: (y, dy, dx, rows, cols, log) => native.softmaxBwd(y, dy, dx, rows, cols, log),
+  xentFwd: (l, t, rows, cols, ig, loss, lse, mx, am) => native.xentFwd(l, t, rows, cols, ig, loss, lse, mx, am),
+  xentBwd: (l, t, lse, am, gCe, gZ, dl, rows, cols, ig) => native.xentBwd(l, t, lse, am, gCe, gZ, dl, rows, cols, ig),
+  attnFwd: (a, q, k, v, o, lse) => native.attnFwd(a.opts, a.slopes, a.keyMask, q, k, v, o, lse),
+  attnBwd: (a, q, k, v, o, lse, dO, dq, dk, dv) => native.attnBwd(a.opts, a.slopes, a.keyMask, q, k, v, o, lse, dO, dq, dk, dv),
+  adamw: (p, g, m, v, hp, pb) => native.adamw(p, g, m, v, p.length, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.bc1, hp.bc2, pb),
+  sumsq: (x) => native.sumsq(x, x.length),
+  bf16ToF32: (x, y) => native.bf16ToF32(x, y, x.length),
+  f32ToBf16: (x, y) => native.f32ToBf16(x, y, x.length),
+};
+
+let current: Backend = cpuBackend;
+
+export function backend(): Backend {
+  return current;
+}
+
+export function setBackend(b: Backend): void {
+  current = b;
+}
+
+/** Threads used by the kernels (default: all cores). */
+export function setThreads(n: number): void {
+  current.setThreads(n);
+}

@@ -1,0 +1,70 @@
+// Loads the native addon (C++ kernels behind N-API, built by `npm ci`).
+// Kept in one place so the error for a missing build says what to run.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface NativeInfo {
+  arch: 'generic' | 'avx2';
+  threads: number;
+  features: { avx2: boolean; fma: boolean; f16c: boolean; avx512f: boolean; avx512bf16: boolean; amxBf16: boolean };
+}
+
+/** Options of the attention kernels; strides are [batch, head, time] in elements (last dim contiguous). */
+export interface NativeAttnOptions {
+  B: number; H: number; Tq: number; Tk: number; D: number;
+  q: number[]; k: number[]; v: number[]; o: number[];
+  dq?: number[]; dk?: number[]; dv?: number[];
+  past: number; causal: boolean; scale: number;
+}
+
+type F32 = Float32Array;
+type U16 = Uint16Array;
+type I32 = Int32Array;
+
+export interface NativeAddon {
+  info(): NativeInfo;
+  setThreads(n: number): void;
+  setArch(name: string): void;
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: F32 | U16, lda: number, strideA: number, B: F32 | U16, ldb: number, strideB: number,
+    beta: number, C: F32, ldc: number, strideC: number, batch: number): void;
+  rmsnormFwd(x: F32, w: F32, y: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsnormBwd(x: F32, w: F32, rstd: F32, dy: F32, dx: F32, dw: F32, rows: number, cols: number): void;
+  l2normFwd(x: F32, y: F32, norm: F32, rows: number, cols: number, eps: number): void;
+  l2normBwd(y: F32, norm: F32, dy: F32, dx: F32, rows: number, cols: number, eps: number): void;
+  swigluFwd(gate: F32, up: F32, out: F32, n: number): void;
+  swigluBwd(gate: F32, up: F32, dout: F32, dgate: F32, dup: F32, n: number): void;
+  siluFwd(x: F32, y: F32, n: number): void;
+  siluBwd(x: F32, dy: F32, dx: F32, n: number): void;
+  rope(x: F32, y: F32, B: number, T: number, H: number, D: number, sb: number, st: number, sh: number,
+    cos: F32, sin: F32, inverse: boolean): void;
+  softmaxFwd(x: F32, y: F32, rows: number, cols: number, log: boolean): void;
+  softmaxBwd(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void;
+  xentFwd(logits: F32, targets: I32, rows: number, cols: number, ignore: number,
+    loss: F32, lse: F32, maxv: F32, argmax: I32): void;
+  xentBwd(logits: F32, targets: I32, lse: F32, argmax: I32, gCe: F32, gZ: F32 | null, dlogits: F32,
+    rows: number, cols: number, ignore: number): void;
+  attnFwd(o: NativeAttnOptions, slopes: F32 | null, keyMask: I32 | null, q: F32, k: F32, v: F32, out: F32, lse: F32): void;
+  attnBwd(o: NativeAttnOptions, slopes: F32 | null, keyMask: I32 | null, q: F32, k: F32, v: F32, out: F32, lse: F32,
+    dO: F32, dq: F32, dk: F32, dv: F32): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    wd: number, bc1: number, bc2: number, pBf16: U16 | null): void;
+  sumsq(x: F32, n: number): number;
+  bf16ToF32(x: U16, y: F32, n: number): void;
+  f32ToBf16(x: F32, y: U16, n: number): void;
+}
+
+function findAddon(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/engine -> repo root, or src/engine when run from sources.
+  for (const up of ['../../..', '../..']) {
+    const p = path.resolve(here, up, 'native/build/Release/baichuan2_native.node');
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error('native addon not built: run `npm ci` (or `npm run build:native`) in the package folder');
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require(findAddon()) as NativeAddon;

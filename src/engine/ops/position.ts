@@ -1,0 +1,78 @@
+// Position encodings of Baichuan 2: RoPE for 7B (SPEC §4.5), ALiBi slopes for
+// 13B (SPEC §4.6; the bias itself is applied inside attention).
+// RoPE: GPT-NeoX rotate-half layout; tables and the rotation in fp32 as the
+// official code (inv_freq, t * inv_freq and cos/sin each rounded to f32).
+// References: src/engine/ref/rope.ts.
+import { Tensor, shapeStr } from '../tensor.js';
+import { record } from '../autograd.js';
+import { backend } from '../backend.js';
+import { fromF32 } from './util.js';
+
+const f = Math.fround;
+
+/** ALiBi slopes for any head count (powers of two, and e.g. 40 or 6 heads via the interleave rule). */
+export function alibiSlopes(heads: number): Float32Array {
+  if (!Number.isInteger(heads) || heads < 1) throw new RangeError(`alibiSlopes: heads must be a positive integer, got ${heads}`);
+  const pow2 = (n: number): number[] => {
+    const start = 2 ** -(2 ** -(Math.log2(n) - 3));
+    return Array.from({ length: n }, (_, i) => start * start ** i);
+  };
+  const interleave = (n: number): number[] => {
+    if (Number.isInteger(Math.log2(n))) return pow2(n);
+    const closest = 2 ** Math.floor(Math.log2(n));
+    return pow2(closest).concat(interleave(2 * closest).filter((_, i) => i % 2 === 0).slice(0, n - closest));
+  };
+  return Float32Array.from(interleave(heads));
+}
+
+/** inv_freq[i] = 1 / base^(2i/D), computed in f32 steps like torch. */
+export function ropeInvFreq(D: number, base = 10000): Float32Array {
+  if (D % 2 !== 0) throw new RangeError(`rope: head dim ${D} must be even`);
+  const inv = new Float32Array(D / 2);
+  for (let i = 0; i < D / 2; i++) inv[i] = f(1 / f(Math.pow(base, f((2 * i) / D))));
+  return inv;
+}
+
+/** cos/sin tables [positions.length, D] for the given absolute positions (fp32). */
+export function ropeTables(positions: ArrayLike<number>, D: number, base = 10000): { cos: Float32Array; sin: Float32Array } {
+  const inv = ropeInvFreq(D, base);
+  const half = D / 2;
+  const n = positions.length;
+  const cos = new Float32Array(n * D), sin = new Float32Array(n * D);
+  for (let p = 0; p < n; p++) {
+    const t = f(positions[p]!);
+    for (let i = 0; i < half; i++) {
+      const fr = f(t * inv[i]!);
+      const c = Math.cos(fr), s = Math.sin(fr);
+      cos[p * D + i] = c; cos[p * D + half + i] = c;
+      sin[p * D + i] = s; sin[p * D + half + i] = s;
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Rotate x [B, T, H, D] (any strides, last dim contiguous) by per-(b, t) tables
+ * cos/sin of B*T rows (or T rows shared by every batch). Output is contiguous.
+ */
+export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
+  if (x.ndim !== 4) throw new RangeError(`rope: expected x [B, T, H, D], got ${shapeStr(x.shape)}`);
+  const [B, T, H, D] = x.shape as [number, number, number, number];
+  let src = x;
+  if (x.strides[3] !== 1 || (x.dtype !== 'f32')) src = x.to('f32').detach().contiguous().detach();
+  let c = cos, s = sin;
+  if (c.length === T * D && B > 1) {
+    c = new Float32Array(B * T * D); s = new Float32Array(B * T * D);
+    for (let b = 0; b < B; b++) { c.set(cos, b * T * D); s.set(sin, b * T * D); }
+  }
+  if (c.length !== B * T * D || s.length !== B * T * D)
+    throw new RangeError(`rope: tables hold ${cos.length / D} rows of width ${D}, need ${T} or ${B * T} for ${shapeStr(x.shape)}`);
+  const y = new Float32Array(B * T * H * D);
+  const data = (src.data as Float32Array).subarray(src.offset);
+  backend().rope(data, y, { B, T, H, D, sb: src.strides[0]!, st: src.strides[1]!, sh: src.strides[2]! }, c, s, false);
+  return record(fromF32(y, x.shape, x.dtype), 'rope', [x], (g) => {
+    const dx = new Float32Array(y.length);
+    backend().rope(g.f32(), dx, { B, T, H, D, sb: T * H * D, st: H * D, sh: D }, c, s, true);
+    return [Tensor.from(dx, x.shape)];
+  });
+}

@@ -1,0 +1,280 @@
+// Tensor: a typed storage plus shape, strides and offset (views share
+// storage), and the autograd fields. Storage lives in ordinary ArrayBuffers,
+// so the garbage collector reclaims it and native kernels borrow pointers
+// only for the length of one call (see native/src/addon.cc). A model larger
+// than one ArrayBuffer is fine: each parameter has its own buffer.
+// View and arithmetic methods delegate to src/engine/ops, which record
+// gradients; the raw helpers here (copies, conversions) never do.
+import { allocStorage, bytesPerElement, checkDType, encodeElement, readElement, type DType, type Storage } from './dtype.js';
+import { Rng } from './rng.js';
+import type { GradNode } from './autograd.js';
+import * as shapeOps from './ops/shape.js';
+import * as ew from './ops/elementwise.js';
+import { backend } from './backend.js';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function shapeStr(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function checkShape(shape: Shape, where: string): void {
+  for (const d of shape)
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${where}: invalid shape ${shapeStr(shape)}`);
+}
+
+export interface RandomOptions {
+  seed?: number;
+  rng?: Rng;
+  dtype?: DType;
+}
+
+export class Tensor {
+  readonly data: Storage;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: Shape;
+  readonly offset: number;
+  requiresGrad = false;
+  /** Accumulated gradient (always f32, contiguous, same shape). */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it was recorded on the tape. */
+  gradFn: GradNode | null = null;
+
+  constructor(data: Storage, shape: Shape, dtype: DType, strides?: Shape, offset = 0) {
+    checkShape(shape, 'Tensor');
+    this.data = data;
+    this.dtype = dtype;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.offset = offset;
+    const need = this.maxOffset() + 1;
+    if (numel(shape) > 0 && need > data.length)
+      throw new RangeError(`Tensor: view ${shapeStr(shape)} at offset ${offset} needs ${need} elements, storage has ${data.length}`);
+  }
+
+  // ---- construction ----
+
+  /** Wraps a matching TypedArray without copying; otherwise encodes the values. */
+  static from(values: ArrayLike<number>, shape?: Shape, dtype: DType = 'f32'): Tensor {
+    checkDType(dtype, 'Tensor.from');
+    const shp = shape ?? [values.length];
+    const n = numel(shp);
+    if (values.length !== n) throw new RangeError(`Tensor.from: ${values.length} values do not fill shape ${shapeStr(shp)}`);
+    if ((dtype === 'f32' && values instanceof Float32Array) || (dtype === 'i32' && values instanceof Int32Array))
+      return new Tensor(values, shp, dtype);
+    const s = allocStorage(dtype, n);
+    for (let i = 0; i < n; i++) s[i] = encodeElement(dtype, values[i]!);
+    return new Tensor(s, shp, dtype);
+  }
+
+  /** Wraps raw storage (bf16/f16 as 16-bit patterns) without copying. */
+  static fromStorage(data: Storage, shape: Shape, dtype: DType): Tensor {
+    return new Tensor(data, shape, dtype);
+  }
+
+  static zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape, 'zeros');
+    return new Tensor(allocStorage(dtype, numel(shape)), shape, dtype);
+  }
+
+  static full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
+    const t = Tensor.zeros(shape, dtype);
+    t.data.fill(encodeElement(dtype, value));
+    return t;
+  }
+
+  static ones(shape: Shape, dtype: DType = 'f32'): Tensor {
+    return Tensor.full(shape, 1, dtype);
+  }
+
+  static arange(n: number, dtype: DType = 'i32'): Tensor {
+    const s = allocStorage(dtype, n);
+    for (let i = 0; i < n; i++) s[i] = encodeElement(dtype, i);
+    return new Tensor(s, [n], dtype);
+  }
+
+  /** Normal(mean, std) from a seeded generator: same values on every run and thread count. */
+  static randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    const dtype = opts.dtype ?? 'f32';
+    const mean = opts.mean ?? 0, std = opts.std ?? 1;
+    const t = Tensor.zeros(shape, dtype);
+    for (let i = 0; i < t.data.length; i++) t.data[i] = encodeElement(dtype, mean + std * rng.normal());
+    return t;
+  }
+
+  /** Uniform in [low, high) from a seeded generator. */
+  static rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    const dtype = opts.dtype ?? 'f32';
+    const low = opts.low ?? 0, high = opts.high ?? 1;
+    const t = Tensor.zeros(shape, dtype);
+    for (let i = 0; i < t.data.length; i++) t.data[i] = encodeElement(dtype, low + (high - low) * rng.uniform());
+    return t;
+  }
+
+  // ---- metadata ----
+
+  get ndim(): number { return this.shape.length; }
+  get size(): number { return numel(this.shape); }
+  get bytes(): number { return this.size * bytesPerElement(this.dtype); }
+
+  dim(i: number): number {
+    const d = i < 0 ? this.ndim + i : i;
+    if (d < 0 || d >= this.ndim) throw new RangeError(`dim ${i} out of range for shape ${shapeStr(this.shape)}`);
+    return this.shape[d]!;
+  }
+
+  isContiguous(): boolean {
+    let acc = 1;
+    for (let i = this.ndim - 1; i >= 0; i--) {
+      if (this.shape[i] !== 1 && this.strides[i] !== acc) return false;
+      acc *= this.shape[i]!;
+    }
+    return true;
+  }
+
+  private maxOffset(): number {
+    let m = this.offset;
+    for (let i = 0; i < this.shape.length; i++) m += (this.shape[i]! - 1) * this.strides[i]!;
+    return m;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, ${shapeStr(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- element access and raw copies (no autograd) ----
+
+  /** Storage offset of each element in row-major order. */
+  offsets(): Int32Array | Float64Array {
+    const n = this.size;
+    const out = n < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+    const nd = this.ndim;
+    if (nd === 0) { out[0] = this.offset; return out; }
+    const idx = new Array<number>(nd).fill(0);
+    const last = this.shape[nd - 1]!, ls = this.strides[nd - 1]!;
+    let base = this.offset, k = 0;
+    while (k < n) {
+      for (let j = 0; j < last; j++) out[k++] = base + j * ls;
+      let d = nd - 2;
+      for (; d >= 0; d--) {
+        idx[d]!++;
+        base += this.strides[d]!;
+        if (idx[d]! < this.shape[d]!) break;
+        base -= this.strides[d]! * this.shape[d]!;
+        idx[d] = 0;
+      }
+      if (d < 0) break;
+    }
+    return out;
+  }
+
+  /** A contiguous copy of the raw storage values (same dtype). */
+  copyStorage(): Storage {
+    const n = this.size;
+    if (this.isContiguous()) return this.data.slice(this.offset, this.offset + n) as Storage;
+    const out = allocStorage(this.dtype, n);
+    const offs = this.offsets();
+    const src = this.data;
+    for (let i = 0; i < n; i++) out[i] = src[offs[i]!]!;
+    return out;
+  }
+
+  /**
+   * The values as a contiguous Float32Array. For a contiguous f32 tensor this
+   * is a view of the storage (no copy): treat it as read-only.
+   */
+  f32(): Float32Array {
+    const n = this.size;
+    if (this.dtype === 'f32' && this.isContiguous()) return (this.data as Float32Array).subarray(this.offset, this.offset + n);
+    if (this.dtype === 'bf16') {
+      const raw = this.isContiguous() ? (this.data as Uint16Array).subarray(this.offset, this.offset + n) : (this.copyStorage() as Uint16Array);
+      const out = new Float32Array(n);
+      backend().bf16ToF32(raw, out);
+      return out;
+    }
+    const raw = this.copyStorage();
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = readElement(this.dtype, raw, i);
+    return out;
+  }
+
+  /** Flat values as plain numbers. */
+  toArray(): number[] {
+    const raw = this.copyStorage();
+    const out = new Array<number>(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = readElement(this.dtype, raw, i);
+    return out;
+  }
+
+  /** Nested arrays in the tensor's shape. */
+  tolist(): unknown {
+    const flat = this.toArray();
+    const build = (d: number, base: number): unknown => {
+      if (d === this.ndim) return flat[base];
+      const stride = numel(this.shape.slice(d + 1));
+      return Array.from({ length: this.shape[d]! }, (_, i) => build(d + 1, base + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  item(): number {
+    if (this.size !== 1) throw new RangeError(`item(): tensor has ${this.size} elements, expected 1`);
+    return readElement(this.dtype, this.data, this.offset);
+  }
+
+  get(...index: number[]): number {
+    if (index.length !== this.ndim) throw new RangeError(`get: ${index.length} indices for shape ${shapeStr(this.shape)}`);
+    let off = this.offset;
+    index.forEach((ix, d) => {
+      if (!Number.isInteger(ix) || ix < 0 || ix >= this.shape[d]!)
+        throw new RangeError(`get: index ${ix} out of range for dim ${d} of shape ${shapeStr(this.shape)}`);
+      off += ix * this.strides[d]!;
+    });
+    return readElement(this.dtype, this.data, off);
+  }
+
+  /** Detached tensor sharing storage (no gradient history). */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, this.dtype, this.strides, this.offset);
+  }
+
+  requiresGrad_(flag = true): this {
+    if (flag && this.dtype === 'i32') throw new TypeError('requiresGrad: integer tensors cannot require gradients');
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  // ---- autograd-aware views and arithmetic (see ops/) ----
+
+  reshape(...shape: number[]): Tensor { return shapeOps.reshape(this, shape); }
+  permute(...dims: number[]): Tensor { return shapeOps.permute(this, dims); }
+  transpose(a: number, b: number): Tensor { return shapeOps.transpose(this, a, b); }
+  narrow(dim: number, start: number, length: number): Tensor { return shapeOps.narrow(this, dim, start, length); }
+  expand(...shape: number[]): Tensor { return shapeOps.expand(this, shape); }
+  unsqueeze(dim: number): Tensor { return shapeOps.unsqueeze(this, dim); }
+  contiguous(): Tensor { return shapeOps.contiguous(this); }
+  to(dtype: DType): Tensor { return shapeOps.cast(this, dtype); }
+  add(o: Tensor): Tensor { return ew.add(this, o); }
+  sub(o: Tensor): Tensor { return ew.sub(this, o); }
+  mul(o: Tensor): Tensor { return ew.mul(this, o); }
+  scale(s: number): Tensor { return ew.scale(this, s); }
+}

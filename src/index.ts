@@ -1,0 +1,2 @@
+// baichuan2-ts: public API.
+export * from './engine/index.js';

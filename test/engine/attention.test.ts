@@ -1,0 +1,125 @@
+// RoPE and fused attention against the float64 references: causal and not,
+// KV-cache offsets, T = 1, ALiBi with 40 heads, padding masks, strided q/k/v,
+// backward by finite differences, and thread-count independence.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../../src/engine/tensor.js';
+import { attention } from '../../src/engine/ops/attention.js';
+import { rope, ropeTables, alibiSlopes } from '../../src/engine/ops/position.js';
+import { native } from '../../src/engine/native.js';
+import { attentionRef, ropeRef } from '../../src/engine/ref/index.js';
+import { assertClose, gradsOf, numericGrad, randArray, dotWith } from '../helpers.js';
+
+const FWD = 3e-6;
+const BWD = 1e-4;
+
+test('ALiBi slopes: powers of two, 40 heads (SPEC §4.6) and 6 heads', () => {
+  const s8 = alibiSlopes(8);
+  assert.deepEqual(Array.from(s8), Array.from({ length: 8 }, (_, h) => Math.fround(2 ** (-(h + 1)))));
+  const s40 = alibiSlopes(40);
+  for (let h = 0; h < 32; h++) assert.ok(Math.abs(s40[h]! - 2 ** (-(h + 1) / 4)) < 1e-7 * s40[h]!);
+  for (let k = 0; k < 8; k++) assert.ok(Math.abs(s40[32 + k]! - 2 ** (-(2 * k + 1) / 8)) < 1e-7);
+  assert.deepEqual(Array.from(alibiSlopes(6)), [1 / 4, 1 / 16, 1 / 64, 1 / 256, 1 / 2, 1 / 8]);
+  assert.throws(() => alibiSlopes(0), /positive integer/);
+});
+
+test('RoPE forward, backward and per-batch positions', () => {
+  const B = 2, T = 5, H = 3, D = 8;
+  const x = randArray(B * T * H * D, 1);
+  const pos = Int32Array.from([0, 1, 2, 3, 4, 0, 0, 1, 2, 3]);  // row 1 left-padded
+  const { cos, sin } = ropeTables(pos, D);
+  const y = rope(Tensor.from(x, [B, T, H, D]), cos, sin);
+  assertClose(y.f32(), ropeRef(x, B, T, H, D, pos), FWD, 'rope');
+  const R = randArray(x.length, 2);
+  const [g] = gradsOf((a) => rope(a!, cos, sin), [Tensor.from(x, [B, T, H, D])], R);
+  assertClose(g!, numericGrad((v) => dotWith(ropeRef(v, B, T, H, D, pos), R), x), BWD, 'rope dx');
+  // strided input: a [B, T, 2, H, D] buffer viewed at slot 1
+  const big = randArray(B * T * 2 * H * D, 3);
+  const view = Tensor.from(big, [B, T, 2, H, D]).narrow(2, 1, 1).reshape(B, T, H, D);
+  const dense = view.contiguous().f32();
+  assertClose(rope(view, cos, sin).f32(), ropeRef(dense, B, T, H, D, pos), FWD, 'rope strided');
+  // long positions: fp32 tables stay exact where bf16 positions would collide (SPEC §4.5)
+  const far = ropeTables([4095], 128);
+  assert.ok(Math.abs(far.cos[0]! - Math.cos(4095)) < 1e-6);
+});
+
+interface Case { name: string; B: number; H: number; Tq: number; Tk: number; D: number; causal: boolean; past: number; alibi?: boolean; mask?: boolean }
+
+const cases: Case[] = [
+  { name: 'causal', B: 2, H: 3, Tq: 7, Tk: 7, D: 8, causal: true, past: 0 },
+  { name: 'non-causal', B: 1, H: 2, Tq: 5, Tk: 9, D: 4, causal: false, past: 0 },
+  { name: 'T=1 decode with cache', B: 2, H: 2, Tq: 1, Tk: 9, D: 16, causal: true, past: 8 },
+  { name: 'chunked prefill with cache', B: 1, H: 2, Tq: 4, Tk: 10, D: 8, causal: true, past: 6 },
+  { name: 'ALiBi 40 heads', B: 1, H: 40, Tq: 6, Tk: 6, D: 4, causal: true, past: 0, alibi: true },
+  { name: 'padding mask + ALiBi', B: 2, H: 4, Tq: 6, Tk: 6, D: 5, causal: true, past: 0, alibi: true, mask: true },
+  { name: 'long rows cross blocks', B: 1, H: 2, Tq: 150, Tk: 150, D: 32, causal: true, past: 0, alibi: true },
+];
+
+function inputs(c: Case, seed: number) {
+  const q = randArray(c.B * c.H * c.Tq * c.D, seed), k = randArray(c.B * c.H * c.Tk * c.D, seed + 1), v = randArray(c.B * c.H * c.Tk * c.D, seed + 2);
+  const slopes = c.alibi ? alibiSlopes(c.H) : undefined;
+  let keyMask: Int32Array | undefined;
+  if (c.mask) {
+    keyMask = new Int32Array(c.B * c.Tk).fill(1);
+    keyMask[c.Tk + 0] = 0; keyMask[c.Tk + 1] = 0;  // batch 1 left-padded by two
+    keyMask[c.Tk - 1] = 0;                        // batch 0 right-padded by one
+  }
+  const scale = 1 / Math.sqrt(c.D);
+  return { q, k, v, slopes, keyMask, scale };
+}
+
+test('attention forward matches the materialised reference', () => {
+  for (const [i, c] of cases.entries()) {
+    const { q, k, v, slopes, keyMask, scale } = inputs(c, 10 * i);
+    const o = attention(Tensor.from(q, [c.B, c.H, c.Tq, c.D]), Tensor.from(k, [c.B, c.H, c.Tk, c.D]), Tensor.from(v, [c.B, c.H, c.Tk, c.D]),
+      { causal: c.causal, past: c.past, alibiSlopes: slopes, keyMask });
+    const ref = attentionRef(q, k, v, c.B, c.H, c.Tq, c.Tk, c.D, { causal: c.causal, past: c.past, scale, slopes, keyMask });
+    assertClose(o.contiguous().f32(), ref, FWD, `attention ${c.name}`);
+  }
+});
+
+test('attention backward matches finite differences', () => {
+  for (const c of [cases[0]!, cases[3]!, cases[5]!, { ...cases[4]!, H: 5 }]) {
+    const { q, k, v, slopes, keyMask, scale } = inputs(c, 7);
+    const shapeQ = [c.B, c.H, c.Tq, c.D], shapeK = [c.B, c.H, c.Tk, c.D];
+    const R = randArray(q.length, 8);
+    const opts = { causal: c.causal, past: c.past, alibiSlopes: slopes, keyMask };
+    const [gq, gk, gv] = gradsOf((a, b, d) => attention(a!, b!, d!, opts), [Tensor.from(q, shapeQ), Tensor.from(k, shapeK), Tensor.from(v, shapeK)], R);
+    const ro = { causal: c.causal, past: c.past, scale, slopes, keyMask };
+    // rows whose query sees nothing (none in these cases) would have zero gradient
+    assertClose(gq!, numericGrad((x) => dotWith(attentionRef(x, k, v, c.B, c.H, c.Tq, c.Tk, c.D, ro), R), q), BWD, `${c.name} dq`);
+    assertClose(gk!, numericGrad((x) => dotWith(attentionRef(q, x, v, c.B, c.H, c.Tq, c.Tk, c.D, ro), R), k), BWD, `${c.name} dk`);
+    assertClose(gv!, numericGrad((x) => dotWith(attentionRef(q, k, x, c.B, c.H, c.Tq, c.Tk, c.D, ro), R), v), BWD, `${c.name} dv`);
+  }
+});
+
+test('attention on strided q/k/v views of one packed [B, T, 3, H, D] buffer', () => {
+  const B = 2, T = 6, H = 3, D = 4;
+  const packed = Tensor.from(randArray(B * T * 3 * H * D, 20), [B, T, 3, H, D]);
+  const part = (i: number) => packed.narrow(2, i, 1).reshape(B, T, H, D).permute(0, 2, 1, 3);
+  const q = part(0), k = part(1), v = part(2);
+  assert.equal(q.isContiguous(), false);
+  const o = attention(q, k, v);
+  const ref = attentionRef(q.contiguous().f32(), k.contiguous().f32(), v.contiguous().f32(), B, H, T, T, D, { causal: true, past: 0, scale: 1 / 2 });
+  assertClose(o.contiguous().f32(), ref, FWD, 'strided');
+  // the output is stored [B, T, H, D]: merging heads is a free view
+  assert.equal(o.permute(0, 2, 1, 3).isContiguous(), true);
+});
+
+test('attention is thread-count independent and validates its inputs', () => {
+  const c = cases[6]!;
+  const { q, k, v, slopes } = inputs(c, 30);
+  const run = () => attention(Tensor.from(q, [c.B, c.H, c.Tq, c.D]), Tensor.from(k, [c.B, c.H, c.Tk, c.D]), Tensor.from(v, [c.B, c.H, c.Tk, c.D]), { alibiSlopes: slopes }).contiguous().f32();
+  const threads = native.info().threads;
+  try {
+    native.setThreads(1);
+    const a = run();
+    native.setThreads(4);
+    assert.deepEqual(run(), a);
+  } finally {
+    native.setThreads(threads);
+  }
+  assert.throws(() => attention(Tensor.zeros([1, 2, 3, 4]), Tensor.zeros([1, 2, 3, 5]), Tensor.zeros([1, 2, 3, 5])), /attention: k \[1, 2, 3, 5\] does not match q \[1, 2, 3, 4\]/);
+  assert.throws(() => attention(Tensor.zeros([1, 2, 4, 4]), Tensor.zeros([1, 2, 3, 4]), Tensor.zeros([1, 2, 3, 4])), /exceeds the 3 keys/);
+  assert.throws(() => attention(Tensor.zeros([1, 2, 3, 4]), Tensor.zeros([1, 2, 3, 4]), Tensor.zeros([1, 2, 3, 4]), { alibiSlopes: new Float32Array(3) }), /3 ALiBi slopes for 2 heads/);
+});

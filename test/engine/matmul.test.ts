@@ -1,0 +1,110 @@
+// GEMM / matmul against the float64 reference: odd sizes, blocking edges
+// (K > KC = 256, M > MC = 120, N > NR), batches, transposed views, bf16,
+// thread-count independence, both kernel arches, and the backward.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../../src/engine/tensor.js';
+import { matmul, linear } from '../../src/engine/ops/matmul.js';
+import { native } from '../../src/engine/native.js';
+import { matmulRef } from '../../src/engine/ref/matmul.js';
+import { roundBf16 } from '../../src/engine/dtype.js';
+import { assertClose, gradsOf, numericGrad, randArray, dotWith } from '../helpers.js';
+
+// f32 accumulation over K terms of size ~1: error grows ~sqrt(K) * 2^-24;
+// 1e-5 relative to the largest output is a wide margin for K <= 600.
+const F32_RTOL = 1e-5;
+
+test('matmul matches the float64 reference on awkward shapes', () => {
+  for (const [M, N, K] of [[1, 1, 1], [7, 13, 37], [6, 16, 256], [121, 33, 257], [130, 70, 600], [1, 300, 64], [5, 1, 9]] as const) {
+    const a = randArray(M * K, M * 1000 + K), b = randArray(K * N, N * 7 + 1);
+    const out = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]));
+    assert.deepEqual(out.shape, [M, N]);
+    assertClose(out.f32(), matmulRef(a, b, M, N, K), F32_RTOL, `matmul ${M}x${N}x${K}`);
+  }
+});
+
+test('matmul with transposed views uses no copy and gives the same result', () => {
+  const M = 19, N = 23, K = 41;
+  const a = randArray(M * K, 1), b = randArray(K * N, 2);
+  const ref = matmulRef(a, b, M, N, K);
+  // store A^T and B^T, then view them transposed
+  const at = new Float32Array(K * M), bt = new Float32Array(N * K);
+  for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) at[k * M + i] = a[i * K + k]!;
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bt[j * K + k] = b[k * N + j]!;
+  const A = Tensor.from(at, [K, M]).transpose(0, 1), B = Tensor.from(bt, [N, K]).transpose(0, 1);
+  assert.equal(A.isContiguous(), false);
+  assertClose(matmul(A, B).f32(), ref, F32_RTOL, 'transposed operands');
+  assertClose(linear(Tensor.from(a, [M, K]), Tensor.from(bt, [N, K])).f32(), ref, F32_RTOL, 'linear');
+});
+
+test('batched matmul, shared 2-D right operand, and a non-contiguous batch', () => {
+  const Bt = 3, M = 9, N = 11, K = 17;
+  const a = randArray(Bt * M * K, 3), b = randArray(Bt * K * N, 4), w = randArray(K * N, 5);
+  assertClose(matmul(Tensor.from(a, [Bt, M, K]), Tensor.from(b, [Bt, K, N])).f32(), matmulRef(a, b, M, N, K, Bt), F32_RTOL, 'batched');
+  assertClose(matmul(Tensor.from(a, [Bt, M, K]), Tensor.from(w, [K, N])).f32(), matmulRef(a, w, M, N, K, Bt, true), F32_RTOL, 'shared b');
+  // a [M, Bt, K] permuted to [Bt, M, K]: rows of a batch are not adjacent
+  const perm = new Float32Array(Bt * M * K);
+  for (let bb = 0; bb < Bt; bb++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) perm[(i * Bt + bb) * K + k] = a[(bb * M + i) * K + k]!;
+  const view = Tensor.from(perm, [M, Bt, K]).permute(1, 0, 2);
+  assertClose(matmul(view, Tensor.from(w, [K, N])).f32(), matmulRef(a, w, M, N, K, Bt, true), F32_RTOL, 'permuted batch');
+});
+
+test('bf16 operands: exact f32 math on bf16-rounded inputs', () => {
+  const M = 33, N = 47, K = 129;
+  const a = randArray(M * K, 6), b = randArray(K * N, 7);
+  const ar = a.map(roundBf16), br = b.map(roundBf16);
+  const out = matmul(Tensor.from(a, [M, K]).to('bf16'), Tensor.from(b, [K, N]).to('bf16'));
+  assert.equal(out.dtype, 'bf16');
+  // inputs are exact after rounding; only the bf16 rounding of the output remains (2^-8 relative)
+  assertClose(out.f32(), matmulRef(ar, br, M, N, K), 2 ** -8, 'bf16 x bf16');
+  const mixed = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]).to('bf16'));
+  assert.equal(mixed.dtype, 'f32');
+  assertClose(mixed.f32(), matmulRef(a, br, M, N, K), F32_RTOL, 'f32 x bf16');
+});
+
+test('results do not depend on the thread count or on repeated calls', () => {
+  const M = 250, N = 200, K = 300;
+  const A = Tensor.from(randArray(M * K, 8), [M, K]), B = Tensor.from(randArray(K * N, 9), [K, N]);
+  const threads = native.info().threads;
+  try {
+    native.setThreads(1);
+    const one = matmul(A, B).f32();
+    native.setThreads(3);
+    const three = matmul(A, B).f32();
+    assert.deepEqual(one, three);
+  } finally {
+    native.setThreads(threads);
+  }
+});
+
+test('the generic (SSE2) kernels agree with the AVX2 ones', { skip: native.info().arch !== 'avx2' && 'CPU without AVX2' }, () => {
+  const M = 37, N = 29, K = 301;
+  const a = randArray(M * K, 10), b = randArray(K * N, 11);
+  try {
+    native.setArch('generic');
+    const g = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N])).f32();
+    assertClose(g, matmulRef(a, b, M, N, K), F32_RTOL, 'generic');
+  } finally {
+    native.setArch('avx2');
+  }
+});
+
+test('matmul backward matches finite differences of the reference', () => {
+  const M = 4, N = 5, K = 6;
+  const a = randArray(M * K, 12), b = randArray(K * N, 13), R = randArray(M * N, 14);
+  const [ga, gb] = gradsOf((x, y) => matmul(x!, y!), [Tensor.from(a, [M, K]), Tensor.from(b, [K, N])], R);
+  assertClose(ga!, numericGrad((x) => dotWith(matmulRef(x, b, M, N, K), R), a), 1e-4, 'dA');
+  assertClose(gb!, numericGrad((x) => dotWith(matmulRef(a, x, M, N, K), R), b), 1e-4, 'dB');
+  // batched a with shared weight (the Linear case) folds the batch in dW
+  const Bt = 2;
+  const a3 = randArray(Bt * M * K, 15), R3 = randArray(Bt * M * N, 16);
+  const [, gw] = gradsOf((x, y) => matmul(x!, y!), [Tensor.from(a3, [Bt, M, K]), Tensor.from(b, [K, N])], R3);
+  assertClose(gw!, numericGrad((x) => dotWith(matmulRef(a3, x, M, N, K, Bt, true), R3), b), 1e-4, 'dW shared');
+});
+
+test('matmul rejects mismatched shapes with a clear message', () => {
+  assert.throws(() => matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), /matmul: inner dims differ: \[2, 3\] @ \[4, 5\]/);
+  assert.throws(() => linear(Tensor.zeros([2, 3]), Tensor.zeros([5, 4])), /linear: input \[2, 3\] does not match weight \[5, 4\]/);
+  assert.throws(() => matmul(Tensor.zeros([3]), Tensor.zeros([3, 1])), /at least 2 dims/);
+  assert.throws(() => matmul(Tensor.zeros([2, 2], 'i32'), Tensor.zeros([2, 2])), /expected a float tensor/);
+});
