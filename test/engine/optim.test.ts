@@ -1,0 +1,55 @@
+// AdamW against the float64 reference over several steps (f32 and bf16
+// parameters with fp32 masters), and global-norm clipping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../../src/engine/tensor.js';
+import { adamwStep, newAdamWSlot, clipGradNorm, gradNorm } from '../../src/engine/ops/optim.js';
+import { adamwRef } from '../../src/engine/ref/optim.js';
+import { roundBf16 } from '../../src/engine/dtype.js';
+import { assertClose, randArray } from '../helpers.js';
+
+const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+
+test('AdamW matches the reference for 5 steps', () => {
+  const n = 1001;
+  const p0 = randArray(n, 1);
+  const p = Tensor.from(p0.slice(), [n]).requiresGrad_();
+  const slot = newAdamWSlot(p);
+  const ref = { p: Float64Array.from(p0), m: new Float64Array(n), v: new Float64Array(n) };
+  for (let step = 1; step <= 5; step++) {
+    const g = randArray(n, 10 + step);
+    p.grad = Tensor.from(g, [n]);
+    adamwStep(p, slot, step, hp);
+    adamwRef(ref, g, step, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay);
+  }
+  // f32 state vs float64: a few ulps per step of a value ~1
+  assertClose(p.f32(), ref.p, 1e-6, 'adamw params', 1e-6);
+  assertClose(slot.v, ref.v, 1e-5, 'adamw v');
+});
+
+test('AdamW on a bf16 parameter updates the fp32 master and rounds the working copy', () => {
+  const n = 64;
+  const p0 = randArray(n, 2).map(roundBf16);
+  const p = Tensor.from(p0, [n]).to('bf16').requiresGrad_();
+  const slot = newAdamWSlot(p);
+  const ref = { p: Float64Array.from(p0), m: new Float64Array(n), v: new Float64Array(n) };
+  for (let step = 1; step <= 3; step++) {
+    const g = randArray(n, 20 + step);
+    p.grad = Tensor.from(g, [n]);
+    adamwStep(p, slot, step, hp);
+    adamwRef(ref, g, step, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay);
+  }
+  assertClose(slot.master!, ref.p, 1e-6, 'master', 1e-6);
+  assert.deepEqual(p.toArray(), Array.from(slot.master!, roundBf16));
+});
+
+test('clipGradNorm scales only above the threshold and returns the pre-clip norm', () => {
+  const a = Tensor.zeros([2]).requiresGrad_(), b = Tensor.zeros([1]).requiresGrad_();
+  a.grad = Tensor.from([3, 0]);
+  b.grad = Tensor.from([4]);
+  assert.equal(gradNorm([a, b]), 5);
+  assert.equal(clipGradNorm([a, b], 10), 5);
+  assert.deepEqual(a.grad.toArray(), [3, 0]);
+  assert.equal(clipGradNorm([a, b], 0.5), 5);
+  assert.ok(Math.abs(gradNorm([a, b]) - 0.5) < 1e-6);
+});
