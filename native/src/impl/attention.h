@@ -31,6 +31,23 @@ static inline int keyLimit(const AttnArgs* a, int iLast) {
 constexpr int ATT_QB = 16;
 constexpr int ATT_KB = 64;
 
+// Scores of query row qi against keys [j0, j0+nk) into sr (masked -> -inf); returns the row max.
+static inline float scoreRow(const AttnArgs* a, int b, int i, const float* qi, const float* kh, int j0, int nk,
+                             float slope, float* sr) {
+  float rowMax = -INFINITY;
+  for (int c = 0; c < nk; c++) {
+    const int j = j0 + c;
+    float sc = -INFINITY;
+    if (keyVisible(a, b, i, j)) {
+      sc = dotF(qi, kh + static_cast<int64_t>(j) * a->kst, a->D) * a->scale;
+      if (a->slopes) sc += slope * static_cast<float>(j - (a->past + i));
+    }
+    sr[c] = sc;
+    rowMax = maxF(rowMax, sc);
+  }
+  return rowMax;
+}
+
 static void attnFwd(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse) {
   const int D = a->D, Tq = a->Tq;
   const int qBlocks = (Tq + ATT_QB - 1) / ATT_QB;
@@ -38,10 +55,10 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
 #pragma omp parallel
   {
     static thread_local Scratch scratch;
-    float* acc = scratch.get(static_cast<size_t>(ATT_QB) * D + 3 * ATT_QB + ATT_QB * ATT_KB);
+    float* acc = scratch.get(static_cast<size_t>(ATT_QB) * D + 2 * ATT_QB + ATT_KB);
     float* m = acc + ATT_QB * D;
     float* l = m + ATT_QB;
-    float* s = l + ATT_QB;  // [ATT_QB, ATT_KB] scores of one key block
+    float* s = l + ATT_QB;  // scores of one query row against one key block
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {
       const int qb = static_cast<int>(task % qBlocks);
@@ -63,19 +80,7 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
         const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
         for (int r = 0; r < nq; r++) {
           const int i = i0 + r;
-          const float* qi = qh + static_cast<int64_t>(i) * a->qst;
-          float* sr = s + r * ATT_KB;
-          float rowMax = -INFINITY;
-          for (int c = 0; c < nk; c++) {
-            const int j = j0 + c;
-            float sc = -INFINITY;
-            if (keyVisible(a, b, i, j)) {
-              sc = dotF(qi, kh + static_cast<int64_t>(j) * a->kst, D) * a->scale;
-              if (a->slopes) sc += slope * static_cast<float>(j - (a->past + i));
-            }
-            sr[c] = sc;
-            rowMax = maxF(rowMax, sc);
-          }
+          const float rowMax = scoreRow(a, b, i, qh + static_cast<int64_t>(i) * a->qst, kh, j0, nk, slope, s);
           if (rowMax == -INFINITY) continue;  // nothing visible in this block
           const float mNew = maxF(m[r], rowMax);
           const float corr = m[r] == -INFINITY ? 0.f : std::exp(m[r] - mNew);
@@ -83,10 +88,15 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
           if (corr != 1.f)
             for (int d = 0; d < D; d++) ar[d] *= corr;
           float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
           for (int c = 0; c < nk; c++) {
-            if (sr[c] == -INFINITY) continue;
-            const float p = std::exp(sr[c] - mNew);
+            const float p = expNeg(s[c] - mNew);  // masked scores are -inf: p = 0
+            s[c] = p;
             sum += p;
+          }
+          for (int c = 0; c < nk; c++) {
+            const float p = s[c];
+            if (p == 0.f) continue;
             const float* vj = vh + static_cast<int64_t>(j0 + c) * a->vst;
 #pragma omp simd
             for (int d = 0; d < D; d++) ar[d] += p * vj[d];
@@ -106,55 +116,75 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
   }
 }
 
-// One thread per (b, h): dk and dv rows of a head are owned by that thread, so
-// the sums over queries run in a fixed order whatever the thread count.
+// One thread per (b, h): the dk/dv rows of a head belong to that thread, and
+// every sum runs in a fixed order, so the result is thread-count independent.
+// Keys are taken in blocks whose dk/dv accumulators stay in L1/L2 while all
+// queries that see them stream past (the flash-attention-2 loop order).
 static void attnBwd(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
                     const float* lse, const float* dO, float* dq, float* dk, float* dv) {
   const int D = a->D, Tq = a->Tq, Tk = a->Tk;
   const int64_t tasks = static_cast<int64_t>(a->B) * a->H;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int h = static_cast<int>(task % a->H);
-    const int b = static_cast<int>(task / a->H);
-    const float slope = a->slopes ? a->slopes[h] : 0.f;
-    const float* qh = q + b * a->qsb + h * a->qsh;
-    const float* kh = k + b * a->ksb + h * a->ksh;
-    const float* vh = v + b * a->vsb + h * a->vsh;
-    const int64_t oOff = b * a->osb + h * a->osh;
-    float* dqh = dq + b * a->gqsb + h * a->gqsh;
-    float* dkh = dk + b * a->gksb + h * a->gksh;
-    float* dvh = dv + b * a->gvsb + h * a->gvsh;
-    for (int j = 0; j < Tk; j++)
-      for (int d = 0; d < D; d++) {
-        dkh[static_cast<int64_t>(j) * a->gkst + d] = 0.f;
-        dvh[static_cast<int64_t>(j) * a->gvst + d] = 0.f;
+#pragma omp parallel
+  {
+    static thread_local Scratch scratch;
+    float* Dv = scratch.get(static_cast<size_t>(Tq) + 2 * ATT_KB);  // D_i = <dO_i, o_i>
+    float* p = Dv + Tq;
+    float* ds = p + ATT_KB;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      const int h = static_cast<int>(task % a->H);
+      const int b = static_cast<int>(task / a->H);
+      const float slope = a->slopes ? a->slopes[h] : 0.f;
+      const float* qh = q + b * a->qsb + h * a->qsh;
+      const float* kh = k + b * a->ksb + h * a->ksh;
+      const float* vh = v + b * a->vsb + h * a->vsh;
+      const int64_t oOff = b * a->osb + h * a->osh;
+      const float* lh = lse + (static_cast<int64_t>(b) * a->H + h) * Tq;
+      float* dqh = dq + b * a->gqsb + h * a->gqsh;
+      float* dkh = dk + b * a->gksb + h * a->gksh;
+      float* dvh = dv + b * a->gvsb + h * a->gvsh;
+      for (int i = 0; i < Tq; i++) {
+        Dv[i] = dotF(dO + oOff + static_cast<int64_t>(i) * a->ost, o + oOff + static_cast<int64_t>(i) * a->ost, D);
+        float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
+        for (int d = 0; d < D; d++) dqi[d] = 0.f;
       }
-    for (int i = 0; i < Tq; i++) {
-      const float* qi = qh + static_cast<int64_t>(i) * a->qst;
-      const float* oi = o + oOff + static_cast<int64_t>(i) * a->ost;
-      const float* gi = dO + oOff + static_cast<int64_t>(i) * a->ost;
-      float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
-      for (int d = 0; d < D; d++) dqi[d] = 0.f;
-      const float L = lse[(static_cast<int64_t>(b) * a->H + h) * Tq + i];
-      if (L == -INFINITY) continue;
-      const float Di = dotF(gi, oi, D);
-      const int jEnd = keyLimit(a, i);
-      for (int j = 0; j < jEnd; j++) {
-        if (!keyVisible(a, b, i, j)) continue;
-        const float* kj = kh + static_cast<int64_t>(j) * a->kst;
-        const float* vj = vh + static_cast<int64_t>(j) * a->vst;
-        float sc = dotF(qi, kj, D) * a->scale;
-        if (a->slopes) sc += slope * static_cast<float>(j - (a->past + i));
-        const float p = std::exp(sc - L);
-        const float dp = dotF(gi, vj, D);
-        const float ds = p * (dp - Di) * a->scale;
-        float* dkj = dkh + static_cast<int64_t>(j) * a->gkst;
-        float* dvj = dvh + static_cast<int64_t>(j) * a->gvst;
-#pragma omp simd
+      for (int j = 0; j < Tk; j++)
         for (int d = 0; d < D; d++) {
-          dvj[d] += p * gi[d];
-          dqi[d] += ds * kj[d];
-          dkj[d] += ds * qi[d];
+          dkh[static_cast<int64_t>(j) * a->gkst + d] = 0.f;
+          dvh[static_cast<int64_t>(j) * a->gvst + d] = 0.f;
+        }
+      for (int j0 = 0; j0 < Tk; j0 += ATT_KB) {
+        const int nk = Tk - j0 < ATT_KB ? Tk - j0 : ATT_KB;
+        // first query that can see key j0 under the causal mask
+        const int iStart = a->causal ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
+        for (int i = iStart; i < Tq; i++) {
+          const float L = lh[i];
+          if (L == -INFINITY) continue;
+          const float* qi = qh + static_cast<int64_t>(i) * a->qst;
+          const float* gi = dO + oOff + static_cast<int64_t>(i) * a->ost;
+          const int kEnd = keyLimit(a, i) - j0 < nk ? keyLimit(a, i) - j0 : nk;
+          if (kEnd <= 0) continue;
+          scoreRow(a, b, i, qi, kh, j0, kEnd, slope, p);
+#pragma omp simd
+          for (int c = 0; c < kEnd; c++) p[c] = expNeg(p[c] - L);
+          for (int c = 0; c < kEnd; c++) {
+            const float dp = p[c] == 0.f ? 0.f : dotF(gi, vh + static_cast<int64_t>(j0 + c) * a->vst, D);
+            ds[c] = p[c] * (dp - Dv[i]) * a->scale;
+          }
+          float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
+          for (int c = 0; c < kEnd; c++) {
+            if (p[c] == 0.f) continue;
+            const float pc = p[c], dc = ds[c];
+            const float* kj = kh + static_cast<int64_t>(j0 + c) * a->kst;
+            float* dkj = dkh + static_cast<int64_t>(j0 + c) * a->gkst;
+            float* dvj = dvh + static_cast<int64_t>(j0 + c) * a->gvst;
+#pragma omp simd
+            for (int d = 0; d < D; d++) {
+              dvj[d] += pc * gi[d];
+              dqi[d] += dc * kj[d];
+              dkj[d] += dc * qi[d];
+            }
+          }
         }
       }
     }

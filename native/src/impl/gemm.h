@@ -9,8 +9,8 @@
 constexpr int MR = 6;
 constexpr int NR = 16;
 constexpr int KC = 256;
-constexpr int MC = 120;   // multiple of MR; an A block (MC x KC f32) is 120 KiB, sized for L2
-constexpr int NC = 3072;  // multiple of NR; a B block (KC x NC f32) is 3 MiB, sized for L3
+constexpr int MC = 144;   // multiple of MR; an A block (MC x KC f32) is 144 KiB, sized for L2
+constexpr int NC = 4096;  // multiple of NR; a B block (KC x NC f32) is 4 MiB, sized for L3
 
 static inline float toFloat(float x) { return x; }
 static inline float toFloat(uint16_t x) { return bf16ToFloat(x); }
