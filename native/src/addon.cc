@@ -369,10 +369,19 @@ int64_t attnExtent(int B, int H, int T, int D, int64_t sb, int64_t sh, int64_t s
   return (B - 1) * sb + (H - 1) * sh + (T - 1) * st + D;
 }
 
-// The optional slopes (index 1) and key mask (index 2), shared by forward and backward.
+// The optional slopes (index 1), key mask (index 2) and query mask (option), shared by forward and backward.
 void attnExtras(const Napi::CallbackInfo& info, const std::string& op, bc::AttnArgs* a) {
   a->slopes = isNullish(info, 1) ? nullptr : f32Arg(info, 1, op, "alibiSlopes", a->H);
   a->keyMask = isNullish(info, 2) ? nullptr : i32Arg(info, 2, op, "keyMask", static_cast<int64_t>(a->B) * a->Tk);
+  a->queryMask = nullptr;
+  Napi::Value qm = info[0].As<Napi::Object>().Get("queryMask");
+  if (!qm.IsUndefined() && !qm.IsNull()) {
+    if (!qm.IsTypedArray() || qm.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      fail(info.Env(), op, "option queryMask must be an Int32Array");
+    Napi::TypedArray t = qm.As<Napi::TypedArray>();
+    if (static_cast<int64_t>(t.ElementLength()) < static_cast<int64_t>(a->B) * a->Tq) fail(info.Env(), op, "queryMask is shorter than B * Tq");
+    a->queryMask = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+  }
 }
 
 // attnFwd(opts, slopes|null, keyMask|null, q, k, v, o, lse)

@@ -25,6 +25,9 @@ struct AttnArgs {
   float scale;             // usually 1/sqrt(D)
   const float* slopes;     // [H] ALiBi slopes or nullptr
   const int32_t* keyMask;  // [B, Tk], 0 = padding key, or nullptr
+  // [B, Tq] or nullptr: a 0 marks a padding query that attends uniformly to all
+  // Tk keys (what the official 13B code's dtype-min mask and clamp amount to).
+  const int32_t* queryMask;
 };
 
 struct KernelTable {

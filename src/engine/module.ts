@@ -30,6 +30,7 @@ export class Module {
     if (!owner.params.has(leaf)) throw new Error(`setParameter: no parameter named '${path}'`);
     t.requiresGrad_(owner.params.get(leaf)!.requiresGrad);
     owner.params.set(leaf, t);
+    owner.modeChanged();
   }
 
   getModule(path: string): Module {
@@ -64,9 +65,15 @@ export class Module {
   }
 
   train(flag = true): this {
-    for (const m of this.modules()) m.training = flag;
+    for (const m of this.modules()) {
+      m.training = flag;
+      m.modeChanged();
+    }
     return this;
   }
+
+  /** Hook for modules that cache derived weights per mode (e.g. NormHead). */
+  protected modeChanged(): void {}
 
   eval(): this {
     return this.train(false);

@@ -17,6 +17,7 @@ export interface NativeAttnOptions {
   q: number[]; k: number[]; v: number[]; o: number[];
   dq?: number[]; dk?: number[]; dv?: number[];
   past: number; causal: boolean; scale: number;
+  queryMask?: Int32Array;
 }
 
 type F32 = Float32Array;

@@ -93,6 +93,23 @@ test('attention backward matches finite differences', () => {
   }
 });
 
+test('padding queries with a query mask attend uniformly (13B semantics), and get no q/k gradient', () => {
+  const B = 2, H = 2, T = 5, D = 4;
+  const q = randArray(B * H * T * D, 40), k = randArray(B * H * T * D, 41), v = randArray(B * H * T * D, 42);
+  const keyMask = Int32Array.from([1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
+  const slopes = alibiSlopes(H);
+  const opts = { alibiSlopes: slopes, keyMask, queryMask: keyMask };
+  const sh = [B, H, T, D];
+  const o = attention(Tensor.from(q, sh), Tensor.from(k, sh), Tensor.from(v, sh), opts);
+  const ro = { causal: true, past: 0, scale: 1 / 2, slopes, keyMask, queryMask: keyMask };
+  assertClose(o.contiguous().f32(), attentionRef(q, k, v, B, H, T, T, D, ro), FWD, 'query mask');
+  const R = randArray(q.length, 43);
+  const [gq, gk, gv] = gradsOf((a, b, c) => attention(a!, b!, c!, opts), [Tensor.from(q, sh), Tensor.from(k, sh), Tensor.from(v, sh)], R);
+  assertClose(gq!, numericGrad((x) => dotWith(attentionRef(x, k, v, B, H, T, T, D, ro), R), q), BWD, 'dq');
+  assertClose(gk!, numericGrad((x) => dotWith(attentionRef(q, x, v, B, H, T, T, D, ro), R), k), BWD, 'dk');
+  assertClose(gv!, numericGrad((x) => dotWith(attentionRef(q, k, x, B, H, T, T, D, ro), R), v), BWD, 'dv');
+});
+
 test('attention on strided q/k/v views of one packed [B, T, 3, H, D] buffer', () => {
   const B = 2, T = 6, H = 3, D = 4;
   const packed = Tensor.from(randArray(B * T * 3 * H * D, 20), [B, T, 3, H, D]);

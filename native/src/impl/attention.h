@@ -15,7 +15,14 @@ static inline float dotF(const float* a, const float* b, int n) {
   return s;
 }
 
+static inline bool uniformRow(const AttnArgs* a, int b, int i) {
+  return a->queryMask && a->queryMask[static_cast<int64_t>(b) * a->Tq + i] == 0;
+}
+
 static inline bool keyVisible(const AttnArgs* a, int b, int i, int j) {
+  // A padding query sees every key, future ones included: in the official code
+  // its scores are all dtype-min after the clamp, so softmax is uniform over Tk.
+  if (uniformRow(a, b, i)) return true;
   if (a->causal && j > a->past + i) return false;
   if (a->keyMask && a->keyMask[static_cast<int64_t>(b) * a->Tk + j] == 0) return false;
   return true;
@@ -23,7 +30,7 @@ static inline bool keyVisible(const AttnArgs* a, int b, int i, int j) {
 
 // Number of keys a query block can possibly see (causal bound), for loop limits.
 static inline int keyLimit(const AttnArgs* a, int iLast) {
-  if (!a->causal) return a->Tk;
+  if (!a->causal || a->queryMask) return a->Tk;
   const int lim = a->past + iLast + 1;
   return lim < a->Tk ? lim : a->Tk;
 }
@@ -35,6 +42,11 @@ constexpr int ATT_KB = 64;
 static inline float scoreRow(const AttnArgs* a, int b, int i, const float* qi, const float* kh, int j0, int nk,
                              float slope, float* sr) {
   float rowMax = -INFINITY;
+  if (uniformRow(a, b, i)) {  // constant scores: a uniform distribution over the visible keys
+    for (int c = 0; c < nk; c++) sr[c] = keyVisible(a, b, i, j0 + c) ? 0.f : -INFINITY;
+    for (int c = 0; c < nk; c++) rowMax = maxF(rowMax, sr[c]);
+    return rowMax;
+  }
   for (int c = 0; c < nk; c++) {
     const int j = j0 + c;
     float sc = -INFINITY;
@@ -156,7 +168,7 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
       for (int j0 = 0; j0 < Tk; j0 += ATT_KB) {
         const int nk = Tk - j0 < ATT_KB ? Tk - j0 : ATT_KB;
         // first query that can see key j0 under the causal mask
-        const int iStart = a->causal ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
+        const int iStart = a->causal && !a->queryMask ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
         for (int i = iStart; i < Tq; i++) {
           const float L = lh[i];
           if (L == -INFINITY) continue;
@@ -167,9 +179,10 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
           scoreRow(a, b, i, qi, kh, j0, kEnd, slope, p);
 #pragma omp simd
           for (int c = 0; c < kEnd; c++) p[c] = expNeg(p[c] - L);
+          const bool constantScores = uniformRow(a, b, i);  // no gradient reaches q or k
           for (int c = 0; c < kEnd; c++) {
-            const float dp = p[c] == 0.f ? 0.f : dotF(gi, vh + static_cast<int64_t>(j0 + c) * a->vst, D);
-            ds[c] = p[c] * (dp - Dv[i]) * a->scale;
+            const float dp = p[c] == 0.f || constantScores ? 0.f : dotF(gi, vh + static_cast<int64_t>(j0 + c) * a->vst, D);
+            ds[c] = constantScores ? 0.f : p[c] * (dp - Dv[i]) * a->scale;
           }
           float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
           for (int c = 0; c < kEnd; c++) {

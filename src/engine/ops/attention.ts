@@ -20,6 +20,14 @@ export interface AttentionOptions {
   keyMask?: Int32Array;
   /** Score scale (default 1/sqrt(D)). */
   scale?: number;
+  /**
+   * [B, Tq] with 0 for padding queries, which then attend uniformly to all Tk
+   * keys (future ones too). This reproduces the official 13B (ALiBi) code, whose
+   * 2-D mask sets a padding query's whole row to dtype-min (and clamps -inf up
+   * to dtype-min); it only matters where such rows are used, i.e. the max-z
+   * term that averages over them.
+   */
+  queryMask?: Int32Array;
 }
 
 function kernelInput(t: Tensor): Tensor {
@@ -42,12 +50,14 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (causal && (past < 0 || past + Tq > Tk)) throw new RangeError(`attention: past=${past} with Tq=${Tq} exceeds the ${Tk} keys`);
   if (opts.alibiSlopes && opts.alibiSlopes.length !== H) throw new RangeError(`attention: ${opts.alibiSlopes.length} ALiBi slopes for ${H} heads`);
   if (opts.keyMask && opts.keyMask.length !== B * Tk) throw new RangeError(`attention: keyMask has ${opts.keyMask.length} entries, expected B*Tk = ${B * Tk}`);
+  if (opts.queryMask && opts.queryMask.length !== B * Tq) throw new RangeError(`attention: queryMask has ${opts.queryMask.length} entries, expected B*Tq = ${B * Tq}`);
   const qi = kernelInput(q), ki = kernelInput(k), vi = kernelInput(v);
   const oStrides = [Tq * H * D, D, H * D];
   const o = new Float32Array(B * Tq * H * D), lse = new Float32Array(B * H * Tq);
   const kopts: NativeAttnOptions = {
     B, H, Tq, Tk, D, q: stridesOf(qi), k: stridesOf(ki), v: stridesOf(vi), o: oStrides,
     past, causal, scale: opts.scale ?? 1 / Math.sqrt(D),
+    ...(opts.queryMask ? { queryMask: opts.queryMask } : {}),
   };
   const args = { opts: kopts, slopes: opts.alibiSlopes ?? null, keyMask: opts.keyMask ?? null };
   backend().attnFwd(args, dataOf(qi), dataOf(ki), dataOf(vi), o, lse);

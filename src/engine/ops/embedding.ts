@@ -4,7 +4,8 @@
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 
-export function embedding(ids: Tensor, weight: Tensor): Tensor {
+/** `paddingIdx` (as nn.Embedding's padding_idx): that row never receives gradient. */
+export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number): Tensor {
   if (ids.dtype !== 'i32') throw new TypeError(`embedding: ids must be i32, got ${ids.dtype}`);
   if (weight.ndim !== 2) throw new RangeError(`embedding: weight must be [V, C], got ${shapeStr(weight.shape)}`);
   const [V, C] = weight.shape as [number, number];
@@ -21,6 +22,7 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
     const gv = g.f32();
     const gw = new Float32Array(V * C);
     for (let i = 0; i < idv.length; i++) {
+      if (idv[i] === paddingIdx) continue;
       const row = idv[i]! * C, gr = i * C;
       for (let c = 0; c < C; c++) gw[row + c] += gv[gr + c]!;
     }

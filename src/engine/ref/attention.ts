@@ -7,6 +7,8 @@ export interface AttentionRefOptions {
   scale: number;
   slopes?: ArrayLike<number>;
   keyMask?: ArrayLike<number>;
+  /** [B, Tq]: a 0 row attends uniformly to all Tk keys (the official 13B padding behaviour). */
+  queryMask?: ArrayLike<number>;
 }
 
 export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, B: number, H: number, Tq: number, Tk: number, D: number, o: AttentionRefOptions): Float64Array {
@@ -16,6 +18,11 @@ export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: Arra
     for (let h = 0; h < H; h++)
       for (let i = 0; i < Tq; i++) {
         const qo = ((b * H + h) * Tq + i) * D;
+        if (o.queryMask && o.queryMask[b * Tq + i] === 0) {
+          for (let j = 0; j < Tk; j++)
+            for (let c = 0; c < D; c++) out[qo + c] += v[((b * H + h) * Tk + j) * D + c]! / Tk;
+          continue;
+        }
         let mx = -Infinity;
         for (let j = 0; j < Tk; j++) {
           const visible = (!o.causal || j <= o.past + i) && (!o.keyMask || o.keyMask[b * Tk + j] !== 0);

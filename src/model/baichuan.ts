@@ -1,0 +1,172 @@
+// BaichuanForCausalLM: the whole model (SPEC §4.3), both position schemes.
+//   h = embed(ids); for each layer: h += attn(norm1(h)); h += mlp(norm2(h))
+//   logits = NormHead(norm(h)); loss = CE(shifted) + z_loss_weight * mean(max logit^2)
+// Follows the official modeling_baichuan.py (7B for RoPE, 13B for ALiBi);
+// golden outputs of that code are in ../shared/data/golden/ (test/model/).
+import { Module } from '../engine/module.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import { embedding } from '../engine/ops/embedding.js';
+import { crossEntropy, type CrossEntropyStats } from '../engine/ops/loss.js';
+import { ropeTables, alibiSlopes } from '../engine/ops/position.js';
+import { contiguous } from '../engine/ops/shape.js';
+import { Rng } from '../engine/rng.js';
+import type { DType } from '../engine/dtype.js';
+import { DecoderLayer, NormHead, RMSNorm, type ForwardContext } from './layers.js';
+import type { BaichuanConfig } from './config.js';
+import type { KvCache } from './kv-cache.js';
+
+export interface ForwardOptions {
+  /** [B, past + T] (or [B, T] without a cache): 1 for real tokens, 0 for padding. */
+  attentionMask?: ArrayLike<number>;
+  /** RoPE positions [B, T] (row-major); default past .. past+T-1. */
+  positionIds?: ArrayLike<number>;
+  /** [B, T] i32 targets (the model shifts them), -100 = ignore. */
+  labels?: Tensor;
+  cache?: KvCache;
+  outputHiddenStates?: boolean;
+  /** Only compute logits for the last position (generation). */
+  lastLogitsOnly?: boolean;
+}
+
+export interface ForwardOutput {
+  logits: Tensor;       // [B, T, V] (or [B, 1, V] with lastLogitsOnly)
+  loss?: Tensor;        // scalar
+  lossStats?: CrossEntropyStats;
+  hiddenStates?: Tensor[];  // embeddings, after each layer but the last, then after the final norm
+}
+
+export class BaichuanModel extends Module {
+  readonly layers: DecoderLayer[];
+  readonly norm: RMSNorm;
+  constructor(readonly cfg: BaichuanConfig) {
+    super();
+    this.registerParameter('embed_tokens', Tensor.zeros([cfg.vocabSize, cfg.hiddenSize]));
+    const layers = this.registerModule('layers', new Module());
+    this.layers = Array.from({ length: cfg.numHiddenLayers }, (_, i) => (layers as unknown as { registerModule: (n: string, m: Module) => DecoderLayer }).registerModule(String(i), new DecoderLayer(cfg, i)));
+    this.norm = this.registerModule('norm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));
+  }
+  get embedTokens(): Tensor {
+    return this.param('embed_tokens');
+  }
+}
+
+export class BaichuanForCausalLM extends Module {
+  readonly model: BaichuanModel;
+  readonly lm_head: NormHead;
+  private slopes: Float32Array | undefined;
+
+  constructor(readonly config: BaichuanConfig) {
+    super();
+    this.model = this.registerModule('model', new BaichuanModel(config));
+    this.lm_head = this.registerModule('lm_head', new NormHead(config));
+    this.slopes = config.position === 'alibi' ? alibiSlopes(config.numAttentionHeads) : undefined;
+  }
+
+  forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+    const cfg = this.config;
+    if (inputIds.dtype !== 'i32' || inputIds.ndim !== 2) throw new TypeError(`BaichuanForCausalLM: input ids must be i32 [B, T], got ${inputIds.toString()}`);
+    const [B, T] = inputIds.shape as [number, number];
+    const cache = opts.cache ?? null;
+    const past = cache ? cache.length : 0;
+    if (past + T > cfg.modelMaxLength)
+      throw new RangeError(`BaichuanForCausalLM: ${past + T} positions exceed the context length model_max_length = ${cfg.modelMaxLength}`);
+    if (cache && (cache.B !== B)) throw new RangeError(`BaichuanForCausalLM: cache holds ${cache.B} rows, input has ${B}`);
+    const ids = inputIds.copyStorage() as Int32Array;
+    for (let i = 0; i < ids.length; i++)
+      if (ids[i]! < 0 || ids[i]! >= cfg.vocabSize) throw new RangeError(`BaichuanForCausalLM: token id ${ids[i]} at position ${i} is outside the vocabulary [0, ${cfg.vocabSize})`);
+
+    // key padding mask over all positions (cached + new)
+    let keyMask: Int32Array | undefined;
+    if (cache) {
+      const m = opts.attentionMask;
+      if (m && m.length !== B * (past + T)) throw new RangeError(`attention mask has ${m.length} entries, expected B x (past + T) = ${B * (past + T)}`);
+      const newPart = m ? Int32Array.from({ length: B * T }, (_, i) => m[Math.floor(i / T) * (past + T) + past + (i % T)]!) : null;
+      cache.appendMask(T, newPart);
+      keyMask = cache.maskPrefix(past + T);
+      if (keyMask.every((v) => v === 1)) keyMask = undefined;
+    } else if (opts.attentionMask) {
+      if (opts.attentionMask.length !== B * T) throw new RangeError(`attention mask has ${opts.attentionMask.length} entries, expected B x T = ${B * T}`);
+      keyMask = Int32Array.from(opts.attentionMask, (v) => (v ? 1 : 0));
+      if (keyMask.every((v) => v === 1)) keyMask = undefined;
+    }
+
+    // The 13B code's 2-D mask blanks padding query rows entirely (uniform attention).
+    let queryMask: Int32Array | undefined;
+    if (cfg.position === 'alibi' && keyMask) {
+      const Tk = past + T;
+      queryMask = Int32Array.from({ length: B * T }, (_, i) => keyMask![Math.floor(i / T) * Tk + past + (i % T)]!);
+      if (queryMask.every((v) => v === 1)) queryMask = undefined;
+    }
+    let ropeT: ForwardContext['rope'] = null;
+    if (cfg.position === 'rope') {
+      const D = cfg.hiddenSize / cfg.numAttentionHeads;
+      if (opts.positionIds) {
+        if (opts.positionIds.length !== B * T) throw new RangeError(`positionIds has ${opts.positionIds.length} entries, expected B x T = ${B * T}`);
+        ropeT = ropeTables(opts.positionIds, D, cfg.ropeTheta);
+      } else {
+        ropeT = ropeTables(Array.from({ length: T }, (_, t) => past + t), D, cfg.ropeTheta);
+      }
+    }
+    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past };
+
+    let h = embedding(inputIds, this.model.embedTokens, cfg.padTokenId);
+    const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
+    this.model.layers.forEach((layer, i) => {
+      h = layer.forward(h, ctx);
+      if (hidden && i < this.model.layers.length - 1) hidden.push(h);
+    });
+    if (cache) cache.length = past + T;
+    h = this.model.norm.forward(h);
+    if (hidden) hidden.push(h);
+    if (opts.lastLogitsOnly) h = contiguous(h.narrow(1, T - 1, 1));
+    const logits = this.lm_head.forward(h);
+    const out: ForwardOutput = { logits, hiddenStates: hidden };
+    if (opts.labels) {
+      const labels = opts.labels;
+      if (labels.dtype !== 'i32' || labels.shape[0] !== B || labels.shape[1] !== T) throw new RangeError(`labels must be i32 [${B}, ${T}], got ${labels.toString()}`);
+      if (T < 2) throw new RangeError('labels need at least 2 positions (the model shifts them by one)');
+      const lab = labels.copyStorage() as Int32Array;
+      const shifted = new Int32Array(B * (T - 1));
+      for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * (T - 1) + t] = lab[b * T + t + 1]!;
+      const V = cfg.vocabSize;
+      const shiftLogits = contiguous(logits.narrow(1, 0, T - 1)).reshape(B * (T - 1), V);
+      const stats = {} as CrossEntropyStats;
+      out.loss = crossEntropy(shiftLogits, Tensor.from(shifted, [B * (T - 1)], 'i32'), { zLossWeight: cfg.zLossWeight }, stats);
+      out.lossStats = stats;
+    }
+    return out;
+  }
+
+  /** Random initialisation as the official code: N(0, initializer_range) Linears and embedding (pad row zero), RMSNorm ones, NormHead kaiming-uniform. */
+  initWeights(seed: number, dtype: DType = 'f32'): this {
+    const rng = new Rng(seed);
+    const std = this.config.initializerRange;
+    for (const [name, p] of this.namedParameters()) {
+      let t: Tensor;
+      if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') t = Tensor.ones(p.shape);
+      else if (name === 'lm_head.weight') {
+        const bound = 1 / Math.sqrt(this.config.hiddenSize);
+        t = Tensor.rand(p.shape, { rng, low: -bound, high: bound });
+      } else {
+        t = Tensor.randn(p.shape, { rng, std });
+        if (name === 'model.embed_tokens') t.data.fill(0, this.config.padTokenId * this.config.hiddenSize, (this.config.padTokenId + 1) * this.config.hiddenSize);
+      }
+      this.setParameter(name, dtype === 'f32' ? t : t.to(dtype).detach());
+    }
+    return this;
+  }
+}
+
+/** Parameter names as in Hugging Face checkpoints (the embedding is registered as a bare parameter). */
+export function hfName(name: string): string {
+  return name === 'model.embed_tokens' ? 'model.embed_tokens.weight' : name;
+}
+
+export function fromHfName(name: string): string {
+  return name === 'model.embed_tokens.weight' ? 'model.embed_tokens' : name;
+}
+
+export function checkShape(name: string, t: Tensor, expected: readonly number[]): void {
+  if (t.ndim !== expected.length || t.shape.some((d, i) => d !== expected[i]))
+    throw new Error(`tensor '${name}' has shape ${shapeStr(t.shape)}, the config needs ${shapeStr(expected)}`);
+}

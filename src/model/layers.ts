@@ -1,0 +1,150 @@
+// The layers of Baichuan 2 (SPEC §4.2-4.7), each a Module whose parameter
+// names are the Hugging Face keys. Shapes: B batch, T new positions, C hidden,
+// H heads, D = C / H, F ffn, V vocab.
+import { Module } from '../engine/module.js';
+import { Tensor } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
+import { rmsnorm, l2normRows } from '../engine/ops/norm.js';
+import { linear } from '../engine/ops/matmul.js';
+import { add, swiglu } from '../engine/ops/elementwise.js';
+import { rope } from '../engine/ops/position.js';
+import { attention } from '../engine/ops/attention.js';
+import type { BaichuanConfig } from './config.js';
+import type { KvCache } from './kv-cache.js';
+
+/** What every layer of one forward pass shares. */
+export interface ForwardContext {
+  B: number;
+  T: number;
+  /** RoPE tables for the T new positions ([B*T, D] or [T, D]); null for ALiBi. */
+  rope: { cos: Float32Array; sin: Float32Array } | null;
+  alibiSlopes: Float32Array | undefined;
+  /** Key padding mask [B, past + T] (1 = real), or undefined when there is no padding. */
+  keyMask: Int32Array | undefined;
+  /** ALiBi only: the padding mask of the T queries (see AttentionOptions.queryMask). */
+  queryMask: Int32Array | undefined;
+  cache: KvCache | null;
+  /** Cached positions before this forward. */
+  past: number;
+}
+
+export class RMSNorm extends Module {
+  constructor(readonly size: number, readonly eps: number) {
+    super();
+    this.registerParameter('weight', Tensor.ones([size]));  // [C]
+  }
+  forward(x: Tensor): Tensor {
+    return rmsnorm(x, this.param('weight'), this.eps);
+  }
+}
+
+/** A bias-free Linear: y = x W^T with weight [out, in] (Baichuan's Linears have no bias). */
+export class Linear extends Module {
+  constructor(readonly outFeatures: number, readonly inFeatures: number) {
+    super();
+    this.registerParameter('weight', Tensor.zeros([outFeatures, inFeatures]));
+  }
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.param('weight'));
+  }
+}
+
+export class Attention extends Module {
+  readonly W_pack: Linear;  // [3C, C], rows q | k | v
+  readonly o_proj: Linear;  // [C, C]
+  constructor(readonly cfg: BaichuanConfig, readonly layerIndex: number) {
+    super();
+    const C = cfg.hiddenSize;
+    this.W_pack = this.registerModule('W_pack', new Linear(3 * C, C));
+    this.o_proj = this.registerModule('o_proj', new Linear(C, C));
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const { B, T } = ctx;
+    const C = this.cfg.hiddenSize, H = this.cfg.numAttentionHeads, D = C / H;
+    const qkv = this.W_pack.forward(x).reshape(B, T, 3, H, D);
+    let q = qkv.narrow(2, 0, 1).reshape(B, T, H, D);
+    let k = qkv.narrow(2, 1, 1).reshape(B, T, H, D);
+    const v = qkv.narrow(2, 2, 1).reshape(B, T, H, D);
+    if (ctx.rope) {
+      q = rope(q, ctx.rope.cos, ctx.rope.sin);
+      k = rope(k, ctx.rope.cos, ctx.rope.sin);
+    }
+    let kAll: Tensor, vAll: Tensor;
+    if (ctx.cache) {
+      const cache = ctx.cache;
+      cache.write(this.layerIndex, k.contiguous().f32(), v.contiguous().f32(), T);
+      const Tk = ctx.past + T;
+      const st = cache.strides;
+      kAll = new Tensor(cache.keys[this.layerIndex]!, [B, H, Tk, D], 'f32', st);
+      vAll = new Tensor(cache.values[this.layerIndex]!, [B, H, Tk, D], 'f32', st);
+    } else {
+      kAll = k.permute(0, 2, 1, 3);
+      vAll = v.permute(0, 2, 1, 3);
+    }
+    const a = attention(q.permute(0, 2, 1, 3), kAll, vAll, { causal: true, past: ctx.past, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
+    return this.o_proj.forward(a.permute(0, 2, 1, 3).reshape(B, T, C));
+  }
+}
+
+export class MLP extends Module {
+  readonly gate_proj: Linear;  // [F, C]
+  readonly up_proj: Linear;    // [F, C]
+  readonly down_proj: Linear;  // [C, F]
+  constructor(cfg: BaichuanConfig) {
+    super();
+    const C = cfg.hiddenSize, F = cfg.intermediateSize;
+    this.gate_proj = this.registerModule('gate_proj', new Linear(F, C));
+    this.up_proj = this.registerModule('up_proj', new Linear(F, C));
+    this.down_proj = this.registerModule('down_proj', new Linear(C, F));
+  }
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(swiglu(this.gate_proj.forward(x), this.up_proj.forward(x)));
+  }
+}
+
+export class DecoderLayer extends Module {
+  readonly input_layernorm: RMSNorm;
+  readonly self_attn: Attention;
+  readonly post_attention_layernorm: RMSNorm;
+  readonly mlp: MLP;
+  constructor(cfg: BaichuanConfig, index: number) {
+    super();
+    this.input_layernorm = this.registerModule('input_layernorm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));
+    this.self_attn = this.registerModule('self_attn', new Attention(cfg, index));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));
+    this.mlp = this.registerModule('mlp', new MLP(cfg));
+  }
+  forward(h: Tensor, ctx: ForwardContext): Tensor {
+    const a = add(h, this.self_attn.forward(this.input_layernorm.forward(h), ctx));
+    return add(a, this.mlp.forward(this.post_attention_layernorm.forward(a)));
+  }
+}
+
+/**
+ * NormHead (SPEC §4.7): logits = h . normalize(W, rows)^T. Training
+ * re-normalises at every forward (the gradient flows through the
+ * normalisation to the stored W); eval normalises once and caches.
+ */
+export class NormHead extends Module {
+  private cached: Tensor | null = null;
+  constructor(readonly cfg: BaichuanConfig) {
+    super();
+    this.registerParameter('weight', Tensor.zeros([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
+  }
+  protected override modeChanged(): void {
+    this.cached = null;
+  }
+  /** The row-normalised weight [V, C] used for logits. */
+  normalizedWeight(): Tensor {
+    if (this.training) return l2normRows(this.param('weight'));
+    if (!this.cached) this.cached = noGrad(() => l2normRows(this.param('weight')));
+    return this.cached;
+  }
+  forward(h: Tensor): Tensor {
+    return linear(h, this.normalizedWeight());
+  }
+}
