@@ -16,7 +16,7 @@ export function unpickle(data: Uint8Array, hooks: PickleHooks, where = 'pickle')
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const stack: PickleValue[] = [];
   const memo = new Map<number, PickleValue>();
-  const dec = new TextDecoder();
+  const dec = new TextDecoder('utf-8', { ignoreBOM: true });
   let p = 0;
   const need = (n: number) => { if (p + n > data.length) throw new Error(`${where}: truncated pickle`); };
   const u8 = () => { need(1); return data[p++]!; };

@@ -1,0 +1,236 @@
+// SentencePiece-compatible BPE encoding and decoding (bpe_model.cc and
+// sentencepiece_processor.cc of SentencePiece 0.1.97):
+//  1. normalise (identity rules: escape ' ' as U+2581; optional dummy prefix,
+//     extra-whitespace removal);
+//  2. split into characters, cutting user-defined symbols out first (longest
+//     match; they never merge);
+//  3. repeatedly merge the adjacent pair whose concatenation is a piece with
+//     the highest score; ties go to the leftmost pair (SentencePiece compares
+//     positions, never ids — the real Baichuan 2 file has 25,728 repeated scores);
+//  4. unknown symbols fall back to their UTF-8 bytes (<0xXX> pieces).
+import { PieceType, byteFallback, modelType, unkSurface, type SpModel } from './sentencepiece-model.js';
+
+const SPACE = '\u2581';
+
+interface Pair { score: number; left: number; right: number; size: number }
+
+/** Max-heap on (score, then smaller left). */
+class Agenda {
+  private h: Pair[] = [];
+  get size(): number { return this.h.length; }
+  private better(a: Pair, b: Pair): boolean { return a.score > b.score || (a.score === b.score && a.left < b.left); }
+  push(p: Pair): void {
+    const h = this.h;
+    h.push(p);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.better(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+  pop(): Pair {
+    const h = this.h;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && this.better(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.better(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export interface Encoded { ids: number[]; pieces: string[] }
+
+export class BpeTokenizer {
+  readonly pieces: string[];
+  readonly scores: Float32Array;
+  readonly types: Uint8Array;
+  /** NORMAL, USER_DEFINED and UNUSED pieces: what text can be matched against. */
+  private readonly vocab = new Map<string, number>();
+  /** CONTROL, UNKNOWN and BYTE pieces (looked up first, as SentencePiece's PieceToId). */
+  private readonly reserved = new Map<string, number>();
+  /** User-defined symbols by first UTF-16 unit, longest first. */
+  private readonly userSymbols = new Map<number, string[]>();
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  readonly unkId: number;
+  readonly byteFallback: boolean;
+  private readonly unkText: string;
+
+  constructor(readonly model: SpModel) {
+    if (modelType(model) !== 'BPE') throw new Error(`tokenizer: model type ${modelType(model)} is not supported (only BPE, as Baichuan 2)`);
+    const n = model.normalizer;
+    if (n.precompiledCharsmap.length) throw new Error(`tokenizer: normaliser '${n.name}' uses a precompiled character map, which is not supported (Baichuan 2 uses 'identity')`);
+    this.pieces = model.pieces.map((p) => p.piece);
+    this.scores = Float32Array.from(model.pieces, (p) => p.score);
+    this.types = Uint8Array.from(model.pieces, (p) => p.type);
+    let unk = -1;
+    model.pieces.forEach((p, id) => {
+      const normal = p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED || p.type === PieceType.UNUSED;
+      const map = normal ? this.vocab : this.reserved;
+      if (map.has(p.piece)) throw new Error(`tokenizer: piece '${p.piece}' (id ${id}) is defined twice`);
+      map.set(p.piece, id);
+      if (p.type === PieceType.UNKNOWN) unk = id;
+      if (p.type === PieceType.USER_DEFINED) {
+        const k = p.piece.charCodeAt(0);
+        if (!this.userSymbols.has(k)) this.userSymbols.set(k, []);
+        this.userSymbols.get(k)!.push(p.piece);
+      }
+      if (p.type === PieceType.BYTE) {
+        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p.piece);
+        if (!m) throw new Error(`tokenizer: byte piece '${p.piece}' is malformed`);
+        this.byteIds[parseInt(m[1]!, 16)] = id;
+      }
+    });
+    for (const list of this.userSymbols.values()) list.sort((a, b) => b.length - a.length);
+    if (unk < 0) throw new Error('tokenizer: the model has no <unk> piece');
+    this.unkId = unk;
+    this.byteFallback = byteFallback(model);
+    if (this.byteFallback && this.byteIds.some((v) => v < 0)) throw new Error('tokenizer: byte_fallback is on but not all 256 byte pieces exist');
+    this.unkText = unkSurface(model);
+  }
+
+  get vocabSize(): number {
+    return this.pieces.length;
+  }
+
+  pieceToId(piece: string): number {
+    return this.reserved.get(piece) ?? this.vocab.get(piece) ?? this.unkId;
+  }
+
+  normalize(text: string): string {
+    const n = this.model.normalizer;
+    let t = text;
+    if (n.removeExtraWhitespaces) t = t.replace(/ +/g, ' ').replace(/^ | $/g, '');
+    if (n.addDummyPrefix && t.length) t = ' ' + t;
+    if (n.escapeWhitespaces) t = t.replaceAll(' ', SPACE);
+    return t;
+  }
+
+  encode(text: string): number[] {
+    return this.encodeWithPieces(text).ids;
+  }
+
+  encodeWithPieces(text: string): Encoded {
+    const s = this.normalize(text);
+    const n = s.length;
+    // initial symbols: user-defined symbols (frozen) or single code points
+    const start: number[] = [], end: number[] = [], freeze: boolean[] = [];
+    for (let i = 0; i < n;) {
+      let len = 0, frozen = false;
+      const cands = this.userSymbols.get(s.charCodeAt(i));
+      if (cands) for (const u of cands) if (s.startsWith(u, i)) { len = u.length; frozen = true; break; }
+      if (!len) {
+        const c = s.charCodeAt(i);
+        len = c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      }
+      start.push(i);
+      end.push(i + len);
+      freeze.push(frozen);
+      i += len;
+    }
+    const m = start.length;
+    const prev = Int32Array.from({ length: m }, (_, i) => i - 1);
+    const next = Int32Array.from({ length: m }, (_, i) => (i + 1 < m ? i + 1 : -1));
+    const agenda = new Agenda();
+    const revMerge = new Map<string, [string, string]>();
+    const addPair = (l: number, r: number): void => {
+      if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
+      const piece = s.slice(start[l]!, end[r]!);
+      const id = this.vocab.get(piece);
+      if (id === undefined) return;
+      agenda.push({ score: this.scores[id]!, left: l, right: r, size: piece.length });
+      if (this.types[id] === PieceType.UNUSED) revMerge.set(piece, [s.slice(start[l]!, end[l]!), s.slice(start[r]!, end[r]!)]);
+    };
+    for (let i = 1; i < m; i++) addPair(i - 1, i);
+    while (agenda.size) {
+      const top = agenda.pop();
+      const l = top.left, r = top.right;
+      // stale: a side was merged away or changed since the pair was queued
+      if (end[l] === start[l] || end[r] === start[r] || end[r]! - start[l]! !== top.size || next[l] !== r) continue;
+      end[l] = end[r]!;
+      next[l] = next[r]!;
+      if (next[r]! >= 0) prev[next[r]!] = l;
+      start[r] = end[r]!;  // empty
+      addPair(prev[l]!, l);
+      addPair(l, next[l]!);
+    }
+    const ids: number[] = [], pieces: string[] = [];
+    const emit = (w: string): void => {
+      const id = this.pieceToId(w);
+      if (id !== this.unkId && this.types[id] === PieceType.UNUSED) {
+        const split = revMerge.get(w);
+        if (split) { emit(split[0]); emit(split[1]); return; }
+      }
+      if (id === this.unkId && this.byteFallback) {
+        for (const b of new TextEncoder().encode(w)) {
+          ids.push(this.byteIds[b]!);
+          pieces.push(this.pieces[this.byteIds[b]!]!);
+        }
+        return;
+      }
+      ids.push(id);
+      pieces.push(w);
+    };
+    for (let i = m > 0 ? 0 : -1; i >= 0; i = next[i]!) emit(s.slice(start[i]!, end[i]!));
+    return { ids, pieces };
+  }
+
+  /** SentencePiece decoding: control pieces vanish, <unk> shows as ' ⁇ ', byte runs decode as UTF-8 (U+FFFD per bad byte). */
+  decode(ids: readonly number[]): string {
+    let out = '';
+    let bytes: number[] = [];
+    const flush = () => { if (bytes.length) { out += decodeUtf8Lenient(bytes); bytes = []; } };
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.pieces.length) throw new RangeError(`decode: id ${id} is outside the vocabulary [0, ${this.pieces.length})`);
+      const t = this.types[id]!;
+      if (t === PieceType.BYTE) {
+        bytes.push(parseInt(this.pieces[id]!.slice(3, 5), 16));
+        return;
+      }
+      flush();
+      if (t === PieceType.CONTROL) return;
+      if (t === PieceType.UNKNOWN) { out += this.unkText; return; }
+      let piece = this.pieces[id]!;
+      if (i === 0 && this.model.normalizer.addDummyPrefix && piece.startsWith(SPACE)) piece = piece.slice(1);
+      out += piece.replaceAll(SPACE, ' ');
+    });
+    flush();
+    return out;
+  }
+}
+
+/** UTF-8 decoding that, like SentencePiece, replaces each byte of an invalid sequence with U+FFFD. */
+export function decodeUtf8Lenient(b: number[]): string {
+  let s = '';
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    let len = 0, cp = 0, min = 0;
+    if (c < 0x80) { len = 1; cp = c; }
+    else if ((c & 0xe0) === 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
+    else if ((c & 0xf0) === 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
+    else if ((c & 0xf8) === 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
+    let ok = len > 0 && i + len <= b.length;
+    for (let k = 1; ok && k < len; k++) {
+      const x = b[i + k]!;
+      if ((x & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (x & 0x3f);
+    }
+    if (ok && len > 1 && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) ok = false;
+    if (!ok) { s += '\ufffd'; i++; continue; }
+    s += String.fromCodePoint(cp);
+    i += len;
+  }
+  return s;
+}
