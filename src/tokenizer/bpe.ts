@@ -9,10 +9,16 @@
 //     positions, never ids — the real Baichuan 2 file has 25,728 repeated scores);
 //  4. unknown symbols fall back to their UTF-8 bytes (<0xXX> pieces).
 import { PieceType, byteFallback, modelType, unkSurface, type SpModel } from './sentencepiece-model.js';
+import { MergeTable } from './merge-table.js';
 
 const SPACE = '\u2581';
+const utf8Encoder = new TextEncoder();
 
-interface Pair { score: number; left: number; right: number; size: number }
+function isLowSurrogate(c: number): boolean {
+  return (c & 0xfc00) === 0xdc00;
+}
+
+interface Pair { score: number; left: number; right: number; size: number; id: number }
 
 /** Max-heap on (score, then smaller left). */
 class Agenda {
@@ -61,12 +67,25 @@ export class BpeTokenizer {
   private readonly vocab = new Map<string, number>();
   /** CONTROL, UNKNOWN and BYTE pieces (looked up first, as SentencePiece's PieceToId). */
   private readonly reserved = new Map<string, number>();
-  /** User-defined symbols by first UTF-16 unit, longest first. */
-  private readonly userSymbols = new Map<number, string[]>();
+  /** For each first UTF-16 unit of a user-defined symbol: the symbols' distinct lengths, longest first. */
+  private readonly userLengths = new Map<number, number[]>();
+  private readonly userSet = new Set<string>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   readonly unkId: number;
   readonly byteFallback: boolean;
   private readonly unkText: string;
+  /**
+   * Every pair of adjacent code points that occurs inside some piece. Where a
+   * text's neighbouring characters form no such pair, no merge can ever span
+   * that boundary, so BPE runs on the pieces between such boundaries
+   * independently (with the same result: merges in one segment never change
+   * the candidates of another, and within a segment the order is unchanged).
+   */
+  private readonly bigrams = new Set<number>();
+  /** (left id, right id) -> id of their concatenation, for every split of every piece. */
+  private readonly merges: MergeTable;
+  /** Whether some matchable piece is also a reserved piece (then ids must go through pieceToId). */
+  private readonly shadowed: boolean;
 
   constructor(readonly model: SpModel) {
     if (modelType(model) !== 'BPE') throw new Error(`tokenizer: model type ${modelType(model)} is not supported (only BPE, as Baichuan 2)`);
@@ -84,8 +103,10 @@ export class BpeTokenizer {
       if (p.type === PieceType.UNKNOWN) unk = id;
       if (p.type === PieceType.USER_DEFINED) {
         const k = p.piece.charCodeAt(0);
-        if (!this.userSymbols.has(k)) this.userSymbols.set(k, []);
-        this.userSymbols.get(k)!.push(p.piece);
+        const lens = this.userLengths.get(k) ?? [];
+        if (!lens.includes(p.piece.length)) lens.push(p.piece.length);
+        this.userLengths.set(k, lens);
+        this.userSet.add(p.piece);
       }
       if (p.type === PieceType.BYTE) {
         const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p.piece);
@@ -93,7 +114,22 @@ export class BpeTokenizer {
         this.byteIds[parseInt(m[1]!, 16)] = id;
       }
     });
-    for (const list of this.userSymbols.values()) list.sort((a, b) => b.length - a.length);
+    for (const lens of this.userLengths.values()) lens.sort((a, b) => b - a);
+    this.merges = new MergeTable(this.vocab.size * 4);
+    for (const [piece, id] of this.vocab) {
+      let prevCp = -1;
+      for (let i = 0; i < piece.length;) {
+        const cp = piece.codePointAt(i)!;
+        if (prevCp >= 0) {
+          this.bigrams.add(prevCp * 0x110000 + cp);
+          const a = this.vocab.get(piece.slice(0, i)), b = this.vocab.get(piece.slice(i));
+          if (a !== undefined && b !== undefined) this.merges.set(a, b, id);
+        }
+        prevCp = cp;
+        i += cp > 0xffff ? 2 : 1;
+      }
+    }
+    this.shadowed = [...this.vocab.keys()].some((p) => this.reserved.has(p));
     if (unk < 0) throw new Error('tokenizer: the model has no <unk> piece');
     this.unkId = unk;
     this.byteFallback = byteFallback(model);
@@ -129,8 +165,8 @@ export class BpeTokenizer {
     const start: number[] = [], end: number[] = [], freeze: boolean[] = [];
     for (let i = 0; i < n;) {
       let len = 0, frozen = false;
-      const cands = this.userSymbols.get(s.charCodeAt(i));
-      if (cands) for (const u of cands) if (s.startsWith(u, i)) { len = u.length; frozen = true; break; }
+      const lens = this.userLengths.get(s.charCodeAt(i));
+      if (lens) for (const L of lens) if (i + L <= n && this.userSet.has(s.slice(i, i + L))) { len = L; frozen = true; break; }
       if (!len) {
         const c = s.charCodeAt(i);
         len = c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
@@ -141,40 +177,53 @@ export class BpeTokenizer {
       i += len;
     }
     const m = start.length;
-    const prev = Int32Array.from({ length: m }, (_, i) => i - 1);
-    const next = Int32Array.from({ length: m }, (_, i) => (i + 1 < m ? i + 1 : -1));
-    const agenda = new Agenda();
+    const prev = new Int32Array(m), next = new Int32Array(m), symId = new Int32Array(m);
+    for (let i = 0; i < m; i++) symId[i] = this.vocab.get(s.slice(start[i]!, end[i]!)) ?? -1;
     const revMerge = new Map<string, [string, string]>();
-    const addPair = (l: number, r: number): void => {
-      if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
-      const piece = s.slice(start[l]!, end[r]!);
-      const id = this.vocab.get(piece);
-      if (id === undefined) return;
-      agenda.push({ score: this.scores[id]!, left: l, right: r, size: piece.length });
-      if (this.types[id] === PieceType.UNUSED) revMerge.set(piece, [s.slice(start[l]!, end[l]!), s.slice(start[r]!, end[r]!)]);
+    // BPE within one segment [a, b) of symbols (see `bigrams`)
+    const runSegment = (a: number, b: number): void => {
+      for (let i = a; i < b; i++) { prev[i] = i - 1; next[i] = i + 1 < b ? i + 1 : -1; }
+      if (b - a < 2) return;
+      const agenda = new Agenda();
+      const addPair = (l: number, r: number): void => {
+        if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
+        const a = symId[l]!, b = symId[r]!;
+        // symbols not in the vocabulary (rare characters) take the string path
+        const id = a >= 0 && b >= 0 ? this.merges.get(a, b) : this.vocab.get(s.slice(start[l]!, end[r]!)) ?? -1;
+        if (id < 0) return;
+        agenda.push({ score: this.scores[id]!, left: l, right: r, size: end[r]! - start[l]!, id });
+        if (this.types[id] === PieceType.UNUSED) revMerge.set(s.slice(start[l]!, end[r]!), [s.slice(start[l]!, end[l]!), s.slice(start[r]!, end[r]!)]);
+      };
+      for (let i = a + 1; i < b; i++) addPair(i - 1, i);
+      while (agenda.size) {
+        const top = agenda.pop();
+        const l = top.left, r = top.right;
+        // stale: a side was merged away or changed since the pair was queued
+        if (end[l] === start[l] || end[r] === start[r] || end[r]! - start[l]! !== top.size || next[l] !== r) continue;
+        end[l] = end[r]!;
+        symId[l] = top.id;
+        next[l] = next[r]!;
+        if (next[r]! >= 0) prev[next[r]!] = l;
+        start[r] = end[r]!;  // empty
+        addPair(prev[l]!, l);
+        addPair(l, next[l]!);
+      }
     };
-    for (let i = 1; i < m; i++) addPair(i - 1, i);
-    while (agenda.size) {
-      const top = agenda.pop();
-      const l = top.left, r = top.right;
-      // stale: a side was merged away or changed since the pair was queued
-      if (end[l] === start[l] || end[r] === start[r] || end[r]! - start[l]! !== top.size || next[l] !== r) continue;
-      end[l] = end[r]!;
-      next[l] = next[r]!;
-      if (next[r]! >= 0) prev[next[r]!] = l;
-      start[r] = end[r]!;  // empty
-      addPair(prev[l]!, l);
-      addPair(l, next[l]!);
+    let segStart = 0;
+    for (let k = 1; k < m; k++) {
+      const cut = freeze[k - 1] || freeze[k] || !this.bigrams.has(s.codePointAt(end[k - 1]! - 1 - (isLowSurrogate(s.charCodeAt(end[k - 1]! - 1)) ? 1 : 0))! * 0x110000 + s.codePointAt(start[k]!)!);
+      if (cut) { runSegment(segStart, k); segStart = k; }
     }
+    if (m > 0) runSegment(segStart, m);
     const ids: number[] = [], pieces: string[] = [];
-    const emit = (w: string): void => {
-      const id = this.pieceToId(w);
+    const emit = (w: string, known = -1): void => {
+      const id = known >= 0 && !this.shadowed ? known : this.pieceToId(w);
       if (id !== this.unkId && this.types[id] === PieceType.UNUSED) {
         const split = revMerge.get(w);
         if (split) { emit(split[0]); emit(split[1]); return; }
       }
       if (id === this.unkId && this.byteFallback) {
-        for (const b of new TextEncoder().encode(w)) {
+        for (const b of utf8Encoder.encode(w)) {
           ids.push(this.byteIds[b]!);
           pieces.push(this.pieces[this.byteIds[b]!]!);
         }
@@ -183,7 +232,7 @@ export class BpeTokenizer {
       ids.push(id);
       pieces.push(w);
     };
-    for (let i = m > 0 ? 0 : -1; i >= 0; i = next[i]!) emit(s.slice(start[i]!, end[i]!));
+    for (let i = 0; i < m; i++) if (end[i] !== start[i]) emit(s.slice(start[i]!, end[i]!), symId[i]!);
     return { ids, pieces };
   }
 
