@@ -2,16 +2,32 @@
 // thin layer that parses flags, calls the library and prints.
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './bench.js';
+import { registerInit } from './init.js';
+import { registerInfo } from './info.js';
+import { registerTokenize } from './tokenize.js';
+import { registerLogits } from './logits.js';
+import { registerGenerate } from './generate.js';
+import { registerChat } from './chat.js';
+import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program.name('baichuan2').description('Baichuan 2 in TypeScript: train, fine-tune, evaluate and run Baichuan-2-architecture models').showHelpAfterError();
   program.exitOverride();
+  registerInit(program);
+  registerInfo(program);
+  registerTokenize(program);
+  registerLogits(program);
+  registerGenerate(program);
+  registerChat(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
-    throw err;
+    const cmd = argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
+    console.error(`baichuan2${cmd ? ' ' + cmd : ''}: ${(err as Error).message}`);
+    if (process.env.BAICHUAN2_DEBUG) console.error((err as Error).stack);
+    process.exit(err instanceof UsageError ? 2 : 1);
   }
 }

@@ -94,6 +94,17 @@ export class Tensor {
     return new Tensor(allocStorage(dtype, numel(shape)), shape, dtype);
   }
 
+  /**
+   * A shape-only stand-in: a zero-stride view of a single zero, taking no
+   * memory. Modules register these until real weights are loaded or
+   * initialised (so building a 13B model to read its shapes costs nothing).
+   * It is not contiguous, so in-place updates (optimizers) refuse it.
+   */
+  static placeholder(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape, 'placeholder');
+    return new Tensor(allocStorage(dtype, 1), shape, dtype, shape.map(() => 0));
+  }
+
   static full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
     const t = Tensor.zeros(shape, dtype);
     t.data.fill(encodeElement(dtype, value));

@@ -1,6 +1,8 @@
 // Autoregressive generation with a KV cache: left-padded batch prefill, then
 // one token per step; RoPE positions from the attention mask (cumsum - 1, as
 // HF's prepare_inputs_for_generation), EOS stop per row, a seeded sampler.
+// `GenerationSession` runs one step at a time (for streaming and servers);
+// `generate` runs it to the end.
 import { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/rng.js';
@@ -13,7 +15,7 @@ export interface GenerateOptions extends SamplingOptions {
   /** Stop a row when it emits this id (default: the config's eos). Pass -1 to never stop. */
   eosTokenId?: number;
   seed?: number;
-  /** Called after every step with the new token of each row (-1 for finished rows). */
+  /** Called after every step with the new token of each row (-1 for finished rows) and the raw logits. */
   onStep?: (tokens: number[], stepLogits: Float32Array[]) => void;
 }
 
@@ -24,78 +26,108 @@ export interface GenerateResult {
   decodeSeconds: number;
 }
 
-/** Generate for a batch of prompts (token id lists of any lengths). */
-export function generate(model: BaichuanForCausalLM, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
-  validateSampling(opts);
-  const cfg = model.config;
-  const B = prompts.length;
-  if (B === 0) throw new RangeError('generate: no prompts');
-  const maxNew = opts.maxNewTokens ?? 64;
-  if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
-  const Tp = Math.max(...prompts.map((p) => p.length));
-  if (Tp === 0) throw new RangeError('generate: empty prompt');
-  if (Tp + maxNew > cfg.modelMaxLength)
-    throw new RangeError(`generate: prompt of ${Tp} tokens + ${maxNew} new tokens exceeds the context length ${cfg.modelMaxLength}`);
-  for (const p of prompts) for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new RangeError(`generate: token id ${id} is outside the vocabulary [0, ${cfg.vocabSize})`);
-  const eos = opts.eosTokenId ?? cfg.eosTokenId;
-  const rng = new Rng(opts.seed ?? 0);
-  const H = cfg.numAttentionHeads, D = cfg.hiddenSize / H;
-  const cache = new KvCache(cfg.numHiddenLayers, B, H, D, Tp + maxNew);
-  // left padding: row b = [pad ... pad, prompt]
-  const ids = new Int32Array(B * Tp).fill(cfg.padTokenId);
-  const mask = new Int32Array(B * Tp);
-  prompts.forEach((p, b) => {
-    ids.set(p, b * Tp + Tp - p.length);
-    mask.fill(1, b * Tp + Tp - p.length, (b + 1) * Tp);
-  });
-  const fullMask: number[][] = prompts.map((_, b) => Array.from(mask.subarray(b * Tp, (b + 1) * Tp)));
-  const positions = (T: number): Int32Array => {
-    const out = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const m = fullMask[b]!;
+export class GenerationSession {
+  readonly B: number;
+  readonly tokens: number[][];
+  readonly done: boolean[];
+  prefillSeconds = 0;
+  decodeSeconds = 0;
+  private readonly cache: KvCache;
+  private readonly mask: number[][];
+  private readonly seen: number[][];
+  private readonly rng: Rng;
+  private readonly eos: number;
+  private readonly maxNew: number;
+  private input: Tensor;
+  private T: number;
+  private steps = 0;
+
+  constructor(readonly model: BaichuanForCausalLM, prompts: number[][], readonly opts: GenerateOptions = {}) {
+    validateSampling(opts);
+    const cfg = model.config;
+    const B = (this.B = prompts.length);
+    if (B === 0) throw new RangeError('generate: no prompts');
+    const maxNew = (this.maxNew = opts.maxNewTokens ?? 64);
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+    const Tp = Math.max(...prompts.map((p) => p.length));
+    if (Tp === 0) throw new RangeError('generate: empty prompt');
+    if (Tp + maxNew > cfg.modelMaxLength)
+      throw new RangeError(`generate: prompt of ${Tp} tokens + ${maxNew} new tokens exceeds the context length ${cfg.modelMaxLength}`);
+    for (const p of prompts) for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new RangeError(`generate: token id ${id} is outside the vocabulary [0, ${cfg.vocabSize})`);
+    this.eos = opts.eosTokenId ?? cfg.eosTokenId;
+    this.rng = new Rng(opts.seed ?? 0);
+    const H = cfg.numAttentionHeads;
+    this.cache = new KvCache(cfg.numHiddenLayers, B, H, cfg.hiddenSize / H, Tp + Math.max(maxNew, 1));
+    // left padding: row b = [pad ... pad, prompt]
+    const ids = new Int32Array(B * Tp).fill(cfg.padTokenId);
+    this.mask = prompts.map((p, b) => {
+      ids.set(p, b * Tp + Tp - p.length);
+      return Array.from({ length: Tp }, (_, t) => (t >= Tp - p.length ? 1 : 0));
+    });
+    this.input = Tensor.from(ids, [B, Tp], 'i32');
+    this.T = Tp;
+    this.seen = prompts.map((p) => [...p]);
+    this.tokens = prompts.map(() => []);
+    this.done = new Array<boolean>(B).fill(maxNew === 0);
+  }
+
+  get finished(): boolean {
+    return this.done.every(Boolean);
+  }
+
+  /** RoPE positions of the last T positions: cumsum(mask) - 1, pads at 1. */
+  private positions(T: number): Int32Array {
+    const out = new Int32Array(this.B * T);
+    this.mask.forEach((m, b) => {
       let c = 0;
       const cum = m.map((v) => (c += v) - 1);
       for (let t = 0; t < T; t++) {
         const j = m.length - T + t;
         out[b * T + t] = m[j] === 0 ? 1 : cum[j]!;
       }
-    }
+    });
     return out;
-  };
-  const seen = prompts.map((p) => [...p]);
-  const tokens: number[][] = prompts.map(() => []);
-  const done = new Array<boolean>(B).fill(false);
-  const V = cfg.vocabSize;
-  let prefillSeconds = 0, decodeSeconds = 0;
-  return noGrad(() => {
-    model.eval();
-    let input = Tensor.from(ids, [B, Tp], 'i32');
-    let T = Tp;
-    for (let step = 0; step < maxNew; step++) {
-      const t0 = performance.now();
-      const out = model.forward(input, { cache, attentionMask: fullMask.flat(), positionIds: cfg.position === 'rope' ? positions(T) : undefined, lastLogitsOnly: true });
-      const logits = out.logits.f32();
-      const rows: Float32Array[] = [];
-      const next: number[] = [];
-      for (let b = 0; b < B; b++) {
-        const row = logits.slice(b * V, (b + 1) * V);
-        rows.push(row.slice());
-        if (done[b]) { next.push(-1); continue; }
-        const tok = sampleToken(row, seen[b]!, opts, rng);
-        next.push(tok);
-        tokens[b]!.push(tok);
-        seen[b]!.push(tok);
-        if (tok === eos) done[b] = true;
-      }
-      const dt = (performance.now() - t0) / 1000;
-      if (step === 0) prefillSeconds = dt; else decodeSeconds += dt;
-      opts.onStep?.(next, rows);
-      if (done.every(Boolean)) break;
-      input = Tensor.from(Int32Array.from(next, (t) => (t < 0 ? cfg.padTokenId : t)), [B, 1], 'i32');
-      // finished rows keep decoding a pad token that nothing attends to
-      next.forEach((t, b) => fullMask[b]!.push(t < 0 ? 0 : 1));
-      T = 1;
+  }
+
+  /** Run one forward step; returns the new token of each row (-1 for rows already finished), or null when done. */
+  step(): number[] | null {
+    if (this.finished) return null;
+    const cfg = this.model.config;
+    const V = cfg.vocabSize;
+    const t0 = performance.now();
+    const logits = noGrad(() => this.model.forward(this.input, {
+      cache: this.cache,
+      attentionMask: this.mask.flat(),
+      positionIds: cfg.position === 'rope' ? this.positions(this.T) : undefined,
+      lastLogitsOnly: true,
+    }).logits.f32());
+    const rows: Float32Array[] = [];
+    const next: number[] = [];
+    for (let b = 0; b < this.B; b++) {
+      const row = logits.slice(b * V, (b + 1) * V);
+      if (this.opts.onStep) rows.push(row.slice());
+      if (this.done[b]) { next.push(-1); continue; }
+      const tok = sampleToken(row, this.seen[b]!, this.opts, this.rng);
+      next.push(tok);
+      this.tokens[b]!.push(tok);
+      this.seen[b]!.push(tok);
+      if (tok === this.eos || this.tokens[b]!.length >= this.maxNew) this.done[b] = true;
     }
-    return { tokens, prefillSeconds, decodeSeconds };
-  });
+    const dt = (performance.now() - t0) / 1000;
+    if (this.steps++ === 0) this.prefillSeconds = dt; else this.decodeSeconds += dt;
+    this.opts.onStep?.(next, rows);
+    // finished rows keep feeding a pad token that no later query attends to
+    this.input = Tensor.from(Int32Array.from(next, (t) => (t < 0 ? cfg.padTokenId : t)), [this.B, 1], 'i32');
+    next.forEach((t, b) => this.mask[b]!.push(t < 0 ? 0 : 1));
+    this.T = 1;
+    return next;
+  }
+}
+
+/** Generate for a batch of prompts (token id lists of any lengths). */
+export function generate(model: BaichuanForCausalLM, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
+  model.eval();
+  const s = new GenerationSession(model, prompts, opts);
+  while (s.step()) { /* until every row is done */ }
+  return { tokens: s.tokens, prefillSeconds: s.prefillSeconds, decodeSeconds: s.decodeSeconds };
 }

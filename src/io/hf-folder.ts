@@ -17,6 +17,8 @@ export interface LoadOptions {
   dtype?: 'f32' | 'bf16';
   /** Called with (done, total) tensors, for progress bars. */
   onProgress?: (done: number, total: number) => void;
+  /** When a folder holds both, which weights to read (default: safetensors). */
+  format?: 'safetensors' | 'bin';
 }
 
 export function readConfig(dir: string): BaichuanConfig {
@@ -32,9 +34,13 @@ export function readConfig(dir: string): BaichuanConfig {
 }
 
 /** Which weight files hold which tensors. */
-function weightIndex(dir: string): Map<string, string[]> {
+function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors'): Map<string, string[]> {
   const byFile = new Map<string, string[]>();
-  for (const [idx, kind] of [['model.safetensors.index.json', 'st'], ['pytorch_model.bin.index.json', 'bin']] as const) {
+  const indexes = [['model.safetensors.index.json', 'safetensors'], ['pytorch_model.bin.index.json', 'bin']] as const;
+  const singles = ['model.safetensors', 'pytorch_model.bin'];
+  const order = format === 'bin' ? [indexes[1], indexes[0]] : [...indexes];
+  const singleOrder = format === 'bin' ? [singles[1]!, singles[0]!] : singles;
+  for (const [idx, kind] of order) {
     const f = path.join(dir, idx);
     if (!fs.existsSync(f)) continue;
     let j: { weight_map?: Record<string, string> };
@@ -53,7 +59,7 @@ function weightIndex(dir: string): Map<string, string[]> {
     void kind;
     return byFile;
   }
-  for (const single of ['model.safetensors', 'pytorch_model.bin']) {
+  for (const single of singleOrder) {
     const p = path.join(dir, single);
     if (fs.existsSync(p)) return new Map([[p, []]]);
   }
@@ -65,7 +71,7 @@ export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausa
   const model = new BaichuanForCausalLM(config);
   const expected = new Map([...model.namedParameters()].map(([n, p]) => [hfName(n), p.shape]));
   const seen = new Set<string>();
-  const files = weightIndex(dir);
+  const files = weightIndex(dir, opts.format);
   let done = 0;
   for (const [file, names] of files) {
     const tensors = file.endsWith('.safetensors') ? readSafetensors(file, names.length ? names : undefined) : readTorchBin(file);

@@ -40,7 +40,7 @@ export class BaichuanModel extends Module {
   readonly norm: RMSNorm;
   constructor(readonly cfg: BaichuanConfig) {
     super();
-    this.registerParameter('embed_tokens', Tensor.zeros([cfg.vocabSize, cfg.hiddenSize]));
+    this.registerParameter('embed_tokens', Tensor.placeholder([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
     const layers = this.registerModule('layers', new Module());
     this.layers = Array.from({ length: cfg.numHiddenLayers }, (_, i) => (layers as unknown as { registerModule: (n: string, m: Module) => DecoderLayer }).registerModule(String(i), new DecoderLayer(cfg, i)));
     this.norm = this.registerModule('norm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));

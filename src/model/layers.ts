@@ -42,7 +42,7 @@ export class RMSNorm extends Module {
 export class Linear extends Module {
   constructor(readonly outFeatures: number, readonly inFeatures: number) {
     super();
-    this.registerParameter('weight', Tensor.zeros([outFeatures, inFeatures]));
+    this.registerParameter('weight', Tensor.placeholder([outFeatures, inFeatures]));
   }
   get weight(): Tensor {
     return this.param('weight');
@@ -133,7 +133,7 @@ export class NormHead extends Module {
   private cached: Tensor | null = null;
   constructor(readonly cfg: BaichuanConfig) {
     super();
-    this.registerParameter('weight', Tensor.zeros([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
+    this.registerParameter('weight', Tensor.placeholder([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
   }
   protected override modeChanged(): void {
     this.cached = null;

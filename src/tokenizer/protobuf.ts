@@ -13,20 +13,31 @@ export function decodeMessage(buf: Uint8Array, where: string): PbField[] {
   const out: PbField[] = [];
   let p = 0;
   const varint = (): number | bigint => {
-    let result = 0n, shift = 0n;
+    // numbers are exact below 2^53; longer varints (negative int64s) go through BigInt
+    let result = 0, mul = 1;
+    const begin = p;
+    for (let i = 0; i < 7; i++) {
+      if (p >= buf.length) throw new Error(`${where}: truncated varint`);
+      const b = buf[p++]!;
+      result += (b & 0x7f) * mul;
+      if (!(b & 0x80)) return result;
+      mul *= 128;
+    }
+    p = begin;
+    let big = 0n, shift = 0n;
     for (;;) {
       if (p >= buf.length) throw new Error(`${where}: truncated varint`);
       const b = buf[p++]!;
-      result |= BigInt(b & 0x7f) << shift;
+      big |= BigInt(b & 0x7f) << shift;
       if (!(b & 0x80)) break;
       shift += 7n;
       if (shift > 70n) throw new Error(`${where}: varint too long`);
     }
-    return result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(result) : result;
+    return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   };
   while (p < buf.length) {
-    const key = varint();
-    const no = Number(BigInt(key) >> 3n), wire = Number(BigInt(key) & 7n);
+    const key = Number(varint());
+    const no = Math.floor(key / 8), wire = key % 8;
     switch (wire) {
       case 0: out.push({ no, wire, value: varint() }); break;
       case 1: if (p + 8 > buf.length) throw new Error(`${where}: truncated fixed64`); out.push({ no, wire, value: buf.subarray(p, p + 8) }); p += 8; break;

@@ -103,7 +103,7 @@ for (const variant of ['tiny-rope', 'tiny-alibi', 'tiny-alibi-6h']) {
 
 test('the .bin copy and the bf16 sharded .bin load and agree', { skip: !have && 'no golden data' }, () => {
   const st = loadModel(path.join(GOLDEN, 'tiny-rope'));
-  const bin = loadModel(path.join(GOLDEN, 'tiny-rope'), {});
+  const bin = loadModel(path.join(GOLDEN, 'tiny-rope'), { format: 'bin' });
   const ids = Tensor.from([5, 9, 100, 3, 77], [1, 5], 'i32');
   assert.deepEqual(st.forward(ids).logits.f32(), bin.forward(ids).logits.f32());
   const sharded = loadModel(path.join(GOLDEN, 'tiny-alibi-bf16-sharded-bin'));

@@ -1,0 +1,37 @@
+// `baichuan2 info DIR`: what a model folder holds, read from headers only.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { describeWeights, readConfig } from '../io/hf-folder.js';
+import { BaichuanForCausalLM } from '../model/baichuan.js';
+import { requireDir } from './common.js';
+
+export function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('describe a model folder (config, parameter count, weight files) without loading weights')
+    .argument('<dir>', 'model folder')
+    .option('--json', 'print JSON')
+    .action((dir: string, o: { json?: boolean }) => {
+      requireDir(dir, 'DIR');
+      const cfg = readConfig(dir);
+      const params = new BaichuanForCausalLM(cfg).parameterCount();
+      const w = describeWeights(dir);
+      const bytes = w.files.reduce((s, f) => s + fs.statSync(f).size, 0);
+      const info = {
+        folder: path.resolve(dir), position: cfg.position, positionSource: cfg.positionSource,
+        layers: cfg.numHiddenLayers, hidden: cfg.hiddenSize, heads: cfg.numAttentionHeads, headDim: cfg.hiddenSize / cfg.numAttentionHeads,
+        ffn: cfg.intermediateSize, vocab: cfg.vocabSize, context: cfg.modelMaxLength, rmsNormEps: cfg.rmsNormEps, zLossWeight: cfg.zLossWeight,
+        dtype: cfg.torchDtype, parameters: params, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
+        tokenizer: fs.existsSync(path.join(dir, 'tokenizer.model')),
+      };
+      if (o.json) { console.log(JSON.stringify(info)); return; }
+      console.log(`${info.folder}
+  architecture  Baichuan 2, ${cfg.position === 'rope' ? 'RoPE (7B style)' : 'ALiBi (13B style)'}${cfg.positionSource === 'inferred' ? ' [inferred from shapes: config has no position_embedding]' : ''}
+  shape         ${info.layers} layers, hidden ${info.hidden}, ${info.heads} heads x ${info.headDim}, ffn ${info.ffn}, vocab ${info.vocab}
+  context       ${info.context} tokens
+  parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
+  weights       ${info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, ${cfg.torchDtype})
+  tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}`);
+    });
+}

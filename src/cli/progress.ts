@@ -1,0 +1,21 @@
+// A progress line on stderr: redrawn in place on a terminal, a line every
+// ~10% otherwise (logs stay readable in CI).
+export class Progress {
+  private lastPct = -1;
+  private readonly start = performance.now();
+  constructor(private readonly label: string, private readonly total: number, private readonly stream = process.stderr) {}
+
+  update(done: number, extra = ''): void {
+    const pct = this.total > 0 ? Math.floor((100 * done) / this.total) : 100;
+    const elapsed = (performance.now() - this.start) / 1000;
+    const eta = done > 0 ? (elapsed * (this.total - done)) / done : 0;
+    const line = `${this.label} ${done}/${this.total} (${pct}%) ${elapsed.toFixed(1)}s elapsed, ETA ${eta.toFixed(1)}s${extra ? ' · ' + extra : ''}`;
+    if (this.stream.isTTY && elapsed > 0.5) {
+      this.stream.write(`\r\x1b[K${line}`);
+      if (done >= this.total) this.stream.write('\n');
+    } else if (elapsed > 2 && (pct >= this.lastPct + 10 || done >= this.total)) {  // short jobs stay quiet
+      this.stream.write(line + '\n');
+      this.lastPct = pct;
+    }
+  }
+}

@@ -1,0 +1,16 @@
+// Loading a tokenizer from a tokenizer.model file or a model folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { readModelFile } from './sentencepiece-model.js';
+import { BpeTokenizer } from './bpe.js';
+
+export { BpeTokenizer, type Encoded } from './bpe.js';
+export { readModelFile, parseModel, serializeModel, PieceType, type SpModel, type Piece } from './sentencepiece-model.js';
+
+/** `target` is a tokenizer.model file or a folder containing one. */
+export function loadTokenizer(target: string): BpeTokenizer {
+  let file = target;
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) file = path.join(target, 'tokenizer.model');
+  if (!fs.existsSync(file)) throw new Error(`${target}: no tokenizer.model found`);
+  return new BpeTokenizer(readModelFile(file));
+}
