@@ -445,7 +445,19 @@ Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// randomFill(out, seed, normal, a, b): seed is a non-negative integer below 2^53.
+Napi::Value RandomFill(const Napi::CallbackInfo& info) {
+  const std::string op = "randomFill";
+  ArrayView v = arrayArg(info, 0, op, "out");
+  if (v.type != napi_float32_array) fail(info.Env(), op, "out must be a Float32Array");
+  const int64_t seed = intArg(info, 1, op, "seed");
+  active->randomFill(static_cast<float*>(v.data), v.length, static_cast<uint64_t>(seed), info[2].ToBoolean() ? 1 : 0,
+                     floatArg(info, 3, op, "a"), floatArg(info, 4, op, "b"));
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("randomFill", Napi::Function::New(env, RandomFill));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setArch", Napi::Function::New(env, SetArch));

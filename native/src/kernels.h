@@ -73,6 +73,8 @@ struct KernelTable {
   double (*sumsq)(const float* x, int64_t n);
   void (*bf16ToF32)(const uint16_t* x, float* y, int64_t n);
   void (*f32ToBf16)(const float* x, uint16_t* y, int64_t n);
+  // normal (mean a, std b) or uniform [a, b) numbers; element i depends only on (seed, i).
+  void (*randomFill)(float* out, int64_t n, uint64_t seed, int normal, float a, float b);
 };
 
 namespace generic { extern const KernelTable table; }

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { benchGemm, benchAttention, engineReport, appendReport } from '../../bench/engine.js';
 import { setThreads } from '../engine/backend.js';
 import { parseIntFlag } from './flags.js';
+import { benchDecode, decodeReport, benchTokenizer, tokenizerReport } from '../../bench/model.js';
+import { requireDir } from './common.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
@@ -23,5 +25,36 @@ export function registerBench(program: Command): void {
       console.log(report);
       if (o.append) appendReport(o.append, report);
       if (o.json) console.log(JSON.stringify({ gemm: gemm.rows, attention: attn, blas: gemm.blas }));
+    });
+  bench
+    .command('decode')
+    .description('prefill and decode tokens/s, peak RSS and load time of a model folder (batch 1, greedy)')
+    .requiredOption('--model <dir>', 'model folder (e.g. from `baichuan2 init --preset 7b --dtype bf16`)')
+    .option('--prompt-tokens <n>', 'prompt length', '128')
+    .option('--new-tokens <n>', 'tokens to decode', '32')
+    .option('--threads <n>', 'kernel threads (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; append?: string; json?: boolean }) => {
+      if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
+      const r = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s));
+      const report = decodeReport([r]);
+      console.log(report);
+      if (o.append) appendReport(o.append, report);
+      if (o.json) console.log(JSON.stringify(r));
+    });
+  bench
+    .command('tokenizer')
+    .description('encoding MB/s against SentencePiece (Python) on the same texts, in the same run')
+    .requiredOption('--tokenizer <file|dir>', 'tokenizer.model')
+    .requiredOption('--texts <file>', 'JSONL with a "text" field per line')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { tokenizer: string; texts: string; append?: string; json?: boolean }) => {
+      const r = benchTokenizer(o.tokenizer, o.texts, (s) => console.error(s));
+      const report = tokenizerReport(o.tokenizer, o.texts, r);
+      console.log(report);
+      if (o.append) appendReport(o.append, report);
+      if (o.json) console.log(JSON.stringify(r));
     });
 }

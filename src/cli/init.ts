@@ -3,10 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { PRESETS, configFromJSON, configToJSON } from '../model/config.js';
-import { BaichuanForCausalLM, hfName } from '../model/baichuan.js';
+import { BaichuanForCausalLM, hfName, initTensor } from '../model/baichuan.js';
 import { DEFAULT_GENERATION_CONFIG, writeJSON } from '../io/hf-folder.js';
 import { writeSafetensorsStreaming } from '../io/safetensors-stream.js';
-import { Tensor } from '../engine/tensor.js';
 import { Rng } from '../engine/rng.js';
 import { UsageError, parseIntFlag } from './flags.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -47,7 +46,7 @@ export function registerInit(program: Command): void {
       writeSafetensorsStreaming(path.join(o.out, 'model.safetensors'), params.map((p) => ({
         name: p.name, shape: p.shape, dtype: o.dtype as 'f32' | 'bf16',
         produce: () => {
-          const t = initTensor(p.name, p.shape, cfg.initializerRange, cfg.hiddenSize, cfg.padTokenId, rng);
+          const t = initTensor(p.name, p.shape, cfg, rng.nextU32());
           bar.update(++i);
           return o.dtype === 'bf16' ? t.to('bf16').detach() : t;
         },
@@ -59,14 +58,3 @@ export function registerInit(program: Command): void {
     });
 }
 
-/** The official initialisation (see BaichuanForCausalLM.initWeights), one tensor at a time. */
-export function initTensor(name: string, shape: number[], std: number, hidden: number, padId: number, rng: Rng): Tensor {
-  if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') return Tensor.ones(shape);
-  if (name === 'lm_head.weight') {
-    const bound = 1 / Math.sqrt(hidden);
-    return Tensor.rand(shape, { rng, low: -bound, high: bound });
-  }
-  const t = Tensor.randn(shape, { rng, std });
-  if (name === 'model.embed_tokens.weight') t.data.fill(0, padId * hidden, (padId + 1) * hidden);
-  return t;
-}

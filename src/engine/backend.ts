@@ -47,6 +47,8 @@ export interface Backend {
   sumsq(x: F32): number;
   bf16ToF32(x: Uint16Array, y: F32): void;
   f32ToBf16(x: F32, y: Uint16Array): void;
+  /** Counter-based fill: element i depends only on (seed, i). Normal(a, b) or uniform [a, b). */
+  randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
 }
 
 export const cpuBackend: Backend = {
@@ -73,6 +75,7 @@ export const cpuBackend: Backend = {
   sumsq: (x) => native.sumsq(x, x.length),
   bf16ToF32: (x, y) => native.bf16ToF32(x, y, x.length),
   f32ToBf16: (x, y) => native.f32ToBf16(x, y, x.length),
+  randomFill: (out, seed, normal, a, b) => native.randomFill(out, seed, normal, a, b),
 };
 
 let current: Backend = cpuBackend;

@@ -55,6 +55,7 @@ export interface NativeAddon {
   sumsq(x: F32, n: number): number;
   bf16ToF32(x: U16, y: F32, n: number): void;
   f32ToBf16(x: F32, y: U16, n: number): void;
+  randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
 }
 
 function findAddon(): string {

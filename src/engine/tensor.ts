@@ -131,6 +131,24 @@ export class Tensor {
     return t;
   }
 
+  /**
+   * Normal(mean, std) f32 from a native counter-based generator: element i
+   * depends only on (seed, i), so it is fast (all cores) and reproducible on
+   * any thread count. For large weights; `randn` is the sequential JS stream.
+   */
+  static randnFast(shape: Shape, seed: number, std = 1, mean = 0): Tensor {
+    const t = Tensor.zeros(shape);
+    backend().randomFill(t.data as Float32Array, seed, true, mean, std);
+    return t;
+  }
+
+  /** Uniform [low, high) f32, counter-based like randnFast. */
+  static randFast(shape: Shape, seed: number, low = 0, high = 1): Tensor {
+    const t = Tensor.zeros(shape);
+    backend().randomFill(t.data as Float32Array, seed, false, low, high);
+    return t;
+  }
+
   /** Uniform in [low, high) from a seeded generator. */
   static rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);

@@ -137,24 +137,32 @@ export class BaichuanForCausalLM extends Module {
     return out;
   }
 
-  /** Random initialisation as the official code: N(0, initializer_range) Linears and embedding (pad row zero), RMSNorm ones, NormHead kaiming-uniform. */
+  /**
+   * Random initialisation as the official code: N(0, initializer_range) for
+   * Linears and the embedding (pad row zero), RMSNorm ones, NormHead
+   * kaiming-uniform U(-1/sqrt(C), 1/sqrt(C)). Each tensor gets its own seed
+   * drawn from `seed`, so any tensor can be regenerated alone (see initTensor).
+   */
   initWeights(seed: number, dtype: DType = 'f32'): this {
     const rng = new Rng(seed);
-    const std = this.config.initializerRange;
     for (const [name, p] of this.namedParameters()) {
-      let t: Tensor;
-      if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') t = Tensor.ones(p.shape);
-      else if (name === 'lm_head.weight') {
-        const bound = 1 / Math.sqrt(this.config.hiddenSize);
-        t = Tensor.rand(p.shape, { rng, low: -bound, high: bound });
-      } else {
-        t = Tensor.randn(p.shape, { rng, std });
-        if (name === 'model.embed_tokens') t.data.fill(0, this.config.padTokenId * this.config.hiddenSize, (this.config.padTokenId + 1) * this.config.hiddenSize);
-      }
+      const t = initTensor(hfName(name), [...p.shape], this.config, rng.nextU32());
       this.setParameter(name, dtype === 'f32' ? t : t.to(dtype).detach());
     }
     return this;
   }
+}
+
+/** One parameter's initial value (official scheme), from its own seed. */
+export function initTensor(name: string, shape: number[], cfg: BaichuanConfig, seed: number): Tensor {
+  if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') return Tensor.ones(shape);
+  if (name === 'lm_head.weight') {
+    const bound = 1 / Math.sqrt(cfg.hiddenSize);
+    return Tensor.randFast(shape, seed, -bound, bound);
+  }
+  const t = Tensor.randnFast(shape, seed, cfg.initializerRange);
+  if (name === 'model.embed_tokens.weight') t.data.fill(0, cfg.padTokenId * cfg.hiddenSize, (cfg.padTokenId + 1) * cfg.hiddenSize);
+  return t;
 }
 
 /** Parameter names as in Hugging Face checkpoints (the embedding is registered as a bare parameter). */

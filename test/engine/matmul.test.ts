@@ -37,6 +37,18 @@ test('matmul with transposed views uses no copy and gives the same result', () =
   assertClose(linear(Tensor.from(a, [M, K]), Tensor.from(bt, [N, K])).f32(), ref, F32_RTOL, 'linear');
 });
 
+test('decode-sized linear (M <= 4, the unpacked GEMV path) with f32 and bf16 weights', () => {
+  for (const M of [1, 2, 3, 4, 5]) {
+    const K = 77, N = 45;
+    const x = randArray(M * K, 50 + M), w = randArray(N * K, 60);
+    const wt = new Float32Array(K * N);
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) wt[k * N + j] = w[j * K + k]!;
+    assertClose(linear(Tensor.from(x, [M, K]), Tensor.from(w, [N, K])).f32(), matmulRef(x, wt, M, N, K), F32_RTOL, `gemv f32 M=${M}`);
+    const wr = wt.map(roundBf16);
+    assertClose(linear(Tensor.from(x, [M, K]), Tensor.from(w, [N, K]).to('bf16')).f32(), matmulRef(x, wr, M, N, K), F32_RTOL, `gemv bf16 M=${M}`);
+  }
+});
+
 test('batched matmul, shared 2-D right operand, and a non-contiguous batch', () => {
   const Bt = 3, M = 9, N = 11, K = 17;
   const a = randArray(Bt * M * K, 3), b = randArray(Bt * K * N, 4), w = randArray(K * N, 5);

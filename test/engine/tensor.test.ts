@@ -105,3 +105,22 @@ test('Module names parameters by dotted path and switches train/eval', () => {
   assert.deepEqual([...m.namedParameters()][1]![1].toArray(), [1, 1]);
   assert.throws(() => m.setParameter('inner.bias', Tensor.ones([2])), /no parameter named 'inner.bias'/);
 });
+
+test('counter-based fills: reproducible, thread-count independent, right moments', async () => {
+  const { native } = await import('../../src/engine/native.js');
+  const threads = native.info().threads;
+  try {
+    native.setThreads(1);
+    const a = Tensor.randnFast([100003], 5, 2, 1).toArray();
+    native.setThreads(3);
+    assert.deepEqual(Tensor.randnFast([100003], 5, 2, 1).toArray(), a);
+    const m = a.reduce((s, v) => s + v, 0) / a.length;
+    const sd = Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+    assert.ok(Math.abs(m - 1) < 0.03 && Math.abs(sd - 2) < 0.03, `mean ${m} sd ${sd}`);
+    const u = Tensor.randFast([10000], 6, -3, -1).toArray();
+    assert.ok(u.every((v) => v >= -3 && v < -1));
+    assert.notDeepEqual(Tensor.randnFast([10], 6).toArray(), Tensor.randnFast([10], 7).toArray());
+  } finally {
+    native.setThreads(threads);
+  }
+});

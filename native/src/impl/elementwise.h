@@ -69,3 +69,37 @@ static void f32ToBf16(const float* x, uint16_t* y, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] = floatToBf16(x[i]);
 }
+
+// Counter-based random numbers: element i depends only on (seed, i), through
+// splitmix64, so a fill is identical on any thread count. Normals by
+// Box-Muller in double from two 53-bit uniforms. Reference: src/engine/rng.ts
+// (a different, sequential generator; the two are not meant to agree).
+static inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static inline double unit53(uint64_t x) { return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0); }
+
+static void randomFill(float* out, int64_t n, uint64_t seed, int normal, float a, float b) {
+  const uint64_t key = splitmix64(seed);
+#pragma omp parallel for schedule(static)
+  for (int64_t pair = 0; pair < (n + 1) / 2; pair++) {
+    const uint64_t r1 = splitmix64(key ^ (2 * static_cast<uint64_t>(pair)));
+    const uint64_t r2 = splitmix64(key ^ (2 * static_cast<uint64_t>(pair) + 1));
+    double x0, x1;
+    if (normal) {
+      const double u1 = 1.0 - unit53(r1), u2 = unit53(r2);  // u1 in (0, 1]
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      x0 = a + b * r * std::cos(6.283185307179586 * u2);
+      x1 = a + b * r * std::sin(6.283185307179586 * u2);
+    } else {
+      x0 = a + (b - a) * unit53(r1);
+      x1 = a + (b - a) * unit53(r2);
+    }
+    out[2 * pair] = static_cast<float>(x0);
+    if (2 * pair + 1 < n) out[2 * pair + 1] = static_cast<float>(x1);
+  }
+}

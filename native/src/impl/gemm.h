@@ -268,6 +268,63 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
   }
 }
 
+// Decode-sized products (M <= 4) against a transposed B (a Linear's [N, K]
+// weight): no packing, each weight row is streamed once and dotted with the M
+// activation rows, so the product runs at memory bandwidth. Each output is
+// one dot product in a fixed order: thread-count independent.
+constexpr int GEMV_MAX_M = 4;
+
+#if defined(__AVX2__) && defined(__FMA__)
+static inline float dotRow(const float* a, const float* b, int K) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(s0, s1));
+  float s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+  for (; k < K; k++) s += a[k] * b[k];
+  return s;
+}
+static inline float dotRow(const float* a, const uint16_t* b, int K) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load8(b + k + 8), s1);
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(s0, s1));
+  float s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+  for (; k < K; k++) s += a[k] * bf16ToFloat(b[k]);
+  return s;
+}
+#else
+template <typename T>
+static inline float dotRow(const float* a, const T* b, int K) {
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (int k = 0; k < K; k++) s += a[k] * toFloat(b[k]);
+  return s;
+}
+#endif
+
+template <typename T>
+static void gemvTransB(const float* a, int M, int N, int K, float alpha, const T* B, int64_t ldb, float beta, float* C,
+                       int64_t ldc) {
+#pragma omp parallel for schedule(static)
+  for (int j = 0; j < N; j++) {
+    const T* brow = B + static_cast<int64_t>(j) * ldb;
+    for (int i = 0; i < M; i++) {
+      const float x = alpha * dotRow(a + static_cast<int64_t>(i) * K, brow, K);
+      float* c = C + static_cast<int64_t>(i) * ldc + j;
+      *c = beta == 0.f ? x : beta * *c + x;
+    }
+  }
+}
+
 static void gemm(int transA, int transB, int M, int N, int K, float alpha, const void* A, int typeA, int64_t lda,
                  int64_t strideA, const void* B, int typeB, int64_t ldb, int64_t strideB, float beta, float* C,
                  int64_t ldc, int64_t strideC, int batch) {
@@ -275,6 +332,16 @@ static void gemm(int transA, int transB, int M, int N, int K, float alpha, const
   for (int b = 0; b < batch; b++) {
     GemmOperand a{static_cast<const char*>(A) + b * strideA * eA, typeA, transA ? 1 : lda, transA ? lda : 1};
     GemmOperand bb{static_cast<const char*>(B) + b * strideB * eB, typeB, transB ? 1 : ldb, transB ? ldb : 1};
+    if (M <= GEMV_MAX_M && transB && K > 0) {
+      float arows[GEMV_MAX_M * 8192];
+      float* abuf = K <= 8192 ? arows : static_cast<float*>(alignedAlloc(static_cast<size_t>(M) * K * sizeof(float)));
+      for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++) abuf[static_cast<int64_t>(i) * K + k] = a.at(i, k);
+      if (typeB == kF32) gemvTransB(abuf, M, N, K, alpha, static_cast<const float*>(bb.p), ldb, beta, C + b * strideC, ldc);
+      else gemvTransB(abuf, M, N, K, alpha, static_cast<const uint16_t*>(bb.p), ldb, beta, C + b * strideC, ldc);
+      if (abuf != arows) std::free(abuf);
+      continue;
+    }
     gemmOne(a, bb, M, N, K, alpha, beta, C + b * strideC, ldc);
   }
 }

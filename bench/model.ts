@@ -1,0 +1,87 @@
+// `baichuan2 bench decode` and `bench tokenizer`: inference and tokenizer speed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '../src/io/hf-folder.js';
+import { GenerationSession } from '../src/infer/generate.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadTokenizer } from '../src/tokenizer/index.js';
+import { machineInfo, machineLine } from './machine.js';
+
+export interface DecodeBench {
+  model: string; params: number; dtype: string; prompt_tokens: number; new_tokens: number;
+  load_s: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number;
+}
+
+export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}): DecodeBench {
+  const t0 = performance.now();
+  const model = loadModel(dir, { onProgress: (d, t) => { if (d === t || d % 50 === 0) log(`loading ${d}/${t}`); } });
+  const load = (performance.now() - t0) / 1000;
+  const rng = new Rng(1);
+  const prompt = Array.from({ length: promptTokens }, () => 3 + rng.int(model.config.vocabSize - 3));
+  const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
+  s.step();
+  log(`prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
+  while (s.step()) { /* decode */ }
+  const dtype = [...model.namedParameters()][0]![1].dtype;
+  return {
+    model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens,
+    load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+export function decodeReport(rows: DecodeBench[]): string {
+  const lines = [`### bench decode — ${machineLine(machineInfo())}`, '',
+    '| model | params | dtype | prompt | prefill tok/s | decode tok/s | load s | peak RSS |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
+  return lines.join('\n') + '\n';
+}
+
+/** A Python that has the given module: Debian's python3 when the PATH one lacks it. */
+export function pythonWith(module: string): string | null {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', `import ${module}`], { stdio: 'ignore' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+export interface TokenizerBench { ours_mb_per_s: number; spm_mb_per_s: number | null; ratio: number | null; bytes: number; tokens: number; spm_tokens: number | null; note: string }
+
+export function benchTokenizer(model: string, textsFile: string, log: (s: string) => void = () => {}): TokenizerBench {
+  const texts = fs.readFileSync(textsFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { text: string }).text);
+  const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
+  const tok = loadTokenizer(model);
+  const runs: number[] = [];
+  let tokens = 0;
+  for (let r = 0; r < 4; r++) {
+    const t = performance.now();
+    tokens = 0;
+    for (const x of texts) tokens += tok.encode(x).length;
+    if (r > 0) runs.push((performance.now() - t) / 1000);  // the first run warms the JIT
+  }
+  runs.sort((a, b) => a - b);
+  const ours = bytes / 1e6 / runs[1]!;
+  log(`ours: ${ours.toFixed(2)} MB/s, ${tokens} tokens`);
+  const py = pythonWith('sentencepiece');
+  if (!py) return { ours_mb_per_s: ours, spm_mb_per_s: null, ratio: null, bytes, tokens, spm_tokens: null, note: 'SentencePiece not installed (apt-get install python3-sentencepiece)' };
+  const tmp = path.join(os.tmpdir(), `bc2-texts-${process.pid}.json`);
+  fs.writeFileSync(tmp, JSON.stringify(texts));
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/spm_encode.py');
+  const r = spawnSync(py, [script, fs.statSync(model).isDirectory() ? path.join(model, 'tokenizer.model') : model, tmp], { encoding: 'utf8' });
+  fs.rmSync(tmp);
+  if (r.status !== 0) return { ours_mb_per_s: ours, spm_mb_per_s: null, ratio: null, bytes, tokens, spm_tokens: null, note: `SentencePiece run failed: ${r.stderr.trim().split('\n').pop()}` };
+  const j = JSON.parse(r.stdout) as { mb_per_s: number; tokens: number; version: string };
+  log(`SentencePiece ${j.version}: ${j.mb_per_s.toFixed(2)} MB/s, ${j.tokens} tokens`);
+  return { ours_mb_per_s: ours, spm_mb_per_s: j.mb_per_s, ratio: ours / j.mb_per_s, bytes, tokens, spm_tokens: j.tokens, note: `SentencePiece ${j.version} (Python)` };
+}
+
+export function tokenizerReport(model: string, textsFile: string, b: TokenizerBench): string {
+  return [`### bench tokenizer — ${machineLine(machineInfo())}`, '',
+    `${path.basename(path.dirname(path.resolve(model)))}/${path.basename(model)} on ${path.basename(textsFile)} (${(b.bytes / 1e6).toFixed(2)} MB, one encode call per document); ${b.note}`, '',
+    '| ours MB/s | SentencePiece MB/s | ratio | tokens (ours / spm) |', '|---|---|---|---|',
+    `| ${b.ours_mb_per_s.toFixed(2)} | ${b.spm_mb_per_s?.toFixed(2) ?? 'n/a'} | ${b.ratio?.toFixed(2) ?? 'n/a'} | ${b.tokens} / ${b.spm_tokens ?? 'n/a'} |`].join('\n') + '\n';
+}
