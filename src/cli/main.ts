@@ -8,6 +8,10 @@ import { registerTokenize } from './tokenize.js';
 import { registerLogits } from './logits.js';
 import { registerGenerate } from './generate.js';
 import { registerChat } from './chat.js';
+import { registerTrainTokenizer } from './train-tokenizer.js';
+import { registerPrepare } from './prepare.js';
+import { registerPretrain } from './pretrain.js';
+import { registerDemo } from './demo.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -20,6 +24,10 @@ export async function main(argv: string[]): Promise<void> {
   registerLogits(program);
   registerGenerate(program);
   registerChat(program);
+  registerTrainTokenizer(program);
+  registerPrepare(program);
+  registerPretrain(program);
+  registerDemo(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

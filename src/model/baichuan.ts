@@ -20,8 +20,10 @@ export interface ForwardOptions {
   attentionMask?: ArrayLike<number>;
   /** RoPE positions [B, T] (row-major); default past .. past+T-1. */
   positionIds?: ArrayLike<number>;
-  /** [B, T] i32 targets (the model shifts them), -100 = ignore. */
+  /** [B, T] i32 labels as HF: the model shifts them by one; -100 = ignore. */
   labels?: Tensor;
+  /** [B, T] i32 next-token targets already aligned with the inputs (no shift; packed pre-training). */
+  targets?: Tensor;
   cache?: KvCache;
   outputHiddenStates?: boolean;
   /** Only compute logits for the last position (generation). */
@@ -121,7 +123,13 @@ export class BaichuanForCausalLM extends Module {
     if (opts.lastLogitsOnly) h = contiguous(h.narrow(1, T - 1, 1));
     const logits = this.lm_head.forward(h);
     const out: ForwardOutput = { logits, hiddenStates: hidden };
-    if (opts.labels) {
+    if (opts.targets) {
+      const t = opts.targets;
+      if (t.dtype !== 'i32' || t.shape[0] !== B || t.shape[1] !== T) throw new RangeError(`targets must be i32 [${B}, ${T}], got ${t.toString()}`);
+      const stats = {} as CrossEntropyStats;
+      out.loss = crossEntropy(logits.reshape(B * T, cfg.vocabSize), t.reshape(B * T), { zLossWeight: cfg.zLossWeight }, stats);
+      out.lossStats = stats;
+    } else if (opts.labels) {
       const labels = opts.labels;
       if (labels.dtype !== 'i32' || labels.shape[0] !== B || labels.shape[1] !== T) throw new RangeError(`labels must be i32 [${B}, ${T}], got ${labels.toString()}`);
       if (T < 2) throw new RangeError('labels need at least 2 positions (the model shifts them by one)');

@@ -1,0 +1,24 @@
+// `baichuan2 demo`: the end-to-end main job (see src/train/demo.ts).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { runDemo } from '../train/demo.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('end to end: build a corpus from installed packages, train a tokenizer and a tiny Baichuan 2, sample, evaluate')
+    .option('--out <dir>', 'output folder', 'runs/demo')
+    .option('--quick', 'a one-minute version (smaller corpus, model and run)')
+    .action(async (o: { out: string; quick?: boolean }) => {
+      const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+      const tty = process.stderr.isTTY;
+      await runDemo({
+        root, out: o.out, quick: o.quick,
+        log: (line, final) => {
+          if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
+          else process.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
+    });
+}

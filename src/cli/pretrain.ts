@@ -1,0 +1,35 @@
+// `baichuan2 pretrain --config train.json`: the paper's recipe; flags override the file.
+import type { Command } from 'commander';
+import { readTrainConfig, parseTrainConfig } from '../train/config.js';
+import { pretrain } from '../train/trainer.js';
+import { parseFloatFlag, parseIntFlag } from './flags.js';
+
+export function registerPretrain(program: Command): void {
+  program
+    .command('pretrain')
+    .description('pre-train a Baichuan 2 model (AdamW 0.9/0.95, wd 0.1, warm-up + cosine, clip 0.5, max-z)')
+    .requiredOption('--config <file>', 'train.json (see README)')
+    .option('--resume', 'continue from the run folder\'s latest checkpoint')
+    .option('--steps <n>', 'override steps')
+    .option('--out <dir>', 'override the run folder')
+    .option('--peak-lr <lr>', 'override peakLr')
+    .option('--threads <n>', 'kernel threads')
+    .action((o: { config: string; resume?: boolean; steps?: string; out?: string; peakLr?: string; threads?: string }) => {
+      let c = readTrainConfig(o.config);
+      const over: Record<string, unknown> = {};
+      if (o.steps) over.steps = parseIntFlag(o.steps, '--steps', 1);
+      if (o.out) over.out = o.out;
+      if (o.peakLr) over.peakLr = parseFloatFlag(o.peakLr, '--peak-lr', 0, 1);
+      if (o.threads) over.threads = parseIntFlag(o.threads, '--threads', 1, 1024);
+      if (Object.keys(over).length) c = parseTrainConfig({ ...c, ...over }, o.config);
+      const tty = process.stderr.isTTY;
+      const r = pretrain(c, {
+        resume: !!o.resume,
+        log: (line, final) => {
+          if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
+          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+        },
+      });
+      console.log(`done: step ${r.step}, train loss ${r.lastLoss.toFixed(4)}${r.valLoss !== null ? `, val loss ${r.valLoss.toFixed(4)} (${r.valBpb!.toFixed(3)} bits/byte)` : ''}; checkpoint ${r.checkpoint}; metrics ${c.out}/metrics.jsonl; plot ${c.out}/loss.svg`);
+    });
+}

@@ -1,0 +1,122 @@
+// `prepare`: documents -> token shards (uint32, EOS after every document)
+// with a manifest, tokenised on worker threads. Batches are numbered and
+// written in order, so the output is identical for any number of workers.
+// Every k-th document goes to the validation split (deterministic).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { loadTokenizer } from '../tokenizer/index.js';
+import { readDocuments, newReadStats, type ReadStats } from './documents.js';
+import { sha256, type Manifest, type ShardInfo } from '../train/shards.js';
+
+export interface PrepareOptions {
+  tokenizer: string;
+  inputs: string[];
+  out: string;
+  /** Share of documents held out for validation (default 0.05, at least one document). */
+  valFraction?: number;
+  shardTokens?: number;
+  workers?: number;
+  onProgress?: (docs: number) => void;
+}
+
+export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; stats: ReadStats }> {
+  const tokFile = fs.statSync(o.tokenizer).isDirectory() ? path.join(o.tokenizer, 'tokenizer.model') : o.tokenizer;
+  const tok = loadTokenizer(tokFile);
+  const eos = tok.pieceToId('</s>');
+  const every = Math.max(2, Math.round(1 / (o.valFraction ?? 0.05)));
+  const shardTokens = o.shardTokens ?? 1 << 24;
+  fs.mkdirSync(o.out, { recursive: true });
+  const nWorkers = Math.max(1, Math.min(o.workers ?? os.cpus().length, 16));
+  const workerUrl = new URL('./tokenize-worker.js', import.meta.url);
+  const workers = Array.from({ length: nWorkers }, () => new Worker(workerUrl, { workerData: { tokenizer: tokFile, eos } }));
+  const pending = new Map<number, (t: Uint32Array) => void>();
+  for (const w of workers) {
+    w.on('message', (m: { id: number; tokens: Uint32Array }) => { pending.get(m.id)!(m.tokens); pending.delete(m.id); });
+    w.on('error', (e) => { throw e; });
+  }
+  const splits = { train: { shards: [] as ShardInfo[], buf: [] as Uint32Array[], n: 0, docs: 0, bytes: 0 }, val: { shards: [] as ShardInfo[], buf: [] as Uint32Array[], n: 0, docs: 0, bytes: 0 } };
+  const flush = (name: 'train' | 'val', final: boolean) => {
+    const s = splits[name];
+    while (s.n >= shardTokens || (final && s.n > 0)) {
+      const all = new Uint32Array(s.n);
+      let off = 0;
+      for (const b of s.buf) { all.set(b, off); off += b.length; }
+      const take = Math.min(shardTokens, s.n);
+      const chunk = all.subarray(0, take);
+      const file = `${name}-${String(s.shards.length).padStart(5, '0')}.bin`;
+      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const tmp = path.join(o.out, `${file}.tmp`);
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, path.join(o.out, file));
+      s.shards.push({ file, tokens: take, sha256: sha256(bytes) });
+      s.buf = take < all.length ? [all.slice(take)] : [];
+      s.n -= take;
+    }
+  };
+  const stats = newReadStats();
+  let batchId = 0, docIndex = 0;
+  const inflight: Promise<void>[] = [];
+  let results = new Map<number, { train: Uint32Array; val: Uint32Array }>();
+  let nextToWrite = 0;
+  const drain = () => {
+    while (results.has(nextToWrite)) {
+      const r = results.get(nextToWrite)!;
+      results.delete(nextToWrite++);
+      for (const name of ['train', 'val'] as const) {
+        if (r[name].length) { splits[name].buf.push(r[name]); splits[name].n += r[name].length; }
+        flush(name, false);
+      }
+    }
+  };
+  const send = (texts: string[], isVal: boolean[]) => {
+    const id = batchId++;
+    const w = workers[id % nWorkers]!;
+    const trainTexts = texts.filter((_, i) => !isVal[i]), valTexts = texts.filter((_, i) => isVal[i]);
+    const ask = (t: string[], sub: number) => new Promise<Uint32Array>((resolve) => {
+      if (!t.length) { resolve(new Uint32Array(0)); return; }
+      pending.set(id * 2 + sub, resolve);
+      w.postMessage({ id: id * 2 + sub, texts: t });
+    });
+    inflight.push(Promise.all([ask(trainTexts, 0), ask(valTexts, 1)]).then(([train, val]) => { results.set(id, { train, val }); drain(); }));
+  };
+  let batch: string[] = [], isVal: boolean[] = [], batchBytes = 0;
+  for await (const text of readDocuments(o.inputs, stats)) {
+    const v = docIndex++ % every === every - 1;
+    const split = v ? splits.val : splits.train;
+    split.docs++;
+    split.bytes += Buffer.byteLength(text);
+    batch.push(text);
+    isVal.push(v);
+    batchBytes += text.length;
+    if (batchBytes > 1 << 20) {
+      send(batch, isVal);
+      batch = []; isVal = []; batchBytes = 0;
+      if (inflight.length >= 2 * nWorkers) await inflight.shift();
+      o.onProgress?.(docIndex);
+    }
+  }
+  if (batch.length) send(batch, isVal);
+  await Promise.all(inflight);
+  drain();
+  flush('train', true);
+  flush('val', true);
+  await Promise.all(workers.map((w) => w.terminate()));
+  results = new Map();
+  if (stats.documents === 0) throw new Error('prepare: the inputs hold no documents');
+  if (splits.val.docs === 0) throw new Error('prepare: too few documents for a validation split');
+  const manifest: Manifest = {
+    format: 'baichuan2-ts-shards-v1',
+    tokenizer: { file: path.resolve(tokFile), sha256: sha256(fs.readFileSync(tokFile)), vocabSize: tok.vocabSize },
+    eosTokenId: eos,
+    documents: { train: splits.train.docs, val: splits.val.docs },
+    bytes: { train: splits.train.bytes, val: splits.val.bytes },
+    train: splits.train.shards,
+    val: splits.val.shards,
+  };
+  const mf = path.join(o.out, 'manifest.json');
+  fs.writeFileSync(`${mf}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(`${mf}.tmp`, mf);
+  return { manifest, stats };
+}

@@ -1,0 +1,59 @@
+// Training checkpoints: an HF model folder plus optimizer.safetensors and
+// trainer_state.json, written into a temporary folder and renamed into place,
+// then published through latest.json (also renamed): a crash never leaves a
+// half-written checkpoint behind, it only loses the steps since the last one.
+import fs from 'node:fs';
+import path from 'node:path';
+import { saveModel, loadModel } from '../io/hf-folder.js';
+import { writeSafetensors, readSafetensors } from '../io/safetensors.js';
+import type { BaichuanForCausalLM } from '../model/baichuan.js';
+import type { AdamW } from './optimizer.js';
+
+export interface TrainerState {
+  step: number;
+  loader: { position: number; epoch: number };
+  tokensSeen: number;
+  configHash: string;
+  elapsedSeconds: number;
+}
+
+export function checkpointsDir(out: string): string {
+  return path.join(out, 'checkpoints');
+}
+
+export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: AdamW, state: TrainerState, tokenizer: string | undefined, keep: number): string {
+  const dir = checkpointsDir(out);
+  fs.mkdirSync(dir, { recursive: true });
+  const name = `step-${String(state.step).padStart(7, '0')}`;
+  const tmp = path.join(dir, `${name}.tmp-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  saveModel(model, tmp, { tokenizerModel: tokenizer });
+  writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.stateTensors(), { step: String(opt.step) });
+  fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  const final = path.join(dir, name);
+  fs.rmSync(final, { recursive: true, force: true });
+  fs.renameSync(tmp, final);
+  const latest = path.join(dir, 'latest.json');
+  fs.writeFileSync(`${latest}.tmp`, JSON.stringify({ checkpoint: name, step: state.step }) + '\n');
+  fs.renameSync(`${latest}.tmp`, latest);
+  // keep the newest `keep` checkpoints
+  const all = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
+  for (const d of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+  return final;
+}
+
+export function latestCheckpoint(out: string): string | null {
+  const f = path.join(checkpointsDir(out), 'latest.json');
+  if (!fs.existsSync(f)) return null;
+  const { checkpoint } = JSON.parse(fs.readFileSync(f, 'utf8')) as { checkpoint: string };
+  const dir = path.join(checkpointsDir(out), checkpoint);
+  if (!fs.existsSync(dir)) throw new Error(`${f} points at ${checkpoint}, which is missing`);
+  return dir;
+}
+
+export function loadCheckpoint(dir: string): { model: BaichuanForCausalLM; optimizer: Map<string, import('../engine/tensor.js').Tensor>; state: TrainerState } {
+  const model = loadModel(dir);
+  const optimizer = readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+  return { model, optimizer, state };
+}

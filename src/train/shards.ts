@@ -1,0 +1,85 @@
+// Token shards: flat little-endian uint32 files plus manifest.json (written
+// by `baichuan2 prepare`). Documents are separated by EOS. The loader packs
+// the stream into [B, T+1] windows in order; its position is the whole data
+// state, so a checkpoint resumes exactly where the run stopped.
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+export interface ShardInfo { file: string; tokens: number; sha256: string }
+
+export interface Manifest {
+  format: 'baichuan2-ts-shards-v1';
+  tokenizer: { file: string; sha256: string; vocabSize: number };
+  eosTokenId: number;
+  documents: { train: number; val: number };
+  bytes: { train: number; val: number };
+  train: ShardInfo[];
+  val: ShardInfo[];
+}
+
+export function readManifest(dir: string): Manifest {
+  const f = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(f)) throw new Error(`${dir}: no manifest.json (run \`baichuan2 prepare\` first)`);
+  let m: Manifest;
+  try {
+    m = JSON.parse(fs.readFileSync(f, 'utf8')) as Manifest;
+  } catch (e) {
+    throw new Error(`${f}: invalid JSON (${(e as Error).message})`);
+  }
+  if (m.format !== 'baichuan2-ts-shards-v1') throw new Error(`${f}: unknown format ${JSON.stringify(m.format)}`);
+  return m;
+}
+
+export function sha256(buf: Uint8Array): string {
+  return crypto.createHash('sha256').update(buf).digest('hex');
+}
+
+/** Load and verify every shard of a split into one token array. */
+export function loadSplit(dir: string, shards: ShardInfo[], vocabSize: number, verify = true): Uint32Array {
+  const total = shards.reduce((s, x) => s + x.tokens, 0);
+  const out = new Uint32Array(total);
+  let off = 0;
+  for (const sh of shards) {
+    const f = path.join(dir, sh.file);
+    if (!fs.existsSync(f)) throw new Error(`${f}: shard missing`);
+    const buf = fs.readFileSync(f);
+    if (buf.length !== sh.tokens * 4) throw new Error(`${f}: shard has ${buf.length} bytes, the manifest says ${sh.tokens} tokens (${sh.tokens * 4} bytes): truncated or corrupt`);
+    if (verify && sha256(buf) !== sh.sha256) throw new Error(`${f}: checksum mismatch: the shard is corrupt`);
+    const view = new Uint32Array(buf.buffer, buf.byteOffset, sh.tokens);
+    for (let i = 0; i < view.length; i++) if (view[i]! >= vocabSize) throw new Error(`${f}: token ${view[i]} at ${i} is outside the vocabulary (${vocabSize})`);
+    out.set(view, off);
+    off += sh.tokens;
+  }
+  return out;
+}
+
+/** Sequential packed batches over a token stream; wraps around (epochs). */
+export class PackedLoader {
+  position = 0;
+  epoch = 0;
+  constructor(readonly tokens: Uint32Array, readonly B: number, readonly T: number) {
+    if (tokens.length < T + 1) throw new Error(`data: ${tokens.length} tokens cannot fill one sequence of ${T + 1}`);
+  }
+  /** The next [B, T] inputs and [B, T] targets (targets = inputs shifted by one). */
+  next(): { inputs: Int32Array; targets: Int32Array } {
+    const { B, T } = this;
+    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      if (this.position + T + 1 > this.tokens.length) { this.position = 0; this.epoch++; }
+      for (let t = 0; t < T; t++) {
+        inputs[b * T + t] = this.tokens[this.position + t]!;
+        targets[b * T + t] = this.tokens[this.position + t + 1]!;
+      }
+      this.position += T;
+    }
+    return { inputs, targets };
+  }
+  state(): { position: number; epoch: number } {
+    return { position: this.position, epoch: this.epoch };
+  }
+  restore(s: { position: number; epoch: number }): void {
+    this.position = s.position;
+    this.epoch = s.epoch;
+  }
+}
