@@ -12,6 +12,7 @@ import { registerTrainTokenizer } from './train-tokenizer.js';
 import { registerPrepare } from './prepare.js';
 import { registerPretrain } from './pretrain.js';
 import { registerDemo } from './demo.js';
+import { registerScaling } from './scaling.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   registerPrepare(program);
   registerPretrain(program);
   registerDemo(program);
+  registerScaling(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

@@ -9,6 +9,7 @@ import { linear } from '../engine/ops/matmul.js';
 import { add, swiglu } from '../engine/ops/elementwise.js';
 import { rope } from '../engine/ops/position.js';
 import { attention } from '../engine/ops/attention.js';
+import { packedSelfAttention } from '../engine/ops/packed-attention.js';
 import type { BaichuanConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
 
@@ -65,6 +66,12 @@ export class Attention extends Module {
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const { B, T } = ctx;
     const C = this.cfg.hiddenSize, H = this.cfg.numAttentionHeads, D = C / H;
+    if (!ctx.cache) {
+      // training and cache-free forwards: one fused op, no head split copies
+      const qkv = this.W_pack.forward(x);
+      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
+      return this.o_proj.forward(a.dtype === x.dtype || x.dtype === 'f32' ? a : a.to(x.dtype));
+    }
     const qkv = this.W_pack.forward(x).reshape(B, T, 3, H, D);
     let q = qkv.narrow(2, 0, 1).reshape(B, T, H, D);
     let k = qkv.narrow(2, 1, 1).reshape(B, T, H, D);

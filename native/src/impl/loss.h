@@ -52,8 +52,15 @@ static void xentFwd(const float* logits, const int32_t* targets, int64_t rows, i
     int am = 0;
     for (int c = 0; c < cols; c++)
       if (xr[c] > mx) { mx = xr[c]; am = c; }
+    // exp in f32 (vectorised, a few ulps), the sum in double over fixed blocks
     double sum = 0;
-    for (int c = 0; c < cols; c++) sum += std::exp(static_cast<double>(xr[c] - mx));
+    for (int c0 = 0; c0 < cols; c0 += 256) {
+      const int c1 = c0 + 256 < cols ? c0 + 256 : cols;
+      float part = 0.f;
+#pragma omp simd reduction(+ : part)
+      for (int c = c0; c < c1; c++) part += expNeg(xr[c] - mx);
+      sum += part;
+    }
     const double l = static_cast<double>(mx) + std::log(sum);
     lse[r] = static_cast<float>(l);
     maxv[r] = mx;
@@ -73,7 +80,8 @@ static void xentBwd(const float* logits, const int32_t* targets, const float* ls
     const float g = t == ignoreIndex ? 0.f : gCe[r];
     const float l = lse[r];
     if (g != 0.f) {
-      for (int c = 0; c < cols; c++) dr[c] = g * std::exp(xr[c] - l);
+#pragma omp simd
+      for (int c = 0; c < cols; c++) dr[c] = g * expNeg(xr[c] - l);
       dr[t] -= g;
     } else {
       for (int c = 0; c < cols; c++) dr[c] = 0.f;

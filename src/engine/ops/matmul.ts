@@ -4,7 +4,7 @@
 // operands go to the kernel as raw bits and are widened while packing, with
 // f32 accumulation. Reference: src/engine/ref/matmul.ts.
 import { Tensor, shapeStr } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, noGrad } from '../autograd.js';
 import { backend } from '../backend.js';
 import { fromF32, resultDType } from './util.js';
 import { reshape, transpose, contiguous } from './shape.js';
@@ -87,9 +87,23 @@ function canFoldRows(a: Tensor): boolean {
   return a.strides[nd - 2]! >= a.shape[nd - 1]!;
 }
 
-/** x [..., in] @ weight [out, in]^T, no bias (Baichuan's Linears have none). */
+/**
+ * x [..., in] @ weight [out, in]^T, no bias (Baichuan's Linears have none).
+ * Its own op so that the weight gradient is computed directly in the [out, in]
+ * layout (dW = g^T x) rather than as a transposed product copied back.
+ */
 export function linear(x: Tensor, weight: Tensor): Tensor {
-  if (weight.ndim !== 2 || x.dim(-1) !== weight.shape[1])
+  if (weight.ndim !== 2 || x.ndim < 1 || x.dim(-1) !== weight.shape[1])
     throw new RangeError(`linear: input ${shapeStr(x.shape)} does not match weight ${shapeStr(weight.shape)} ([out, in])`);
-  return matmul(x, transpose(weight, 0, 1));
+  const y = noGrad(() => matmul(x.detach(), transpose(weight.detach(), 0, 1)));
+  const [N, K] = weight.shape as [number, number];
+  return record(y, 'linear', [x, weight], (g) => {
+    const gx = x.requiresGrad ? matmul(g, weight.detach()) : null;
+    let gw: Tensor | null = null;
+    if (weight.requiresGrad) {
+      const rows = g.size / N;
+      gw = matmul(transpose(reshape(g, [rows, N]), 0, 1), reshape(x.detach(), [rows, K]));
+    }
+    return [gx, gw];
+  });
 }
