@@ -85,3 +85,45 @@ export function tokenizerReport(model: string, textsFile: string, b: TokenizerBe
     '| ours MB/s | SentencePiece MB/s | ratio | tokens (ours / spm) |', '|---|---|---|---|',
     `| ${b.ours_mb_per_s.toFixed(2)} | ${b.spm_mb_per_s?.toFixed(2) ?? 'n/a'} | ${b.ratio?.toFixed(2) ?? 'n/a'} | ${b.tokens} / ${b.spm_tokens ?? 'n/a'} |`].join('\n') + '\n';
 }
+
+export interface TokenizerTrainBench { ours_s: number; ours_bpt: number; spm_s: number | null; spm_bpt: number | null; vocab: number; note: string }
+
+/** Train ours and spm_train on the same corpus and vocab size; bytes per token measured on held-out texts with each model. */
+export async function benchTrainTokenizer(trainFile: string, valFile: string, vocab: number, log: (s: string) => void = () => {}): Promise<TokenizerTrainBench> {
+  const { collectDocuments } = await import('../src/data/documents.js');
+  const { trainBpe } = await import('../src/tokenizer/trainer.js');
+  const { serializeModel } = await import('../src/tokenizer/sentencepiece-model.js');
+  const { BpeTokenizer } = await import('../src/tokenizer/bpe.js');
+  const texts = await collectDocuments([trainFile]);
+  const val = await collectDocuments([valFile]);
+  const valBytes = val.reduce((s, t) => s + Buffer.byteLength(t), 0);
+  const bpt = (tok: InstanceType<typeof BpeTokenizer>) => valBytes / val.reduce((s, t) => s + tok.encode(t).length, 0);
+  const cov = 0.9995, maxLen = 16;
+  const t0 = performance.now();
+  const { model } = trainBpe(texts, { vocabSize: vocab, characterCoverage: cov, maxPieceLength: maxLen });
+  const ours = (performance.now() - t0) / 1000;
+  const oursBpt = bpt(new BpeTokenizer(model));
+  log(`ours: ${ours.toFixed(1)} s, ${oursBpt.toFixed(3)} bytes/token on the held-out texts`);
+  const py = pythonWith('sentencepiece');
+  if (!py) return { ours_s: ours, ours_bpt: oursBpt, spm_s: null, spm_bpt: null, vocab, note: 'SentencePiece not installed' };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-spm-'));
+  // spm_train reads sentences (lines); newlines become sentence breaks as our user-defined "\n" does
+  fs.writeFileSync(path.join(dir, 'train.txt'), texts.join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'tmp.model'), serializeModel(model));
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/spm_train.py');
+  const r = spawnSync(py, [script, path.join(dir, 'train.txt'), String(vocab), String(maxLen), String(cov), path.join(dir, 'spm')], { encoding: 'utf8' });
+  if (r.status !== 0) return { ours_s: ours, ours_bpt: oursBpt, spm_s: null, spm_bpt: null, vocab, note: `spm_train failed: ${r.stderr.trim().split('\n').pop()}` };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; version: string };
+  const spmBpt = bpt(loadTokenizer(path.join(dir, 'spm.model')));
+  log(`spm_train ${j.version}: ${j.seconds.toFixed(1)} s, ${spmBpt.toFixed(3)} bytes/token`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { ours_s: ours, ours_bpt: oursBpt, spm_s: j.seconds, spm_bpt: spmBpt, vocab, note: `SentencePiece ${j.version} trainer (Python binding of spm_train), 2 threads` };
+}
+
+export function trainTokenizerReport(trainFile: string, b: TokenizerTrainBench): string {
+  return [`### bench train-tokenizer — ${machineLine(machineInfo())}`, '',
+    `BPE, vocab ${b.vocab}, Baichuan 2 options (byte fallback, split digits, identity, no dummy prefix, whitespace-only pieces, max piece 16, coverage 0.9995) on ${path.basename(trainFile)}; bytes/token on the validation texts (higher is better); ${b.note}.`, '',
+    '| trainer | time s | bytes/token |', '|---|---|---|',
+    `| ours | ${b.ours_s.toFixed(1)} | ${b.ours_bpt.toFixed(3)} |`,
+    `| spm_train | ${b.spm_s?.toFixed(1) ?? 'n/a'} | ${b.spm_bpt?.toFixed(3) ?? 'n/a'} |`].join('\n') + '\n';
+}

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { benchGemm, benchAttention, engineReport, appendReport } from '../../bench/engine.js';
 import { setThreads } from '../engine/backend.js';
-import { parseIntFlag } from './flags.js';
-import { benchDecode, decodeReport, benchTokenizer, tokenizerReport } from '../../bench/model.js';
+import { parseIntFlag, UsageError } from './flags.js';
+import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainTokenizer, trainTokenizerReport } from '../../bench/model.js';
 import { requireDir } from './common.js';
+import { benchTrain, trainReport } from '../../bench/train.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
@@ -56,5 +57,35 @@ export function registerBench(program: Command): void {
       console.log(report);
       if (o.append) appendReport(o.append, report);
       if (o.json) console.log(JSON.stringify(r));
+    });
+  bench
+    .command('train')
+    .description('training tokens/s and MFU of a small Baichuan 2 step, and the same step in PyTorch (same run)')
+    .option('--dtype <dtype>', 'f32, bf16 or both', 'both')
+    .option('--steps <n>', 'timed steps', '5')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { dtype: string; steps: string; append?: string; json?: boolean }) => {
+      const dtypes = o.dtype === 'both' ? ['f32', 'bf16'] as const : [o.dtype];
+      for (const d of dtypes) if (d !== 'f32' && d !== 'bf16') throw new UsageError(`--dtype must be f32, bf16 or both, got '${d}'`);
+      const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
+      const rows = dtypes.map((d) => benchTrain(d as 'f32' | 'bf16', steps, (s) => console.error(s)));
+      const report = trainReport(rows);
+      console.log(report);
+      if (o.append) appendReport(o.append, report);
+      if (o.json) console.log(JSON.stringify({ train: rows }));
+    });
+  bench
+    .command('train-tokenizer')
+    .description('tokenizer training time and bytes/token against spm_train on the same corpus and vocab size')
+    .requiredOption('--train <file>', 'training JSONL ("text")')
+    .requiredOption('--val <file>', 'held-out JSONL for bytes/token')
+    .option('--vocab-size <n>', 'vocab size', '8000')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .action(async (o: { train: string; val: string; vocabSize: string; append?: string }) => {
+      const r = await benchTrainTokenizer(o.train, o.val, parseIntFlag(o.vocabSize, '--vocab-size', 600), (s) => console.error(s));
+      const report = trainTokenizerReport(o.train, r);
+      console.log(report);
+      if (o.append) appendReport(o.append, report);
     });
 }

@@ -6,7 +6,7 @@ import { parseFloatFlag, parseIntFlag } from './flags.js';
 export function registerPrepare(program: Command): void {
   program
     .command('prepare')
-    .description('tokenise documents (.jsonl with "text", or .txt) into uint32 shards with a validation split')
+    .description('tokenise documents (.jsonl or .parquet with "text", or .txt) into uint32 shards with a validation split')
     .requiredOption('--tokenizer <file|dir>', 'tokenizer.model')
     .requiredOption('--input <files...>', 'input files')
     .requiredOption('--out <dir>', 'output folder')

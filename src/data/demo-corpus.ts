@@ -57,9 +57,24 @@ function english(root: string, budget: number): DemoDoc[] {
     }
   };
   walk(path.join(root, 'node_modules'), 0);
-  const docs = files.map((f) => ({ text: fs.readFileSync(f, 'utf8'), lang: 'en' as const, source: `npm:${path.relative(path.join(root, 'node_modules'), f)}` }))
+  const docs = files.map((f) => ({ text: proseOf(fs.readFileSync(f, 'utf8')), lang: 'en' as const, source: `npm:${path.relative(path.join(root, 'node_modules'), f)}` }))
     .filter((d) => d.text.length > 200 && !/[\u4e00-\u9fff]/.test(d.text));
   return take(docs, budget);
+}
+
+/** The prose of a Markdown file: code blocks, HTML, images, badges and tables dropped, link text kept. */
+export function proseOf(md: string): string {
+  return md
+    .replace(/```[\s\S]*?```/g, '')
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/<[^>]+>/g, '')
+    .replace(/!\[[^\]]*\]\([^)]*\)/g, '')
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .split('\n')
+    .filter((l) => !/^\s*(\||[-=]{3,}|\[!|\s*$)/.test(l) || l.trim() === '')
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 function code(budget: number): DemoDoc[] {
@@ -71,7 +86,7 @@ function code(budget: number): DemoDoc[] {
   for (const f of files) {
     // one document per top-level block, so that documents are of a trainable size
     const text = fs.readFileSync(path.join(lib, f), 'utf8').replace(/^\/\*![\s\S]*?\*\/\s*/, '');
-    for (const chunk of text.split(/\n(?=interface |declare |type )/)) if (chunk.trim().length > 80) docs.push({ text: chunk, lang: 'code', source: `typescript:lib/${f}` });
+    for (const chunk of text.split(/\n(?=interface |declare |type )/)) if (chunk.trim().length > 80) docs.push({ text: chunk.replace(/\n{3,}/g, '\n\n'), lang: 'code', source: `typescript:lib/${f}` });
   }
   return take(docs, budget);
 }

@@ -1,8 +1,10 @@
-// Reading training documents from .jsonl (a "text" field per line) and .txt
-// (one document per file) inputs, streaming. Malformed lines are counted and
-// reported with their file and line, never silently used.
+// Reading training documents from .jsonl (a "text" field per line), .parquet
+// (a "text" column, read row group by row group) and .txt (one document per
+// file) inputs, streaming. Malformed records are counted and reported with
+// their file and line (or row), never silently used.
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 
 export interface ReadStats { documents: number; bytes: number; skipped: { file: string; line: number; reason: string }[] }
 
@@ -12,13 +14,14 @@ export function newReadStats(): ReadStats {
 
 function checkInput(file: string): void {
   if (!fs.existsSync(file)) throw new Error(`${file}: input not found`);
-  if (!/\.(jsonl|txt)$/.test(file)) throw new Error(`${file}: unsupported input type (expected .jsonl or .txt)`);
+  if (!/\.(jsonl|txt|parquet)$/.test(file)) throw new Error(`${file}: unsupported input type (expected .jsonl, .parquet or .txt)`);
 }
 
 /** Synchronous iteration (for small corpora and the tokenizer trainer). */
 export function* readDocumentsSync(files: readonly string[], stats: ReadStats = newReadStats()): Generator<string> {
   for (const file of files) {
     checkInput(file);
+    if (file.endsWith('.parquet')) throw new Error(`${file}: Parquet is read asynchronously; use readDocuments()`);
     const raw = fs.readFileSync(file, 'utf8');
     if (file.endsWith('.txt')) {
       stats.documents++;
@@ -43,6 +46,10 @@ export async function* readDocuments(files: readonly string[], stats: ReadStats 
       stats.documents++;
       stats.bytes += Buffer.byteLength(raw);
       yield raw;
+      continue;
+    }
+    if (file.endsWith('.parquet')) {
+      yield* readParquet(file, stats);
       continue;
     }
     const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
@@ -71,4 +78,37 @@ function parseLine(line: string, file: string, lineNo: number, stats: ReadStats)
   stats.documents++;
   stats.bytes += Buffer.byteLength(t);
   return t;
+}
+
+async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<string> {
+  let buf;
+  let meta;
+  try {
+    buf = await asyncBufferFromFile(file);
+    meta = await parquetMetadataAsync(buf);
+  } catch (e) {
+    throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
+  }
+  const hasText = meta.schema.some((el) => el.name === 'text');
+  if (!hasText) throw new Error(`${file}: Parquet file has no "text" column`);
+  let row = 0;
+  for (const rg of meta.row_groups) {
+    const n = Number(rg.num_rows);
+    const rows = await parquetReadObjects({ file: buf, metadata: meta, columns: ['text'], rowStart: row, rowEnd: row + n });
+    for (const r of rows) {
+      row++;
+      const t = (r as { text?: unknown }).text;
+      if (typeof t !== 'string') { stats.skipped.push({ file, line: row, reason: 'null or non-string "text"' }); continue; }
+      stats.documents++;
+      stats.bytes += Buffer.byteLength(t);
+      yield t;
+    }
+  }
+}
+
+/** Every document of the inputs, in order (for the tokenizer trainer). */
+export async function collectDocuments(files: readonly string[], stats: ReadStats = newReadStats()): Promise<string[]> {
+  const out: string[] = [];
+  for await (const t of readDocuments(files, stats)) out.push(t);
+  return out;
 }

@@ -56,6 +56,12 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
     }
   };
   const stats = newReadStats();
+  try {
+    return await run();
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));  // also when an input fails
+  }
+  async function run(): Promise<{ manifest: Manifest; stats: ReadStats }> {
   let batchId = 0, docIndex = 0;
   const inflight: Promise<void>[] = [];
   let results = new Map<number, { train: Uint32Array; val: Uint32Array }>();
@@ -102,7 +108,6 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
   drain();
   flush('train', true);
   flush('val', true);
-  await Promise.all(workers.map((w) => w.terminate()));
   results = new Map();
   if (stats.documents === 0) throw new Error('prepare: the inputs hold no documents');
   if (splits.val.docs === 0) throw new Error('prepare: too few documents for a validation split');
@@ -119,4 +124,5 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
   fs.writeFileSync(`${mf}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
   fs.renameSync(`${mf}.tmp`, mf);
   return { manifest, stats };
+  }
 }

@@ -30,6 +30,42 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with gradient recording on (activation recomputation inside a backward pass). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Activation recomputation: run `fn` without keeping its intermediate tensors;
+ * in the backward pass run it again with recording on and backpropagate
+ * through that copy. Trades one extra forward of `fn` for its activation
+ * memory. `fn` must be deterministic (it is: no dropout in this model).
+ * Parameters used inside `fn` receive their gradients during the recomputation.
+ */
+export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
+  if (!needsGrad(...inputs) && !gradEnabled) return fn(...inputs);
+  const out = noGrad(() => fn(...inputs)).detach();
+  if (!gradEnabled) return out;
+  out.requiresGrad = true;
+  out.gradFn = {
+    op: 'checkpoint',
+    inputs,
+    backward(g: Tensor) {
+      const ins = inputs.map((t) => { const d = t.detach(); if (t.requiresGrad) d.requiresGrad_(true); return d; });
+      const y = enableGrad(() => fn(...ins));
+      if (y.requiresGrad) backward(y, g);
+      return ins.map((d) => d.grad);
+    },
+  };
+  return out;
+}
+
 export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): boolean {
   if (!gradEnabled) return false;
   for (const t of inputs) if (t && t.requiresGrad) return true;

@@ -28,6 +28,8 @@ export interface ForwardOptions {
   outputHiddenStates?: boolean;
   /** Only compute logits for the last position (generation). */
   lastLogitsOnly?: boolean;
+  /** Activation recomputation (gradient checkpointing) per decoder layer. */
+  recompute?: boolean;
 }
 
 export interface ForwardOutput {
@@ -109,7 +111,7 @@ export class BaichuanForCausalLM extends Module {
         ropeT = ropeTables(Array.from({ length: T }, (_, t) => past + t), D, cfg.ropeTheta);
       }
     }
-    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past };
+    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past, recompute: opts.recompute };
 
     let h = embedding(inputIds, this.model.embedTokens, cfg.padTokenId);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;

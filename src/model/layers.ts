@@ -3,7 +3,7 @@
 // H heads, D = C / H, F ffn, V vocab.
 import { Module } from '../engine/module.js';
 import { Tensor } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
+import { noGrad, checkpoint } from '../engine/autograd.js';
 import { rmsnorm, l2normRows } from '../engine/ops/norm.js';
 import { linear } from '../engine/ops/matmul.js';
 import { add, swiglu } from '../engine/ops/elementwise.js';
@@ -27,6 +27,8 @@ export interface ForwardContext {
   cache: KvCache | null;
   /** Cached positions before this forward. */
   past: number;
+  /** Recompute each layer's activations in the backward pass instead of storing them. */
+  recompute?: boolean;
 }
 
 export class RMSNorm extends Module {
@@ -126,8 +128,12 @@ export class DecoderLayer extends Module {
     this.mlp = this.registerModule('mlp', new MLP(cfg));
   }
   forward(h: Tensor, ctx: ForwardContext): Tensor {
-    const a = add(h, this.self_attn.forward(this.input_layernorm.forward(h), ctx));
-    return add(a, this.mlp.forward(this.post_attention_layernorm.forward(a)));
+    const block = (x: Tensor): Tensor => {
+      const a = add(x, this.self_attn.forward(this.input_layernorm.forward(x), ctx));
+      return add(a, this.mlp.forward(this.post_attention_layernorm.forward(a)));
+    };
+    // activation recomputation keeps only the layer's input for the backward pass
+    return ctx.recompute && this.training && !ctx.cache ? checkpoint(block, [h]) : block(h);
   }
 }
 

@@ -27,6 +27,7 @@ export const TrainConfigSchema = z.object({
   gradClip: z.number().positive().default(0.5),
   zLossWeight: z.number().min(0).default(2e-4),
   precision: z.enum(['f32', 'bf16']).default('f32'),
+  activationRecomputation: z.boolean().default(false),
   evalEvery: z.number().int().positive().default(50),
   evalBatches: z.number().int().positive().default(4),
   checkpointEvery: z.number().int().positive().default(100),

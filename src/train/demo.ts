@@ -61,11 +61,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const r = pretrain(cfg, { log });
   log(`      final train loss ${r.lastLoss.toFixed(3)} (started at ${r.metrics[0]!.loss.toFixed(3)}); loss curve -> ${path.join(run, 'loss.svg')}`, true);
 
-  log(`[5/6] samples (temperature 0.8, top-k 40)`, true);
+  log(`[5/6] samples (temperature 0.5, top-k 20, top-p 0.9, repetition penalty 1.1)`, true);
   const model = loadModel(r.checkpoint);
-  const prompts = ['子曰：', 'The ', 'interface '];
+  const prompts = ['床前明月光，', 'The ', 'interface '];
   const samples = prompts.map((p, i) => {
-    const g = generate(model, [tok.encode(p)], { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.05, maxNewTokens: q ? 24 : 64, seed: 7 + i });
+    const g = generate(model, [tok.encode(p)], { temperature: 0.5, topK: 20, topP: 0.9, repetitionPenalty: 1.1, maxNewTokens: q ? 24 : 64, seed: 7 + i });
     return { prompt: p, text: p + tok.decode(g.tokens[0]!.filter((t) => t !== 2)) };
   });
   for (const s of samples) log(`      ${JSON.stringify(s.text)}`, true);
@@ -75,6 +75,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   saveModel(model, modelDir, { tokenizerModel: tokFile });
   log(`      validation loss ${r.valLoss!.toFixed(3)} nats/token, ${r.valBpb!.toFixed(3)} bits/byte (uniform over the vocabulary would be ${Math.log(vocab).toFixed(2)})`, true);
   const seconds = (performance.now() - t0) / 1000;
-  log(`done in ${seconds.toFixed(0)} s. Model: ${modelDir} (try: npx baichuan2 generate --model ${modelDir} --prompt '子曰：')`, true);
+  log(`done in ${seconds.toFixed(0)} s. Model: ${modelDir} (try: npx baichuan2 generate --model ${modelDir} --prompt '春眠不觉晓，')`, true);
   return { modelDir, valLoss: r.valLoss!, valBpb: r.valBpb!, samples, seconds };
 }

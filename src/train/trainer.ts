@@ -154,7 +154,7 @@ export function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks
       let loss = 0, ce = 0, z = 0;
       for (let micro = 0; micro < c.gradAccum; micro++) {
         const b = loader.next();
-        const out = model.forward(Tensor.from(b.inputs, [c.batchSize, c.seqLen], 'i32'), { targets: Tensor.from(b.targets, [c.batchSize, c.seqLen], 'i32') });
+        const out = model.forward(Tensor.from(b.inputs, [c.batchSize, c.seqLen], 'i32'), { targets: Tensor.from(b.targets, [c.batchSize, c.seqLen], 'i32'), recompute: c.activationRecomputation });
         const l = out.loss!;
         loss += l.item() / c.gradAccum;
         ce += out.lossStats!.ce / c.gradAccum;

@@ -128,3 +128,38 @@ test('a tiny model overfits a small text', async () => {
   assert.ok(r.lastLoss < 0.3, `final loss ${r.lastLoss}`);
   assert.ok(r.valLoss! < 0.5, `validation loss ${r.valLoss}`);
 });
+
+test('activation recomputation gives the same loss and the same gradients', async () => {
+  const { configFromJSON, PRESETS } = await import('../../src/model/config.js');
+  const { BaichuanForCausalLM } = await import('../../src/model/baichuan.js');
+  const { Tensor } = await import('../../src/engine/tensor.js');
+  const { backward } = await import('../../src/engine/autograd.js');
+  const grads = (recompute: boolean) => {
+    const m = new BaichuanForCausalLM(configFromJSON({ ...PRESETS.tiny, ...small, vocab_size: 97, z_loss_weight: 2e-4 })).initWeights(5).train();
+    const ids = Tensor.from(Int32Array.from({ length: 2 * 12 }, (_, i) => (i * 31) % 97), [2, 12], 'i32');
+    const out = m.forward(ids, { labels: ids, recompute });
+    backward(out.loss!);
+    return { loss: out.loss!.item(), g: [...m.namedParameters()].map(([, p]) => Array.from(p.grad!.f32())) };
+  };
+  const a = grads(false), b = grads(true);
+  assert.equal(b.loss, a.loss);
+  assert.deepEqual(b.g, a.g);
+});
+
+test('prepare reads Parquet (a "text" column, several row groups) like JSONL, and counts null texts', async () => {
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  const dir = tmp();
+  const texts = corpus();
+  const { model } = trainBpe(texts, { vocabSize: 600 });
+  fs.writeFileSync(path.join(dir, 't.model'), serializeModel(model));
+  const withNull: (string | null)[] = [...texts.slice(0, 30), null, ...texts.slice(30)];
+  const buf = parquetWriteBuffer({ columnData: [{ name: 'text', data: withNull, type: 'STRING' }], rowGroupSize: 16 });
+  fs.writeFileSync(path.join(dir, 'c.parquet'), new Uint8Array(buf));
+  fs.writeFileSync(path.join(dir, 'c.jsonl'), texts.map((t) => JSON.stringify({ text: t })).join('\n'));
+  const a = await prepare({ tokenizer: path.join(dir, 't.model'), inputs: [path.join(dir, 'c.parquet')], out: path.join(dir, 'pq'), valFraction: 0.1 });
+  const b = await prepare({ tokenizer: path.join(dir, 't.model'), inputs: [path.join(dir, 'c.jsonl')], out: path.join(dir, 'js'), valFraction: 0.1 });
+  assert.equal(a.stats.skipped.length, 1);
+  assert.deepEqual(a.manifest.train.map((s) => s.sha256), b.manifest.train.map((s) => s.sha256));
+  fs.writeFileSync(path.join(dir, 'bad.parquet'), 'not parquet at all');
+  await assert.rejects(prepare({ tokenizer: path.join(dir, 't.model'), inputs: [path.join(dir, 'bad.parquet')], out: path.join(dir, 'bad') }), /not a readable Parquet file/);
+});
