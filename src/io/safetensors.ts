@@ -5,7 +5,7 @@
 // file at once), so loading needs about the model's size in memory.
 import fs from 'node:fs';
 import { Tensor, numel, shapeStr } from '../engine/tensor.js';
-import type { DType } from '../engine/dtype.js';
+import { writeSafetensorsStreaming } from './safetensors-stream.js';
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -121,36 +121,7 @@ export function readSafetensors(file: string, names?: Iterable<string>): Map<str
   return out;
 }
 
-const STORE_DTYPE: Record<DType, string> = { f32: 'F32', bf16: 'BF16', f16: 'F16', i32: 'I32' };
-
 /** Write tensors to a safetensors file (atomically: temp file, then rename). */
 export function writeSafetensors(file: string, tensors: Map<string, Tensor> | [string, Tensor][], metadata: Record<string, string> = {}): void {
-  const list = [...tensors];
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let off = 0;
-  for (const [name, t] of list) {
-    const bytes = t.bytes;
-    header[name] = { dtype: STORE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [off, off + bytes] };
-    off += bytes;
-  }
-  let hjson = JSON.stringify(header);
-  hjson += ' '.repeat((8 - (hjson.length % 8)) % 8);  // data starts 8-byte aligned
-  const hb = Buffer.from(hjson, 'utf8');
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(hb.length));
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, hb);
-    for (const [, t] of list) {
-      const s = t.copyStorage();
-      fs.writeSync(fd, new Uint8Array(s.buffer, s.byteOffset, s.byteLength));
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeSafetensorsStreaming(file, [...tensors].map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype, produce: () => t })), metadata);
 }

@@ -105,7 +105,7 @@ export function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks
   let state: TrainerState = { step: 0, loader: { position: 0, epoch: 0 }, tokensSeen: 0, configHash: hash, elapsedSeconds: 0 };
   let optState: Map<string, Tensor> | null = null;
   const ckpt = opts.resume ? latestCheckpoint(c.out) : null;
-  if (opts.resume && !ckpt) log(`no checkpoint in ${c.out}: starting from scratch`);
+  if (opts.resume && !ckpt) log(`no checkpoint in ${c.out}: starting from scratch`, true);
   if (ckpt) {
     const r = loadCheckpoint(ckpt);
     if (r.state.configHash !== hash) throw new Error(`--resume: ${ckpt} was trained with a different configuration (hash ${r.state.configHash}, now ${hash}); only steps, out, evalEvery, checkpointEvery, keepCheckpoints and threads may change`);
@@ -113,7 +113,7 @@ export function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks
     state = r.state;
     optState = r.optimizer;
     (model.config as { zLossWeight: number }).zLossWeight = c.zLossWeight;
-    log(`resumed from ${ckpt} (step ${state.step})`);
+    log(`resumed from ${ckpt} (step ${state.step})`, true);
   } else {
     model = buildModel(c, vocab);
     fs.writeFileSync(metricsFile, '');
