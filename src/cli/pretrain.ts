@@ -14,7 +14,7 @@ export function registerPretrain(program: Command): void {
     .option('--out <dir>', 'override the run folder')
     .option('--peak-lr <lr>', 'override peakLr')
     .option('--threads <n>', 'kernel threads')
-    .action((o: { config: string; resume?: boolean; steps?: string; out?: string; peakLr?: string; threads?: string }) => {
+    .action(async (o: { config: string; resume?: boolean; steps?: string; out?: string; peakLr?: string; threads?: string }) => {
       let c = readTrainConfig(o.config);
       const over: Record<string, unknown> = {};
       if (o.steps) over.steps = parseIntFlag(o.steps, '--steps', 1);
@@ -23,7 +23,7 @@ export function registerPretrain(program: Command): void {
       if (o.threads) over.threads = parseIntFlag(o.threads, '--threads', 1, 1024);
       if (Object.keys(over).length) c = parseTrainConfig({ ...c, ...over }, o.config);
       const tty = process.stderr.isTTY;
-      const r = pretrain(c, {
+      const r = await pretrain(c, {
         resume: !!o.resume,
         log: (line, final) => {
           if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }

@@ -58,7 +58,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     batchSize: q ? 4 : 8, seqLen: q ? 64 : 128, steps: q ? 40 : 500, warmupSteps: q ? 5 : 30,
     peakLr: 3e-3, minLr: 3e-4, evalEvery: q ? 20 : 100, evalBatches: 4, checkpointEvery: q ? 20 : 250,
   });
-  const r = pretrain(cfg, { log });
+  const r = await pretrain(cfg, { log });
   log(`      final train loss ${r.lastLoss.toFixed(3)} (started at ${r.metrics[0]!.loss.toFixed(3)}); loss curve -> ${path.join(run, 'loss.svg')}`, true);
 
   log(`[5/6] samples (temperature 0.5, top-k 20, top-p 0.9, repetition penalty 1.1)`, true);

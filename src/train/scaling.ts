@@ -47,31 +47,32 @@ export function parseScalingConfig(raw: unknown, where = 'scaling config'): Scal
   return r.data;
 }
 
-export function runScaling(c: ScalingConfig, log: (s: string, final?: boolean) => void = () => {}): ScalingResult {
+export async function runScaling(c: ScalingConfig, log: (s: string, final?: boolean) => void = () => {}): Promise<ScalingResult> {
   const vocab = readManifest(c.data).tokenizer.vocabSize;
   const steps = Math.max(2, Math.round(c.tokens / (c.batchSize * c.seqLen)));
-  const train = (s: z.infer<typeof Shape>, name: string): ScalingPoint => {
+  const train = async (s: z.infer<typeof Shape>, name: string): Promise<ScalingPoint> => {
     const model = { preset: 'tiny', config: { hidden_size: s.hidden, intermediate_size: s.ffn, num_hidden_layers: s.layers, num_attention_heads: s.heads, max_position_embeddings: Math.max(256, c.seqLen), model_max_length: Math.max(256, c.seqLen) } };
     const cfg = parseTrainConfig({
       data: c.data, out: path.join(c.out, name), model, seed: c.seed, batchSize: c.batchSize, seqLen: c.seqLen, steps,
       warmupSteps: Math.round(steps * c.warmupFraction), peakLr: c.peakLr, minLr: c.minLr, evalEvery: steps, evalBatches: 8, checkpointEvery: steps, keepCheckpoints: 1,
     });
     const t0 = performance.now();
-    const r = pretrain(cfg, { log: (l, f) => log(`${name}: ${l}`, f) });
+    const r = await pretrain(cfg, { log: (l, f) => log(`${name}: ${l}`, f) });
     const mcfg = configFromJSON({ ...PRESETS.tiny, ...model.config, vocab_size: vocab });
     const params = new BaichuanForCausalLM(mcfg).parameterCount();
     const point = { name, params, flops: flopsPerToken(mcfg, c.seqLen) * steps * c.batchSize * c.seqLen, valLoss: r.valLoss!, seconds: (performance.now() - t0) / 1000 };
     log(`${name}: ${(params / 1e6).toFixed(2)} M parameters, C = ${point.flops.toExponential(3)} FLOPs, validation loss ${point.valLoss.toFixed(4)}`, true);
     return point;
   };
-  const points = c.ladder.map((s, i) => train(s, `ladder-${i}-h${s.hidden}-l${s.layers}`));
+  const points: ScalingPoint[] = [];
+  for (const [i, s] of c.ladder.entries()) points.push(await train(s, `ladder-${i}-h${s.hidden}-l${s.layers}`));
   const fit = fitPowerLaw(points.map((p) => p.flops), points.map((p) => p.valLoss));
   log(`fit: L(C) = ${fit.a.toExponential(3)} * C^${fit.b.toFixed(4)} + ${fit.lInf.toFixed(4)} (rmse ${fit.rmse.toFixed(4)})`, true);
   const tShape = c.target;
   const tCfg = configFromJSON({ ...PRESETS.tiny, hidden_size: tShape.hidden, intermediate_size: tShape.ffn, num_hidden_layers: tShape.layers, num_attention_heads: tShape.heads, vocab_size: vocab, max_position_embeddings: Math.max(256, c.seqLen), model_max_length: Math.max(256, c.seqLen) });
   const predicted = evalPowerLaw(fit, flopsPerToken(tCfg, c.seqLen) * steps * c.batchSize * c.seqLen);
   log(`prediction for the target (h${tShape.hidden}, ${tShape.layers} layers): ${predicted.toFixed(4)}`, true);
-  const target = train(tShape, `target-h${tShape.hidden}-l${tShape.layers}`);
+  const target = await train(tShape, `target-h${tShape.hidden}-l${tShape.layers}`);
   const relativeError = (target.valLoss - predicted) / target.valLoss;
   const result = { points, fit, target, predicted, relativeError };
   writeReport(c, result);

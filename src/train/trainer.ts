@@ -90,7 +90,7 @@ export function evaluate(model: BaichuanForCausalLM, val: Uint32Array, B: number
   return { loss, bpb: loss / Math.LN2 / bytesPerToken };
 }
 
-export function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks = {}): TrainResult {
+export async function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks = {}): Promise<TrainResult> {
   const log = opts.log ?? (() => {});
   if (c.threads) setThreads(c.threads);
   const manifest = readManifest(c.data);
@@ -181,6 +181,8 @@ export function pretrain(c: TrainConfig, opts: { resume?: boolean } & TrainHooks
       const eta = ((c.steps - step) * state.elapsedSeconds) / Math.max(1, metrics.length);
       log(`step ${step}/${c.steps} loss ${loss.toFixed(4)} lr ${lr.toExponential(2)} gnorm ${gradNorm.toFixed(3)} ${(tokens / dt).toFixed(0)} tok/s MFU ${(100 * m.mfu).toFixed(1)}% ETA ${eta.toFixed(0)}s${m.val_loss !== undefined ? ` val ${m.val_loss.toFixed(4)} (${m.val_bpb!.toFixed(3)} bpb)` : ''}`,
         m.val_loss !== undefined || step === 1 || step % Math.max(1, Math.floor(c.steps / 10)) === 0);
+      // yield to the event loop once per step, so that a SIGINT handler can run
+      await new Promise((r) => setImmediate(r));
       const stopHere = interrupted || opts.stopAfter === step;
       if (step % c.checkpointEvery === 0 || step === c.steps || stopHere) save();
       if (stopHere) break;

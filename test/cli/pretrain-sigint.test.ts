@@ -15,7 +15,7 @@ const BIN = path.resolve('bin/baichuan2.js');
 test('SIGINT saves a checkpoint; --resume continues; bad configs are refused', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-sigint-'));
   const texts = Array.from({ length: 40 }, (_, i) => `line ${i}: the cat sat on the mat, 猫坐在垫子上。`);
-  fs.writeFileSync(path.join(dir, 't.model'), serializeModel(trainBpe(texts, { vocabSize: 520 }).model));
+  fs.writeFileSync(path.join(dir, 't.model'), serializeModel(trainBpe(texts, { vocabSize: 500 }).model));
   fs.writeFileSync(path.join(dir, 'c.jsonl'), texts.map((t) => JSON.stringify({ text: t })).join('\n'));
   await prepare({ tokenizer: path.join(dir, 't.model'), inputs: [path.join(dir, 'c.jsonl')], out: path.join(dir, 'data') });
   const config = path.join(dir, 'train.json');

@@ -37,7 +37,7 @@ test('a miniature scaling experiment runs end to end and writes its report', asy
     ladder: [{ hidden: 16, ffn: 48, layers: 1, heads: 2 }, { hidden: 24, ffn: 72, layers: 1, heads: 2 }, { hidden: 32, ffn: 96, layers: 2, heads: 2 }],
     target: { hidden: 48, ffn: 144, layers: 2, heads: 2 },
   });
-  const r = runScaling(c);
+  const r = await runScaling(c);
   assert.equal(r.points.length, 3);
   assert.ok(r.points.every((p) => Number.isFinite(p.valLoss)) && Number.isFinite(r.predicted));
   assert.ok(r.points[2]!.flops > r.points[0]!.flops);

@@ -106,15 +106,15 @@ const small = { hidden_size: 32, intermediate_size: 96, num_hidden_layers: 2, nu
 test('an interrupted and resumed run has exactly the loss curve of an uninterrupted one', async () => {
   const { dir, data } = await dataset();
   const base = { data, seed: 3, model: { preset: 'tiny', config: small }, batchSize: 2, seqLen: 16, steps: 8, warmupSteps: 2, peakLr: 3e-3, minLr: 3e-4, evalEvery: 4, evalBatches: 2, checkpointEvery: 100, gradAccum: 2 };
-  const full = pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'full') }));
-  const part = pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'part') }), { stopAfter: 3 });
+  const full = await pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'full') }));
+  const part = await pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'part') }), { stopAfter: 3 });
   assert.equal(part.step, 3);
-  const resumed = pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'part') }), { resume: true });
+  const resumed = await pretrain(parseTrainConfig({ ...base, out: path.join(dir, 'part') }), { resume: true });
   assert.equal(resumed.step, 8);
   assert.deepEqual(resumed.metrics.map((m) => [m.loss, m.grad_norm, m.val_loss]), full.metrics.map((m) => [m.loss, m.grad_norm, m.val_loss]));
   assert.ok(fs.existsSync(path.join(dir, 'part', 'loss.svg')));
   assert.equal(fs.readFileSync(path.join(dir, 'part', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 8);
-  assert.throws(() => pretrain(parseTrainConfig({ ...base, seed: 4, out: path.join(dir, 'part') }), { resume: true }), /trained with a different configuration/);
+  await assert.rejects(pretrain(parseTrainConfig({ ...base, seed: 4, out: path.join(dir, 'part') }), { resume: true }), /trained with a different configuration/);
 });
 
 test('a tiny model overfits a small text', async () => {
@@ -124,7 +124,7 @@ test('a tiny model overfits a small text', async () => {
   fs.writeFileSync(path.join(dir, 'tokenizer.model'), serializeModel(model));
   fs.writeFileSync(path.join(dir, 'c.jsonl'), Array.from({ length: 20 }, () => JSON.stringify({ text })).join('\n'));
   await prepare({ tokenizer: path.join(dir, 'tokenizer.model'), inputs: [path.join(dir, 'c.jsonl')], out: path.join(dir, 'data'), valFraction: 0.1 });
-  const r = pretrain(parseTrainConfig({ data: path.join(dir, 'data'), out: path.join(dir, 'run'), model: { preset: 'tiny', config: small }, batchSize: 4, seqLen: 24, steps: 80, warmupSteps: 5, peakLr: 1e-2, minLr: 1e-3, weightDecay: 0, evalEvery: 80 }));
+  const r = await pretrain(parseTrainConfig({ data: path.join(dir, 'data'), out: path.join(dir, 'run'), model: { preset: 'tiny', config: small }, batchSize: 4, seqLen: 24, steps: 80, warmupSteps: 5, peakLr: 1e-2, minLr: 1e-3, weightDecay: 0, evalEvery: 80 }));
   assert.ok(r.lastLoss < 0.3, `final loss ${r.lastLoss}`);
   assert.ok(r.valLoss! < 0.5, `validation loss ${r.valLoss}`);
 });
