@@ -1,7 +1,9 @@
 // Nonlinear least squares for the scaling law L(C) = a * C^b + L_inf
 // (Henighan et al. 2020, as fitted with SciPy's curve_fit in SPEC §6):
 // Levenberg-Marquardt on (log a, b, L_inf) with an analytic Jacobian, started
-// from a log-log linear fit. C is scaled internally to keep a near 1.
+// from a log-log linear fit. C is scaled internally to keep a near 1. Steps
+// that leave a decreasing, finite law (0 > b >= -5) are rejected, so noisy or
+// non-monotonic points give the best such law rather than a divergence.
 export interface PowerLaw { a: number; b: number; lInf: number; rmse: number }
 
 export function evalPowerLaw(p: PowerLaw, C: number): number {
@@ -50,7 +52,9 @@ export function fitPowerLaw(C: readonly number[], L: readonly number[]): PowerLa
       const d = solve3(A, Jtr.map((v) => -v));
       if (!d) { lambda *= 10; continue; }
       const cand = resid(la + d[0]!, b + d[1]!, lInf + d[2]!);
-      if (sse(cand) < sse(r)) {
+      // keep the law decreasing and finite: 0 > b >= -5, |log a| bounded
+      const ok = cand.every(Number.isFinite) && b + d[1]! < 0 && b + d[1]! >= -5 && Math.abs(la + d[0]!) < 200;
+      if (ok && sse(cand) < sse(r)) {
         const gain = sse(r) - sse(cand);
         la += d[0]!; b += d[1]!; lInf += d[2]!; r = cand;
         lambda = Math.max(lambda / 10, 1e-12);

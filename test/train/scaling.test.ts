@@ -23,6 +23,10 @@ test('the power-law fit recovers a, b and L_inf from exact and noisy points', ()
   const f2 = fitPowerLaw(C, noisy);
   assert.ok(Math.abs(evalPowerLaw(f2, 3e15) / evalPowerLaw(truth, 3e15) - 1) < 0.01);
   assert.throws(() => fitPowerLaw([1, 2], [3, 4]), /at least 3/);
+  // non-monotonic losses (a budget too small for the larger models) still give a finite, decreasing law
+  const bad = fitPowerLaw([2.673e11, 4.189e11, 6.378e11, 1.183e12], [5.6123, 5.4659, 5.4107, 5.5727]);
+  assert.ok([bad.a, bad.b, bad.lInf].every(Number.isFinite) && bad.b < 0, JSON.stringify(bad));
+  assert.ok(Number.isFinite(evalPowerLaw(bad, 3e12)));
 });
 
 test('a miniature scaling experiment runs end to end and writes its report', async () => {
