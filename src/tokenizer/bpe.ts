@@ -10,6 +10,7 @@
 //  4. unknown symbols fall back to their UTF-8 bytes (<0xXX> pieces).
 import { PieceType, byteFallback, modelType, unkSurface, type SpModel } from './sentencepiece-model.js';
 import { MergeTable } from './merge-table.js';
+import { BinaryHeap } from './heap.js';
 
 const SPACE = '\u2581';
 const utf8Encoder = new TextEncoder();
@@ -19,43 +20,6 @@ function isLowSurrogate(c: number): boolean {
 }
 
 interface Pair { score: number; left: number; right: number; size: number; id: number }
-
-/** Max-heap on (score, then smaller left). */
-class Agenda {
-  private h: Pair[] = [];
-  get size(): number { return this.h.length; }
-  private better(a: Pair, b: Pair): boolean { return a.score > b.score || (a.score === b.score && a.left < b.left); }
-  push(p: Pair): void {
-    const h = this.h;
-    h.push(p);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.better(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-  pop(): Pair {
-    const h = this.h;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && this.better(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.better(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 
 export interface Encoded { ids: number[]; pieces: string[] }
 
@@ -184,7 +148,8 @@ export class BpeTokenizer {
     const runSegment = (a: number, b: number): void => {
       for (let i = a; i < b; i++) { prev[i] = i - 1; next[i] = i + 1 < b ? i + 1 : -1; }
       if (b - a < 2) return;
-      const agenda = new Agenda();
+      // highest score first; equal scores: the leftmost pair (SentencePiece's rule)
+      const agenda = new BinaryHeap<Pair>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
       const addPair = (l: number, r: number): void => {
         if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
         const a = symId[l]!, b = symId[r]!;

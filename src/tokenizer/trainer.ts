@@ -12,6 +12,7 @@
 // single characters by frequency.
 import { PieceType, TRAINER_FIELDS, type Piece, type SpModel } from './sentencepiece-model.js';
 import type { PbField } from './protobuf.js';
+import { BinaryHeap } from './heap.js';
 
 export interface TrainOptions {
   vocabSize: number;
@@ -146,30 +147,8 @@ export function trainBpe(texts: Iterable<string>, o: TrainOptions): { model: SpM
     if (v === undefined) { v = validPiece(symCps[a]!.concat(symCps[b]!), maxLen); validCache.set(key, v); }
     return v;
   };
-  const heap: [number, number][] = [];  // [count, key]
-  const heapPush = (c: number, k: number) => {
-    heap.push([c, k]);
-    let i = heap.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (heap[p]![0] > c || (heap[p]![0] === c && heap[p]![1] <= k)) break; [heap[i], heap[p]] = [heap[p]!, heap[i]!]; i = p; }
-  };
-  const heapPop = (): [number, number] => {
-    const top = heap[0]!, last = heap.pop()!;
-    if (heap.length) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        const better = (x: number, y: number) => heap[x]![0] > heap[y]![0] || (heap[x]![0] === heap[y]![0] && heap[x]![1] < heap[y]![1]);
-        if (l < heap.length && better(l, m)) m = l;
-        if (r < heap.length && better(r, m)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
-      }
-    }
-    return top;
-  };
+  // most frequent pair first; ties: the smaller key (deterministic)
+  const heap = new BinaryHeap<[number, number]>((x, y) => x[0] > y[0] || (x[0] === y[0] && x[1] < y[1]));  // [count, key]
   const touched = new Set<number>();
   const addPair = (a: number, b: number, wi: number, delta: number) => {
     if (a < 0 || b < 0) return;
@@ -184,12 +163,12 @@ export function trainBpe(texts: Iterable<string>, o: TrainOptions): { model: SpM
     touched.add(key);
   };
   words.forEach((w, wi) => { for (let i = 1; i < w.length; i++) addPair(w[i - 1]!, w[i]!, wi, freq[wi]!); });
-  for (const k of touched) heapPush(pairCount.get(k)!, k);
+  for (const k of touched) heap.push([pairCount.get(k)!, k]);
   touched.clear();
   // 4. merges
   const merged: number[] = [];
-  while (merged.length < numMerges && heap.length) {
-    const [c, key] = heapPop();
+  while (merged.length < numMerges && heap.size) {
+    const [c, key] = heap.pop();
     if (pairCount.get(key) !== c || c <= 0) continue;  // stale heap entry
     const a = Math.floor(key / K), b = key % K;
     const id = symCps.length;
@@ -211,7 +190,7 @@ export function trainBpe(texts: Iterable<string>, o: TrainOptions): { model: SpM
       words[wi] = Int32Array.from(out);
     }
     pairWords.delete(key);
-    for (const k of touched) { const v = pairCount.get(k)!; if (v > 0) heapPush(v, k); }
+    for (const k of touched) { const v = pairCount.get(k)!; if (v > 0) heap.push([v, k]); }
     touched.clear();
     if (o.onProgress && merged.length % 100 === 0) o.onProgress(merged.length, numMerges);
   }

@@ -275,20 +275,8 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
 constexpr int GEMV_MAX_M = 4;
 
 #if defined(__AVX2__) && defined(__FMA__)
-static inline float dotRow(const float* a, const float* b, int K) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int k = 0;
-  for (; k + 16 <= K; k += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
-  }
-  alignas(32) float t[8];
-  _mm256_store_ps(t, _mm256_add_ps(s0, s1));
-  float s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
-  for (; k < K; k++) s += a[k] * b[k];
-  return s;
-}
-static inline float dotRow(const float* a, const uint16_t* b, int K) {
+template <typename T>  // T = float or uint16_t (bf16), widened by load8
+static inline float dotRow(const float* a, const T* b, int K) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int k = 0;
   for (; k + 16 <= K; k += 16) {
@@ -298,7 +286,7 @@ static inline float dotRow(const float* a, const uint16_t* b, int K) {
   alignas(32) float t[8];
   _mm256_store_ps(t, _mm256_add_ps(s0, s1));
   float s = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
-  for (; k < K; k++) s += a[k] * bf16ToFloat(b[k]);
+  for (; k < K; k++) s += a[k] * toFloat(b[k]);
   return s;
 }
 #else
