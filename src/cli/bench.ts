@@ -7,6 +7,13 @@ import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainT
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
 
+/** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
+function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
+  console.log(report);
+  if (o.append) appendReport(o.append, report);
+  if (o.json && json !== undefined) console.log(JSON.stringify(json));
+}
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
   bench
@@ -22,10 +29,7 @@ export function registerBench(program: Command): void {
       const gemm = benchGemm({ quick: o.quick, log });
       const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
       const attn = benchAttention(best, { quick: o.quick, log });
-      const report = engineReport(gemm, attn);
-      console.log(report);
-      if (o.append) appendReport(o.append, report);
-      if (o.json) console.log(JSON.stringify({ gemm: gemm.rows, attention: attn, blas: gemm.blas }));
+      publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas });
     });
   bench
     .command('decode')
@@ -39,10 +43,7 @@ export function registerBench(program: Command): void {
     .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const r = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s));
-      const report = decodeReport([r]);
-      console.log(report);
-      if (o.append) appendReport(o.append, report);
-      if (o.json) console.log(JSON.stringify(r));
+      publish(decodeReport([r]), o, r);
     });
   bench
     .command('tokenizer')
@@ -53,10 +54,7 @@ export function registerBench(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .action((o: { tokenizer: string; texts: string; append?: string; json?: boolean }) => {
       const r = benchTokenizer(o.tokenizer, o.texts, (s) => console.error(s));
-      const report = tokenizerReport(o.tokenizer, o.texts, r);
-      console.log(report);
-      if (o.append) appendReport(o.append, report);
-      if (o.json) console.log(JSON.stringify(r));
+      publish(tokenizerReport(o.tokenizer, o.texts, r), o, r);
     });
   bench
     .command('train')
@@ -70,10 +68,7 @@ export function registerBench(program: Command): void {
       for (const d of dtypes) if (d !== 'f32' && d !== 'bf16') throw new UsageError(`--dtype must be f32, bf16 or both, got '${d}'`);
       const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
       const rows = dtypes.map((d) => benchTrain(d as 'f32' | 'bf16', steps, (s) => console.error(s)));
-      const report = trainReport(rows);
-      console.log(report);
-      if (o.append) appendReport(o.append, report);
-      if (o.json) console.log(JSON.stringify({ train: rows }));
+      publish(trainReport(rows), o, { train: rows });
     });
   bench
     .command('train-tokenizer')
@@ -84,8 +79,6 @@ export function registerBench(program: Command): void {
     .option('--append <file>', 'append the Markdown report to this file')
     .action(async (o: { train: string; val: string; vocabSize: string; append?: string }) => {
       const r = await benchTrainTokenizer(o.train, o.val, parseIntFlag(o.vocabSize, '--vocab-size', 600), (s) => console.error(s));
-      const report = trainTokenizerReport(o.train, r);
-      console.log(report);
-      if (o.append) appendReport(o.append, report);
+      publish(trainTokenizerReport(o.train, r), o);
     });
 }

@@ -39,10 +39,15 @@ function chinese(budget: number): DemoDoc[] {
   for (const c of lunyu) docs.push({ text: `${c.chapter}\n${c.paragraphs.join('\n')}`, lang: 'zh', source: `chinese-poetry:lunyu/${c.chapter}` });
   const tang = fs.readdirSync(path.join(dir, 'dist/quantangshi')).filter((f) => /^poet\.tang\.\d+\.json$/.test(f))
     .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
+  let bytes = docs.reduce((s, d) => s + Buffer.byteLength(d.text), 0);
   for (const f of tang) {
-    if (docs.reduce((s, d) => s + d.text.length * 3, 0) > budget) break;
+    if (bytes > budget) break;
     const poems = JSON.parse(fs.readFileSync(path.join(dir, 'dist/quantangshi', f), 'utf8')) as { author: string; title: string; paragraphs: string[] }[];
-    for (const p of poems) docs.push({ text: `${p.title}\n${p.author}\n${p.paragraphs.join('\n')}`, lang: 'zh', source: `chinese-poetry:quantangshi/${f}` });
+    for (const p of poems) {
+      const text = `${p.title}\n${p.author}\n${p.paragraphs.join('\n')}`;
+      docs.push({ text, lang: 'zh', source: `chinese-poetry:quantangshi/${f}` });
+      bytes += Buffer.byteLength(text);
+    }
   }
   return take(docs, budget);
 }

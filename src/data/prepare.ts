@@ -57,11 +57,12 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
   };
   const stats = newReadStats();
   try {
-    return await run();
+    return await tokenizeAll();
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));  // also when an input fails
   }
-  async function run(): Promise<{ manifest: Manifest; stats: ReadStats }> {
+
+  async function tokenizeAll(): Promise<{ manifest: Manifest; stats: ReadStats }> {
   let batchId = 0, docIndex = 0;
   const inflight: Promise<void>[] = [];
   let results = new Map<number, { train: Uint32Array; val: Uint32Array }>();

@@ -19,10 +19,9 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs fn with gradient recording off (inference, optimizer steps, backward itself). */
-export function noGrad<T>(fn: () => T): T {
+function withGrad<T>(enabled: boolean, fn: () => T): T {
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = enabled;
   try {
     return fn();
   } finally {
@@ -30,15 +29,14 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with gradient recording off (inference, optimizer steps, backward itself). */
+export function noGrad<T>(fn: () => T): T {
+  return withGrad(false, fn);
+}
+
 /** Runs fn with gradient recording on (activation recomputation inside a backward pass). */
 export function enableGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = true;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
+  return withGrad(true, fn);
 }
 
 /**
@@ -89,15 +87,8 @@ function asGrad(g: Tensor, like: Tensor, op: string): Tensor {
 
 function accumulate(into: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
   const prev = into.get(t);
-  if (!prev) {
-    into.set(t, g);
-    return;
-  }
-  // Never add in place into a tensor that an op handed back (it may be shared).
-  const a = prev.f32(), b = g.f32();
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
-  into.set(t, Tensor.from(out, t.shape, 'f32'));
+  // a fresh sum, never in place: an op may have handed back a shared tensor
+  into.set(t, prev ? addGrad(prev, g) : g);
 }
 
 export interface BackwardOptions {

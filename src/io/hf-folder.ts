@@ -35,13 +35,10 @@ export function readConfig(dir: string): BaichuanConfig {
 
 /** Which weight files hold which tensors. */
 function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors'): Map<string, string[]> {
-  const byFile = new Map<string, string[]>();
-  const indexes = [['model.safetensors.index.json', 'safetensors'], ['pytorch_model.bin.index.json', 'bin']] as const;
-  const singles = ['model.safetensors', 'pytorch_model.bin'];
-  const order = format === 'bin' ? [indexes[1], indexes[0]] : [...indexes];
-  const singleOrder = format === 'bin' ? [singles[1]!, singles[0]!] : singles;
-  for (const [idx, kind] of order) {
-    const f = path.join(dir, idx);
+  const layouts = [['model.safetensors.index.json', 'model.safetensors'], ['pytorch_model.bin.index.json', 'pytorch_model.bin']];
+  if (format === 'bin') layouts.reverse();
+  for (const [idx] of layouts) {
+    const f = path.join(dir, idx!);
     if (!fs.existsSync(f)) continue;
     let j: { weight_map?: Record<string, string> };
     try {
@@ -50,17 +47,17 @@ function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors')
       throw new Error(`${f}: invalid JSON (${(e as Error).message})`);
     }
     if (!j.weight_map) throw new Error(`${f}: no weight_map`);
+    const byFile = new Map<string, string[]>();
     for (const [name, shard] of Object.entries(j.weight_map)) {
       const p = path.join(dir, shard);
       if (!fs.existsSync(p)) throw new Error(`${f}: shard ${shard} (for ${name}) is missing`);
       if (!byFile.has(p)) byFile.set(p, []);
       byFile.get(p)!.push(name);
     }
-    void kind;
     return byFile;
   }
-  for (const single of singleOrder) {
-    const p = path.join(dir, single);
+  for (const [, single] of layouts) {
+    const p = path.join(dir, single!);
     if (fs.existsSync(p)) return new Map([[p, []]]);
   }
   throw new Error(`${dir}: no weights found (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`);

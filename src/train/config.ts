@@ -37,13 +37,15 @@ export const TrainConfigSchema = z.object({
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
+/** Validate with a schema; errors list every bad key as `path: message`. */
+export function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown, where: string): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new Error(`${where}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
 export function parseTrainConfig(raw: unknown, where = 'train config'): TrainConfig {
-  const r = TrainConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`${where}: ${msgs.join('; ')}`);
-  }
-  const c = r.data;
+  const c = parseWith(TrainConfigSchema, raw, where);
   if (c.warmupSteps > c.steps) throw new Error(`${where}: warmupSteps (${c.warmupSteps}) exceeds steps (${c.steps})`);
   if (c.minLr > c.peakLr) throw new Error(`${where}: minLr (${c.minLr}) exceeds peakLr (${c.peakLr})`);
   return c;

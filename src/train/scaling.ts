@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseTrainConfig } from './config.js';
+import { parseTrainConfig, parseWith } from './config.js';
 import { pretrain, flopsPerToken } from './trainer.js';
 import { fitPowerLaw, evalPowerLaw, type PowerLaw } from './curve-fit.js';
 import { configFromJSON, PRESETS } from '../model/config.js';
@@ -41,10 +41,9 @@ export interface ScalingPoint { name: string; params: number; flops: number; val
 export interface ScalingResult { points: ScalingPoint[]; fit: PowerLaw; target: ScalingPoint; predicted: number; relativeError: number }
 
 export function parseScalingConfig(raw: unknown, where = 'scaling config'): ScalingConfig {
-  const r = ScalingConfigSchema.safeParse(raw);
-  if (!r.success) throw new Error(`${where}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  for (const s of [...r.data.ladder, r.data.target]) if (s.hidden % s.heads || (s.hidden / s.heads) % 2) throw new Error(`${where}: hidden ${s.hidden} must split into ${s.heads} heads of even size`);
-  return r.data;
+  const c = parseWith(ScalingConfigSchema, raw, where);
+  for (const s of [...c.ladder, c.target]) if (s.hidden % s.heads || (s.hidden / s.heads) % 2) throw new Error(`${where}: hidden ${s.hidden} must split into ${s.heads} heads of even size`);
+  return c;
 }
 
 export async function runScaling(c: ScalingConfig, log: (s: string, final?: boolean) => void = () => {}): Promise<ScalingResult> {

@@ -8,6 +8,7 @@ import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
 import type { NativeAttnOptions } from '../native.js';
+import { tablesForBatch } from './position.js';
 
 export interface PackedAttentionOptions {
   rope?: { cos: Float32Array; sin: Float32Array };  // [B*T, D] or [T, D] tables (fp32)
@@ -26,15 +27,7 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
     if (m && m.length !== B * T) throw new RangeError(`packedSelfAttention: ${n} has ${m.length} entries, expected B*T = ${B * T}`);
   const x = qkv.f32();
   let cos: Float32Array | undefined, sin: Float32Array | undefined;
-  if (o.rope) {
-    cos = o.rope.cos; sin = o.rope.sin;
-    if (cos.length === T * D && B > 1) {
-      const c2 = new Float32Array(B * T * D), s2 = new Float32Array(B * T * D);
-      for (let b = 0; b < B; b++) { c2.set(cos, b * T * D); s2.set(sin, b * T * D); }
-      cos = c2; sin = s2;
-    }
-    if (cos.length !== B * T * D) throw new RangeError(`packedSelfAttention: RoPE tables of ${o.rope.cos.length / D} rows for B*T = ${B * T}`);
-  }
+  if (o.rope) ({ cos, sin } = tablesForBatch(o.rope.cos, o.rope.sin, B, T, D, 'packedSelfAttention'));
   const packed = [T * C3, D, C3];  // (b, h, t) strides inside qkv
   const dense = [T * C, D, C];     // (b, h, t) strides of a [B, T, H, D] buffer
   const dims = { B, T, H, D, sb: T * C3, st: C3, sh: D };

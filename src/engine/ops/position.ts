@@ -51,6 +51,18 @@ export function ropeTables(positions: ArrayLike<number>, D: number, base = 10000
   return { cos, sin };
 }
 
+/** Tables of T rows shared by every batch row, repeated to B*T rows; B*T-row tables are returned as they are. */
+export function tablesForBatch(cos: Float32Array, sin: Float32Array, B: number, T: number, D: number, op: string): { cos: Float32Array; sin: Float32Array } {
+  let c = cos, s = sin;
+  if (c.length === T * D && B > 1) {
+    c = new Float32Array(B * T * D); s = new Float32Array(B * T * D);
+    for (let b = 0; b < B; b++) { c.set(cos, b * T * D); s.set(sin, b * T * D); }
+  }
+  if (c.length !== B * T * D || s.length !== B * T * D)
+    throw new RangeError(`${op}: RoPE tables hold ${cos.length / D} rows of width ${D}, need ${T} or ${B * T}`);
+  return { cos: c, sin: s };
+}
+
 /**
  * Rotate x [B, T, H, D] (any strides, last dim contiguous) by per-(b, t) tables
  * cos/sin of B*T rows (or T rows shared by every batch). Output is contiguous.
@@ -60,13 +72,7 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
   const [B, T, H, D] = x.shape as [number, number, number, number];
   let src = x;
   if (x.strides[3] !== 1 || (x.dtype !== 'f32')) src = x.to('f32').detach().contiguous().detach();
-  let c = cos, s = sin;
-  if (c.length === T * D && B > 1) {
-    c = new Float32Array(B * T * D); s = new Float32Array(B * T * D);
-    for (let b = 0; b < B; b++) { c.set(cos, b * T * D); s.set(sin, b * T * D); }
-  }
-  if (c.length !== B * T * D || s.length !== B * T * D)
-    throw new RangeError(`rope: tables hold ${cos.length / D} rows of width ${D}, need ${T} or ${B * T} for ${shapeStr(x.shape)}`);
+  const { cos: c, sin: s } = tablesForBatch(cos, sin, B, T, D, 'rope');
   const y = new Float32Array(B * T * H * D);
   const data = (src.data as Float32Array).subarray(src.offset);
   backend().rope(data, y, { B, T, H, D, sb: src.strides[0]!, st: src.strides[1]!, sh: src.strides[2]! }, c, s, false);
