@@ -10,11 +10,13 @@ export function registerDemo(program: Command): void {
     .description('end to end: build a corpus from installed packages, train a tokenizer and a tiny Baichuan 2, sample, evaluate')
     .option('--out <dir>', 'output folder', 'runs/demo')
     .option('--quick', 'a one-minute version (smaller corpus, model and run)')
-    .action(async (o: { out: string; quick?: boolean }) => {
+    .option('--eval-data <dir>', 'benchmark folder for the evaluation step (default: ../shared/data/eval beside the checkout, when present)')
+    .action(async (o: { out: string; quick?: boolean; evalData?: string }) => {
       const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+      const evalData = o.evalData ?? path.resolve(root, '../shared/data/eval');
       const tty = process.stderr.isTTY;
       await runDemo({
-        root, out: o.out, quick: o.quick,
+        root, out: o.out, quick: o.quick, evalData,
         log: (line, final) => {
           if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
           else process.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);

@@ -13,6 +13,7 @@ import { registerPrepare } from './prepare.js';
 import { registerPretrain } from './pretrain.js';
 import { registerDemo } from './demo.js';
 import { registerScaling } from './scaling.js';
+import { registerEval } from './eval.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
   registerPretrain(program);
   registerDemo(program);
   registerScaling(program);
+  registerEval(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

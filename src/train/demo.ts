@@ -12,15 +12,19 @@ import { parseTrainConfig } from './config.js';
 import { pretrain } from './trainer.js';
 import { loadModel, saveModel } from '../io/hf-folder.js';
 import { generate } from '../infer/generate.js';
+import { evaluate } from '../eval/evaluate.js';
+import type { TaskResult } from '../eval/runner.js';
 
 export interface DemoOptions {
   root: string;
   out: string;
   quick?: boolean;
+  /** Benchmark folder for the evaluation step (../shared/data/eval layout); skipped when absent. */
+  evalData?: string;
   log: (s: string, final?: boolean) => void;
 }
 
-export interface DemoResult { modelDir: string; valLoss: number; valBpb: number; samples: { prompt: string; text: string }[]; seconds: number }
+export interface DemoResult { modelDir: string; valLoss: number; valBpb: number; samples: { prompt: string; text: string }[]; benchmarks: TaskResult[]; seconds: number }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t0 = performance.now();
@@ -74,7 +78,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const modelDir = path.join(o.out, 'model');
   saveModel(model, modelDir, { tokenizerModel: tokFile });
   log(`      validation loss ${r.valLoss!.toFixed(3)} nats/token, ${r.valBpb!.toFixed(3)} bits/byte (uniform over the vocabulary would be ${Math.log(vocab).toFixed(2)})`, true);
+  let benchmarks: TaskResult[] = [];
+  if (o.evalData && fs.existsSync(o.evalData)) {
+    const limit = q ? 2 : 20;
+    const tasks = ['ceval', 'cmmlu', 'mmlu', 'gsm8k', 'humaneval'];
+    log(`      benchmarks (${limit} items each, chance level expected at this size): ${tasks.join(', ')}`, true);
+    const rep = await evaluate({ model: modelDir, tasks, data: o.evalData, limit, out: path.join(o.out, 'eval', 'results.json') });
+    benchmarks = rep.results;
+    for (const line of rep.markdown.trim().split('\n')) log(`      ${line}`, true);
+  } else log(`      benchmarks skipped: no benchmark data at ${o.evalData ?? '(none given)'} (pass --eval-data DIR)`, true);
   const seconds = (performance.now() - t0) / 1000;
   log(`done in ${seconds.toFixed(0)} s. Model: ${modelDir} (try: npx baichuan2 generate --model ${modelDir} --prompt '春眠不觉晓，')`, true);
-  return { modelDir, valLoss: r.valLoss!, valBpb: r.valBpb!, samples, seconds };
+  return { modelDir, valLoss: r.valLoss!, valBpb: r.valBpb!, samples, benchmarks, seconds };
 }

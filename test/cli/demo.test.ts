@@ -17,4 +17,8 @@ test('demo --quick: corpus, tokenizer, shards, training with falling loss, sampl
   assert.ok(last < first - 1, `loss should fall: ${first.toFixed(3)} -> ${last.toFixed(3)}`);
   assert.match(r.stdout, /validation loss \d+\.\d+ nats\/token, \d+\.\d+ bits\/byte/);
   assert.match(r.stdout, /"床前明月光，/);
+  if (fs.existsSync(path.resolve('../shared/data/eval'))) {
+    assert.match(r.stdout, /\| Model \| C-Eval \| MMLU \| CMMLU \|/);
+    assert.ok(fs.existsSync(path.join(out, 'eval/results.json')));
+  }
 });
