@@ -456,7 +456,71 @@ Napi::Value RandomFill(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Quantisation arguments shared by the entry points: bits 4|8, group 32|64|128 dividing K.
+void quantDims(const Napi::CallbackInfo& info, const std::string& op, int K, int G, int bits) {
+  if (bits != 4 && bits != 8) fail(info.Env(), op, "bits must be 4 or 8, got " + std::to_string(bits));
+  if (G != 32 && G != 64 && G != 128) fail(info.Env(), op, "group size must be 32, 64 or 128, got " + std::to_string(G));
+  if (K % G != 0) fail(info.Env(), op, "K = " + std::to_string(K) + " is not a multiple of the group size " + std::to_string(G));
+}
+
+uint8_t* u8Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  ArrayView v = arrayArg(info, i, op, name);
+  if (v.type != napi_uint8_array) fail(info.Env(), op, std::string(name) + " must be a Uint8Array");
+  if (v.length < need)
+    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
+  return static_cast<uint8_t*>(v.data);
+}
+
+// quantize(w (Float32Array | Uint16Array bf16), N, K, G, bits, q, scales)
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  const std::string op = "quantize";
+  const int64_t N = intArg(info, 1, op, "N");
+  const int K = dimArg(info, 2, op, "K"), G = dimArg(info, 3, op, "G"), bits = dimArg(info, 4, op, "bits");
+  quantDims(info, op, K, G, bits);
+  ArrayView w = arrayArg(info, 0, op, "w");
+  if (w.type != napi_float32_array && w.type != napi_uint16_array) fail(info.Env(), op, "w must be a Float32Array or Uint16Array (bf16)");
+  if (w.length < N * K) fail(info.Env(), op, "w has " + std::to_string(w.length) + " elements, needs " + std::to_string(N * K));
+  uint8_t* q = u8Arg(info, 5, op, "q", N * (bits == 8 ? K : K / 2));
+  uint16_t* sc = u16Arg(info, 6, op, "scales", N * (K / G));
+  active->quantizeRows(w.data, w.type == napi_float32_array ? bc::kF32 : bc::kBF16, N, K, G, bits, q, sc);
+  return info.Env().Undefined();
+}
+
+// dequantize(q, scales, N, K, G, bits, out)
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  const std::string op = "dequantize";
+  const int64_t N = intArg(info, 2, op, "N");
+  const int K = dimArg(info, 3, op, "K"), G = dimArg(info, 4, op, "G"), bits = dimArg(info, 5, op, "bits");
+  quantDims(info, op, K, G, bits);
+  active->dequantizeRows(u8Arg(info, 0, op, "q", N * (bits == 8 ? K : K / 2)), u16Arg(info, 1, op, "scales", N * (K / G)), N, K, G, bits,
+                         f32Arg(info, 6, op, "out", N * K));
+  return info.Env().Undefined();
+}
+
+// qmatmul(x, M, K, q, scales, N, G, bits, y): y [M, N] = x [M, K] W^T
+Napi::Value QMatmul(const Napi::CallbackInfo& info) {
+  const std::string op = "qmatmul";
+  const int M = dimArg(info, 1, op, "M"), K = dimArg(info, 2, op, "K"), N = dimArg(info, 5, op, "N");
+  const int G = dimArg(info, 6, op, "G"), bits = dimArg(info, 7, op, "bits");
+  quantDims(info, op, K, G, bits);
+  const float* x = f32Arg(info, 0, op, "x", static_cast<int64_t>(M) * K);
+  const uint8_t* q = u8Arg(info, 3, op, "q", static_cast<int64_t>(N) * (bits == 8 ? K : K / 2));
+  const uint16_t* sc = u16Arg(info, 4, op, "scales", static_cast<int64_t>(N) * (K / G));
+  active->qmatmul(x, M, K, q, sc, N, G, bits, f32Arg(info, 8, op, "y", static_cast<int64_t>(M) * N));
+  return info.Env().Undefined();
+}
+
+Napi::Value ReadBytes(const Napi::CallbackInfo& info) {
+  ArrayView v = arrayArg(info, 0, "readBytes", "buffer");
+  Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  return Napi::Number::New(info.Env(), active->readBytes(v.data, static_cast<int64_t>(t.ByteLength())));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantize", Napi::Function::New(env, Quantize));
+  exports.Set("dequantize", Napi::Function::New(env, Dequantize));
+  exports.Set("qmatmul", Napi::Function::New(env, QMatmul));
+  exports.Set("readBytes", Napi::Function::New(env, ReadBytes));
   exports.Set("randomFill", Napi::Function::New(env, RandomFill));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

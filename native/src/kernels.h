@@ -75,6 +75,13 @@ struct KernelTable {
   void (*f32ToBf16)(const float* x, uint16_t* y, int64_t n);
   // normal (mean a, std b) or uniform [a, b) numbers; element i depends only on (seed, i).
   void (*randomFill)(float* out, int64_t n, uint64_t seed, int normal, float a, float b);
+  // Weight-only quantisation (impl/quant.h has the layout): w [N, K] f32/bf16 -> q + f16 scales [N, K/G].
+  void (*quantizeRows)(const void* w, int type, int64_t N, int K, int G, int bits, uint8_t* q, uint16_t* scales);
+  void (*dequantizeRows)(const uint8_t* q, const uint16_t* scales, int64_t N, int K, int G, int bits, float* out);
+  // y [M, N] = x [M, K] * W^T with W quantised.
+  void (*qmatmul)(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y);
+  // Reads n bytes on all threads (bandwidth benchmark); returns a checksum so the reads are not elided.
+  double (*readBytes)(const void* p, int64_t n);
 };
 
 namespace generic { extern const KernelTable table; }

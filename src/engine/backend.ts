@@ -49,6 +49,11 @@ export interface Backend {
   f32ToBf16(x: F32, y: Uint16Array): void;
   /** Counter-based fill: element i depends only on (seed, i). Normal(a, b) or uniform [a, b). */
   randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
+  /** Weight-only quantisation (see engine/quant.ts for the layout). */
+  quantize(w: F32 | Uint16Array, N: number, K: number, G: number, bits: number, q: Uint8Array, scales: Uint16Array): void;
+  dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;
+  /** y [M, N] = x [M, K] W^T, W quantised. */
+  qmatmul(x: F32, M: number, K: number, q: Uint8Array, scales: Uint16Array, N: number, G: number, bits: number, y: F32): void;
 }
 
 export const cpuBackend: Backend = {
@@ -76,6 +81,9 @@ export const cpuBackend: Backend = {
   bf16ToF32: (x, y) => native.bf16ToF32(x, y, x.length),
   f32ToBf16: (x, y) => native.f32ToBf16(x, y, x.length),
   randomFill: (out, seed, normal, a, b) => native.randomFill(out, seed, normal, a, b),
+  quantize: (w, N, K, G, bits, q, scales) => native.quantize(w, N, K, G, bits, q, scales),
+  dequantize: (q, scales, N, K, G, bits, out) => native.dequantize(q, scales, N, K, G, bits, out),
+  qmatmul: (x, M, K, q, scales, N, G, bits, y) => native.qmatmul(x, M, K, q, scales, N, G, bits, y),
 };
 
 let current: Backend = cpuBackend;

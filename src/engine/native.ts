@@ -56,6 +56,10 @@ export interface NativeAddon {
   bf16ToF32(x: U16, y: F32, n: number): void;
   f32ToBf16(x: F32, y: U16, n: number): void;
   randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
+  quantize(w: F32 | Uint16Array, N: number, K: number, G: number, bits: number, q: Uint8Array, scales: Uint16Array): void;
+  dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;
+  qmatmul(x: F32, M: number, K: number, q: Uint8Array, scales: Uint16Array, N: number, G: number, bits: number, y: F32): void;
+  readBytes(buffer: ArrayBufferView): number;
 }
 
 function findAddon(): string {

@@ -6,4 +6,5 @@
 #include "loss.h"
 #include "attention.h"
 #include "optim.h"
+#include "quant.h"
 #include "table.h"

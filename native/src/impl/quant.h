@@ -1,0 +1,224 @@
+// Weight-only quantisation and the quantised matrix products (decode GEMV and
+// prefill GEMM). Layout (documented in docs/QUANTIZATION.md):
+// - a weight W [N, K] is cut into groups of G consecutive elements of a row
+//   (G = 32, 64 or 128; K % G == 0); each group has one f16 scale s;
+// - 8-bit: q = round(w / s) in [-127, 127], s = absmax / 127; int8, row-major [N, K];
+// - 4-bit: llama.cpp's Q4_0 rule, s = w_absmax_signed / -8, q = clamp(round(w / s), -8, 7),
+//   stored as q + 8 in a nibble; within each 32-element block, byte i holds element i
+//   (low nibble) and element i + 16 (high nibble); [N, K / 2] bytes.
+// Products quantise the activations to int8 per 32-element block (scale = absmax / 127),
+// take exact integer dot products per block, and accumulate block * x-scale * w-scale in
+// f32: the scheme llama.cpp uses for Q8_0 / Q4_0 weights with Q8_0 activations.
+
+static inline float halfToFloat(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ffu;
+  uint32_t u;
+  if (exp == 0) {
+    if (man == 0) u = sign;
+    else {  // subnormal: normalise
+      int e = -1;
+      uint32_t m = man;
+      do { e++; m <<= 1; } while ((m & 0x400u) == 0);
+      u = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((m & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+  else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest even; values beyond the f16 range saturate to +-65504 (scales never get there).
+static inline uint16_t floatToHalf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const float a = std::fabs(f);
+  if (!(a < 65520.0f)) return static_cast<uint16_t>(sign | 0x7bffu);
+  if (a < 6.103515625e-05f) {  // subnormal half: multiples of 2^-24
+    const uint32_t m = static_cast<uint32_t>(std::nearbyint(a * 16777216.0f));
+    return static_cast<uint16_t>(sign | m);
+  }
+  uint32_t v = u & 0x7fffffffu;
+  v += 0xfffu + ((v >> 13) & 1u);
+  return static_cast<uint16_t>(sign | (((v >> 13) - ((127 - 15) << 10)) & 0x7fffu));
+}
+
+static inline int64_t qRowBytes(int K, int bits) { return bits == 8 ? K : K / 2; }
+
+// Quantise rows of w (f32 or bf16) [N, K] into q and f16 scales [N, K / G].
+static void quantizeRows(const void* w, int type, int64_t N, int K, int G, int bits, uint8_t* q, uint16_t* scales) {
+  const int groups = K / G;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    float buf[128];
+    for (int g = 0; g < groups; g++) {
+      const int64_t base = n * K + static_cast<int64_t>(g) * G;
+      float amax = 0.0f, signedMax = 0.0f;
+      for (int i = 0; i < G; i++) {
+        buf[i] = loadAs(w, type, base + i);
+        if (std::fabs(buf[i]) > amax) { amax = std::fabs(buf[i]); signedMax = buf[i]; }
+      }
+      const uint16_t sh = floatToHalf(bits == 8 ? amax / 127.0f : signedMax / -8.0f);
+      scales[n * groups + g] = sh;
+      const float s = halfToFloat(sh);
+      const float inv = s != 0.0f ? 1.0f / s : 0.0f;
+      if (bits == 8) {
+        int8_t* out = reinterpret_cast<int8_t*>(q) + base;
+        for (int i = 0; i < G; i++) {
+          float r = std::nearbyint(buf[i] * inv);
+          out[i] = static_cast<int8_t>(r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r);
+        }
+      } else {
+        uint8_t* out = q + n * (K / 2) + static_cast<int64_t>(g) * (G / 2);
+        for (int b = 0; b < G; b += 32)
+          for (int i = 0; i < 16; i++) {
+            auto nib = [&](float x) {
+              float r = std::nearbyint(x * inv);
+              r = r > 7.0f ? 7.0f : r < -8.0f ? -8.0f : r;
+              return static_cast<uint8_t>(static_cast<int>(r) + 8);
+            };
+            out[b / 2 + i] = static_cast<uint8_t>(nib(buf[b + i]) | (nib(buf[b + i + 16]) << 4));
+          }
+      }
+    }
+  }
+}
+
+static inline int qAt(const uint8_t* row, int k, int bits) {
+  if (bits == 8) return reinterpret_cast<const int8_t*>(row)[k];
+  const int blk = k / 32, i = k % 32;
+  const uint8_t byte = row[blk * 16 + (i & 15)];
+  return (i < 16 ? (byte & 15) : (byte >> 4)) - 8;
+}
+
+static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, int K, int G, int bits, float* out) {
+  const int groups = K / G;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const uint8_t* row = q + n * qRowBytes(K, bits);
+    for (int k = 0; k < K; k++) out[n * K + k] = static_cast<float>(qAt(row, k, bits)) * halfToFloat(scales[n * groups + k / G]);
+  }
+}
+
+// Activations to int8 per 32-element block: xq [M, K], xs [M, K / 32].
+static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float* xs) {
+  for (int64_t b = 0; b < static_cast<int64_t>(M) * (K / 32); b++) {
+    const float* src = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; i++) amax = maxF(amax, std::fabs(src[i]));
+    const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
+    xs[b] = s;
+    for (int i = 0; i < 32; i++) xq[b * 32 + i] = static_cast<int8_t>(std::nearbyint(src[i] * inv));
+  }
+}
+
+// Integer dot product of one 32-element block: xq (int8) with a weight block.
+#if defined(__AVX2__)
+static inline __m256i loadWeightBlock(const uint8_t* w, int bits) {
+  if (bits == 8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m128i m = _mm_set1_epi8(15);
+  const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+  return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+}
+static inline __m256 blockDot(__m256i xv, __m256i wv) {
+  const __m256i ax = _mm256_sign_epi8(xv, xv);  // |x|, so maddubs's unsigned operand is valid
+  const __m256i sw = _mm256_sign_epi8(wv, xv);  // w with x's sign
+  const __m256i p16 = _mm256_maddubs_epi16(ax, sw);  // at most 2 * 127 * 127: no saturation
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+constexpr int kQMaxRows = 8;  // up to this many activation rows use the integer path
+
+static void qmatvecRows(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
+                        int64_t N, int G, int bits, float* y, int64_t ldy) {
+  const int groups = K / G, blocks = K / 32, perGroup = G / 32;
+  const int64_t rowBytes = qRowBytes(K, bits);
+#if defined(__AVX2__)
+  const int64_t blockBytes = bits == 8 ? 32 : 16;
+#endif
+#pragma omp parallel for schedule(static, 16)
+  for (int64_t n = 0; n < N; n++) {
+    const uint8_t* wrow = q + n * rowBytes;
+    const uint16_t* srow = scales + n * groups;
+#if defined(__AVX2__)
+    __m256 acc[kQMaxRows];
+    for (int m = 0; m < M; m++) acc[m] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+      const float ws = halfToFloat(srow[b / perGroup]);
+      const __m256i wv = loadWeightBlock(wrow + b * blockBytes, bits);
+      if (b + 4 < blocks) _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 4) * blockBytes), _MM_HINT_T0);
+      for (int m = 0; m < M; m++) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + static_cast<int64_t>(m) * K + b * 32));
+        acc[m] = _mm256_fmadd_ps(blockDot(xv, wv), _mm256_set1_ps(ws * xs[static_cast<int64_t>(m) * blocks + b]), acc[m]);
+      }
+    }
+    for (int m = 0; m < M; m++) y[m * ldy + n] = hsum(acc[m]);
+#else
+    for (int m = 0; m < M; m++) {
+      float acc = 0.0f;
+      for (int b = 0; b < blocks; b++) {
+        int32_t dot = 0;
+        for (int i = 0; i < 32; i++) dot += static_cast<int32_t>(xq[static_cast<int64_t>(m) * K + b * 32 + i]) * qAt(wrow, b * 32 + i, bits);
+        acc += static_cast<float>(dot) * (halfToFloat(srow[b / perGroup]) * xs[static_cast<int64_t>(m) * blocks + b]);
+      }
+      y[m * ldy + n] = acc;
+    }
+#endif
+  }
+}
+
+// y [M, N] = x [M, K] * W^T with W quantised. Small M: integer GEMV; large M
+// (prefill): W is dequantised a panel of rows at a time and multiplied with the f32 GEMM.
+static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y) {
+  if (M <= kQMaxRows) {
+    static thread_local Scratch xsBuf;
+    static thread_local std::vector<int8_t> xqBuf;
+    xqBuf.resize(static_cast<size_t>(M) * K);
+    float* xs = xsBuf.get(static_cast<size_t>(M) * (K / 32));
+    quantizeActivations(x, M, K, xqBuf.data(), xs);
+    qmatvecRows(xqBuf.data(), xs, M, K, q, scales, N, G, bits, y, N);
+    return;
+  }
+  static thread_local Scratch panel;
+  const int NB = 256;
+  float* w = panel.get(static_cast<size_t>(NB) * K);
+  for (int n0 = 0; n0 < N; n0 += NB) {
+    const int nb = N - n0 < NB ? N - n0 : NB;
+    dequantizeRows(q + static_cast<int64_t>(n0) * qRowBytes(K, bits), scales + static_cast<int64_t>(n0) * (K / G), nb, K, G, bits, w);
+    gemm(0, 1, M, nb, K, 1.0f, x, kF32, K, 0, w, kF32, K, 0, 0.0f, y + n0, N, 0, 1);
+  }
+}
+
+// Reads n bytes with wide loads on all threads (for the memory-bandwidth benchmark); returns a checksum.
+static double readBytes(const void* p, int64_t n) {
+  const int64_t words = n / 8;
+  const uint64_t* w = static_cast<const uint64_t*>(p);
+  uint64_t total = 0;
+#pragma omp parallel for schedule(static) reduction(^ : total)
+  for (int64_t c = 0; c < 64; c++) {
+    const int64_t a = words * c / 64, b = words * (c + 1) / 64;
+#if defined(__AVX2__)
+    __m256i acc = _mm256_setzero_si256();
+    int64_t i = a;
+    for (; i + 4 <= b; i += 4) acc = _mm256_xor_si256(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i)));
+    uint64_t lanes[4];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), acc);
+    uint64_t x = lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+    for (; i < b; i++) x ^= w[i];
+#else
+    uint64_t x = 0;
+    for (int64_t i = a; i < b; i++) x ^= w[i];
+#endif
+    total ^= x;
+  }
+  return static_cast<double>(total & 0xffffffffu);
+}
