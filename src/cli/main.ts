@@ -14,6 +14,7 @@ import { registerPretrain } from './pretrain.js';
 import { registerDemo } from './demo.js';
 import { registerScaling } from './scaling.js';
 import { registerEval } from './eval.js';
+import { registerQuantize } from './quantize.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<void> {
   registerDemo(program);
   registerScaling(program);
   registerEval(program);
+  registerQuantize(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

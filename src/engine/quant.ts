@@ -58,5 +58,6 @@ export function qlinear(x: Tensor, w: QuantizedWeight): Tensor {
   const M = x.size / w.K;
   const y = new Float32Array(M * w.N);
   backend().qmatmul(x.f32(), M, w.K, w.q, w.scales, w.N, w.groupSize, w.bits, y);
-  return Tensor.fromStorage(y, [...x.shape.slice(0, -1), w.N], 'f32');
+  const out = Tensor.fromStorage(y, [...x.shape.slice(0, -1), w.N], 'f32');
+  return x.dtype === 'f32' ? out : out.to(x.dtype).detach();  // keep the activation dtype, as linear() does
 }

@@ -11,6 +11,7 @@ import { configFromJSON, configToJSON, type BaichuanConfig } from '../model/conf
 import { BaichuanForCausalLM, checkShape, fromHfName, hfName } from '../model/baichuan.js';
 import { Tensor } from '../engine/tensor.js';
 import type { DType } from '../engine/dtype.js';
+import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
 
 export interface LoadOptions {
   /** Convert floating weights to this dtype (default: keep the stored dtype; f16 becomes f32). */
@@ -65,6 +66,8 @@ function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors')
 
 export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausalLM {
   const config = readConfig(dir);
+  const qc = readQuantizationConfig(dir);
+  if (qc) return loadQuantizedModel(dir, qc, opts.onProgress);
   const model = new BaichuanForCausalLM(config);
   const expected = new Map([...model.namedParameters()].map(([n, p]) => [hfName(n), p.shape]));
   const seen = new Set<string>();

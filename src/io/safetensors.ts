@@ -121,6 +121,26 @@ export function readSafetensors(file: string, names?: Iterable<string>): Map<str
   return out;
 }
 
+/** The stored bytes of the named tensors, undecoded (for dtypes our Tensor lacks: I8/U8 quantised codes). */
+export function readSafetensorsRaw(file: string, names: Iterable<string>): Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }> {
+  const h = readSafetensorsHeader(file);
+  const out = new Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>();
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (const name of names) {
+      const e = h.entries.get(name);
+      if (!e) throw new Error(`${file}: no tensor named '${name}'`);
+      const [s, t] = e.data_offsets;
+      const raw = new Uint8Array(new ArrayBuffer(t - s));
+      try { readBytes(fd, h.dataStart + s, t - s, raw); } catch (err) { throw new Error(`${file}: reading tensor '${name}' failed: ${(err as Error).message} (truncated file?)`); }
+      out.set(name, { dtype: e.dtype, shape: e.shape, bytes: raw });
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return out;
+}
+
 /** Write tensors to a safetensors file (atomically: temp file, then rename). */
 export function writeSafetensors(file: string, tensors: Map<string, Tensor> | [string, Tensor][], metadata: Record<string, string> = {}): void {
   writeSafetensorsStreaming(file, [...tensors].map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype, produce: () => t })), metadata);

@@ -6,6 +6,7 @@ import { Tensor } from '../engine/tensor.js';
 import { noGrad, checkpoint } from '../engine/autograd.js';
 import { rmsnorm, l2normRows } from '../engine/ops/norm.js';
 import { linear } from '../engine/ops/matmul.js';
+import { qlinear, type QuantizedWeight } from '../engine/quant.js';
 import { add, swiglu } from '../engine/ops/elementwise.js';
 import { rope } from '../engine/ops/position.js';
 import { attention } from '../engine/ops/attention.js';
@@ -41,8 +42,12 @@ export class RMSNorm extends Module {
   }
 }
 
-/** A bias-free Linear: y = x W^T with weight [out, in] (Baichuan's Linears have no bias). */
+/**
+ * A bias-free Linear: y = x W^T with weight [out, in] (Baichuan's Linears have no bias).
+ * A quantised model sets `quantized` instead of the weight (inference only).
+ */
 export class Linear extends Module {
+  quantized: QuantizedWeight | null = null;
   constructor(readonly outFeatures: number, readonly inFeatures: number) {
     super();
     this.registerParameter('weight', Tensor.placeholder([outFeatures, inFeatures]));
@@ -51,6 +56,7 @@ export class Linear extends Module {
     return this.param('weight');
   }
   forward(x: Tensor): Tensor {
+    if (this.quantized) return qlinear(x, this.quantized);
     return linear(x, this.param('weight'));
   }
 }
@@ -144,6 +150,8 @@ export class DecoderLayer extends Module {
  */
 export class NormHead extends Module {
   private cached: Tensor | null = null;
+  /** A quantised model's head: rows normalised before quantisation, so used as is. */
+  quantized: QuantizedWeight | null = null;
   constructor(readonly cfg: BaichuanConfig) {
     super();
     this.registerParameter('weight', Tensor.placeholder([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
@@ -158,6 +166,7 @@ export class NormHead extends Module {
     return this.cached;
   }
   forward(h: Tensor): Tensor {
+    if (this.quantized) return qlinear(h, this.quantized);
     return linear(h, this.normalizedWeight());
   }
 }
