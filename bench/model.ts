@@ -8,11 +8,44 @@ import { loadModel } from '../src/io/hf-folder.js';
 import { GenerationSession } from '../src/infer/generate.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
+import { native } from '../src/engine/native.js';
+import { bytesPerElement } from '../src/engine/dtype.js';
+import type { BaichuanForCausalLM } from '../src/model/baichuan.js';
+import { Linear, NormHead } from '../src/model/layers.js';
 import { machineInfo, machineLine } from './machine.js';
 
 export interface DecodeBench {
   model: string; params: number; dtype: string; prompt_tokens: number; new_tokens: number;
   load_s: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number;
+  /** Weight bytes one decode step reads (all matrices; one embedding row). */
+  bytes_per_token: number;
+  /** Measured read bandwidth (all threads, 1 GiB buffer, median of 5). */
+  bandwidth_gb_s: number;
+  /** bandwidth / bytes_per_token: the decode speed if weights streamed at full bandwidth. */
+  bandwidth_limit_tokens_per_s: number;
+}
+
+/** Read bandwidth of this machine: a 1 GiB buffer read on all threads, median of 5 passes. */
+export function measureBandwidth(): number {
+  const buf = new Uint8Array(2 ** 30);
+  for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;  // fault every page in first
+  native.readBytes(buf);
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) { const t0 = performance.now(); native.readBytes(buf); times.push((performance.now() - t0) / 1000); }
+  times.sort((a, b) => a - b);
+  return buf.length / times[2]! / 1e9;
+}
+
+/** Bytes of weights a decode step streams: every Linear and the head in full, one embedding row. */
+export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
+  let bytes = 0;
+  for (const m of model.modules()) {
+    if (!(m instanceof Linear || m instanceof NormHead)) continue;
+    const w = m instanceof Linear ? m.weight : m.normalizedWeight();
+    bytes += m.quantized ? m.quantized.bytes : w.size * bytesPerElement(w.dtype);
+  }
+  const emb = new Map(model.namedParameters()).get('model.embed_tokens')!;
+  return bytes + emb.shape[1]! * bytesPerElement(emb.dtype);
 }
 
 export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}): DecodeBench {
@@ -25,18 +58,22 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
   s.step();
   log(`prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
   while (s.step()) { /* decode */ }
-  const dtype = [...model.namedParameters()][0]![1].dtype;
+  const w = (model.model.layers[0]!.self_attn.W_pack as Linear).quantized;
+  const dtype = w ? `q${w.bits} g${w.groupSize}` : [...model.namedParameters()][0]![1].dtype;
+  const bytesPerToken = decodeBytesPerToken(model);
+  const bw = measureBandwidth();
   return {
     model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens,
     load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    bytes_per_token: bytesPerToken, bandwidth_gb_s: bw, bandwidth_limit_tokens_per_s: (bw * 1e9) / bytesPerToken,
   };
 }
 
 export function decodeReport(rows: DecodeBench[]): string {
   const lines = [`### bench decode — ${machineLine(machineInfo())}`, '',
-    '| model | params | dtype | prompt | prefill tok/s | decode tok/s | load s | peak RSS |', '|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
+    '| model | params | weights | prompt | prefill tok/s | decode tok/s | GB read/token | bandwidth GB/s | limit tok/s | % of limit | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.bytes_per_token / 1e9).toFixed(2)} | ${r.bandwidth_gb_s.toFixed(1)} | ${r.bandwidth_limit_tokens_per_s.toFixed(2)} | ${((100 * r.decode_tokens_per_s) / r.bandwidth_limit_tokens_per_s).toFixed(0)}% | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
   return lines.join('\n') + '\n';
 }
 

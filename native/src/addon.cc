@@ -33,7 +33,7 @@ Features detect() {
 }
 
 const Features kFeatures = detect();
-const KernelTable* active = (kFeatures.avx2 && kFeatures.fma) ? &bc::avx2::table : &bc::generic::table;
+const KernelTable* active = (kFeatures.avx2 && kFeatures.fma && kFeatures.f16c) ? &bc::avx2::table : &bc::generic::table;
 
 [[noreturn]] void fail(Napi::Env env, const std::string& op, const std::string& msg) {
   throw Napi::RangeError::New(env, op + ": " + msg);
@@ -129,7 +129,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Value SetArch(const Napi::CallbackInfo& info) {
   std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   if (name == "generic") active = &bc::generic::table;
-  else if (name == "avx2" && kFeatures.avx2 && kFeatures.fma) active = &bc::avx2::table;
+  else if (name == "avx2" && kFeatures.avx2 && kFeatures.fma && kFeatures.f16c) active = &bc::avx2::table;
   else fail(info.Env(), "setArch", "unknown or unsupported arch '" + name + "'");
   return info.Env().Undefined();
 }

@@ -101,15 +101,22 @@ static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, 
   }
 }
 
-// Activations to int8 per 32-element block: xq [M, K], xs [M, K / 32].
-static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float* xs) {
+// Activations to int8 per 32-element block: xq [M, K], xs [M, K / 32], and
+// xneg [M, K / 32] = -(sum of the block's codes), which folds the 4-bit
+// offset of 8 into the dot product: x . (u - 8) = x . u - 8 * sum(x).
+static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float* xs, float* xneg) {
   for (int64_t b = 0; b < static_cast<int64_t>(M) * (K / 32); b++) {
     const float* src = x + b * 32;
     float amax = 0.0f;
     for (int i = 0; i < 32; i++) amax = maxF(amax, std::fabs(src[i]));
     const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
     xs[b] = s;
-    for (int i = 0; i < 32; i++) xq[b * 32 + i] = static_cast<int8_t>(std::nearbyint(src[i] * inv));
+    int sum = 0;
+    for (int i = 0; i < 32; i++) {
+      xq[b * 32 + i] = static_cast<int8_t>(std::nearbyint(src[i] * inv));
+      sum += xq[b * 32 + i];
+    }
+    xneg[b] = static_cast<float>(-sum);
   }
 }
 
@@ -128,6 +135,15 @@ static inline __m256 blockDot(__m256i xv, __m256i wv) {
   const __m256i p16 = _mm256_maddubs_epi16(ax, sw);  // at most 2 * 127 * 127: no saturation
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
+// 4-bit: the nibbles as unsigned bytes (0..15) straight into maddubs with x as the signed
+// operand; each of the 8 lanes then gets -sum(x) so the lanes add up to x . (u - 8).
+static inline __m256 blockDotQ4(__m256i xv, const uint8_t* w, float xneg) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
+  const __m256i p16 = _mm256_maddubs_epi16(u, xv);  // at most 2 * 15 * 127: no saturation
+  return _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))), _mm256_set1_ps(xneg));
+}
+static inline float scaleOf(uint16_t h) { return _cvtsh_ss(h); }  // F16C
 static inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -138,7 +154,7 @@ static inline float hsum(__m256 v) {
 
 constexpr int kQMaxRows = 8;  // up to this many activation rows use the integer path
 
-static void qmatvecRows(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
+static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
                         int64_t N, int G, int bits, float* y, int64_t ldy) {
   const int groups = K / G, blocks = K / 32, perGroup = G / 32;
   const int64_t rowBytes = qRowBytes(K, bits);
@@ -150,15 +166,54 @@ static void qmatvecRows(const int8_t* xq, const float* xs, int M, int K, const u
     const uint8_t* wrow = q + n * rowBytes;
     const uint16_t* srow = scales + n * groups;
 #if defined(__AVX2__)
+    if (M == 1 && bits == 4) {
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      int b = 0;
+      for (; b + 1 < blocks; b += 2) {
+        _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * 16), _MM_HINT_T0);
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
+        acc0 = _mm256_fmadd_ps(blockDotQ4(x0, wrow + b * 16, xneg[b]), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
+        acc1 = _mm256_fmadd_ps(blockDotQ4(x1, wrow + (b + 1) * 16, xneg[b + 1]), _mm256_set1_ps(scaleOf(srow[(b + 1) / perGroup]) * xs[b + 1]), acc1);
+      }
+      for (; b < blocks; b++) {
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+        acc0 = _mm256_fmadd_ps(blockDotQ4(x0, wrow + b * 16, xneg[b]), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
+      }
+      y[n] = hsum(_mm256_add_ps(acc0, acc1));
+      continue;
+    }
+    if (M == 1) {  // 8-bit
+      // decode: two independent accumulators so consecutive blocks' FMAs overlap
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      int b = 0;
+      for (; b + 1 < blocks; b += 2) {
+        _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * blockBytes), _MM_HINT_T0);
+        const __m256i w0 = loadWeightBlock(wrow + b * blockBytes, bits), w1 = loadWeightBlock(wrow + (b + 1) * blockBytes, bits);
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
+        acc0 = _mm256_fmadd_ps(blockDot(x0, w0), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
+        acc1 = _mm256_fmadd_ps(blockDot(x1, w1), _mm256_set1_ps(scaleOf(srow[(b + 1) / perGroup]) * xs[b + 1]), acc1);
+      }
+      for (; b < blocks; b++) {
+        const __m256i w0 = loadWeightBlock(wrow + b * blockBytes, bits);
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+        acc0 = _mm256_fmadd_ps(blockDot(x0, w0), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
+      }
+      y[n] = hsum(_mm256_add_ps(acc0, acc1));
+      continue;
+    }
     __m256 acc[kQMaxRows];
     for (int m = 0; m < M; m++) acc[m] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
-      const float ws = halfToFloat(srow[b / perGroup]);
-      const __m256i wv = loadWeightBlock(wrow + b * blockBytes, bits);
+      const float ws = scaleOf(srow[b / perGroup]);
+      const __m256i wv = bits == 8 ? loadWeightBlock(wrow + b * blockBytes, bits) : _mm256_setzero_si256();
       if (b + 4 < blocks) _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 4) * blockBytes), _MM_HINT_T0);
       for (int m = 0; m < M; m++) {
+        const int64_t mb = static_cast<int64_t>(m) * blocks + b;
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + static_cast<int64_t>(m) * K + b * 32));
-        acc[m] = _mm256_fmadd_ps(blockDot(xv, wv), _mm256_set1_ps(ws * xs[static_cast<int64_t>(m) * blocks + b]), acc[m]);
+        const __m256 d = bits == 8 ? blockDot(xv, wv) : blockDotQ4(xv, wrow + b * blockBytes, xneg[mb]);
+        acc[m] = _mm256_fmadd_ps(d, _mm256_set1_ps(ws * xs[mb]), acc[m]);
       }
     }
     for (int m = 0; m < M; m++) y[m * ldy + n] = hsum(acc[m]);
@@ -183,9 +238,10 @@ static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16
     static thread_local Scratch xsBuf;
     static thread_local std::vector<int8_t> xqBuf;
     xqBuf.resize(static_cast<size_t>(M) * K);
-    float* xs = xsBuf.get(static_cast<size_t>(M) * (K / 32));
-    quantizeActivations(x, M, K, xqBuf.data(), xs);
-    qmatvecRows(xqBuf.data(), xs, M, K, q, scales, N, G, bits, y, N);
+    const size_t nb = static_cast<size_t>(M) * (K / 32);
+    float* xs = xsBuf.get(2 * nb);
+    quantizeActivations(x, M, K, xqBuf.data(), xs, xs + nb);
+    qmatvecRows(xqBuf.data(), xs, xs + nb, M, K, q, scales, N, G, bits, y, N);
     return;
   }
   static thread_local Scratch panel;
