@@ -27,13 +27,14 @@ export interface DecodeBench {
 
 /** Read bandwidth of this machine: a 1 GiB buffer read on all threads, median of 5 passes. */
 export function measureBandwidth(): number {
-  const buf = new Uint8Array(2 ** 30);
+  let buf: Uint8Array | null = new Uint8Array(2 ** 30);
   for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;  // fault every page in first
   native.readBytes(buf);
   const times: number[] = [];
   for (let r = 0; r < 5; r++) { const t0 = performance.now(); native.readBytes(buf); times.push((performance.now() - t0) / 1000); }
   times.sort((a, b) => a - b);
-  return buf.length / times[2]! / 1e9;
+  buf = null;
+  return 2 ** 30 / times[2]! / 1e9;
 }
 
 /** Bytes of weights a decode step streams: every Linear and the head in full, one embedding row. */
@@ -41,14 +42,17 @@ export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
   let bytes = 0;
   for (const m of model.modules()) {
     if (!(m instanceof Linear || m instanceof NormHead)) continue;
+    if (m.quantized) { bytes += m.quantized.bytes; continue; }
     const w = m instanceof Linear ? m.weight : m.normalizedWeight();
-    bytes += m.quantized ? m.quantized.bytes : w.size * bytesPerElement(w.dtype);
+    bytes += w.size * bytesPerElement(w.dtype);
   }
   const emb = new Map(model.namedParameters()).get('model.embed_tokens')!;
   return bytes + emb.shape[1]! * bytesPerElement(emb.dtype);
 }
 
 export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}): DecodeBench {
+  const bw = measureBandwidth();  // before loading, so the buffer is freed before the model's pages compete for memory
+  log(`read bandwidth ${bw.toFixed(1)} GB/s`);
   const t0 = performance.now();
   const model = loadModel(dir, { onProgress: (d, t) => { if (d === t || d % 50 === 0) log(`loading ${d}/${t}`); } });
   const load = (performance.now() - t0) / 1000;
@@ -61,7 +65,6 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
   const w = (model.model.layers[0]!.self_attn.W_pack as Linear).quantized;
   const dtype = w ? `q${w.bits} g${w.groupSize}` : [...model.namedParameters()][0]![1].dtype;
   const bytesPerToken = decodeBytesPerToken(model);
-  const bw = measureBandwidth();
   return {
     model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens,
     load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,

@@ -461,6 +461,7 @@ void quantDims(const Napi::CallbackInfo& info, const std::string& op, int K, int
   if (bits != 4 && bits != 8) fail(info.Env(), op, "bits must be 4 or 8, got " + std::to_string(bits));
   if (G != 32 && G != 64 && G != 128) fail(info.Env(), op, "group size must be 32, 64 or 128, got " + std::to_string(G));
   if (K % G != 0) fail(info.Env(), op, "K = " + std::to_string(K) + " is not a multiple of the group size " + std::to_string(G));
+  if (K > 32768) fail(info.Env(), op, "K = " + std::to_string(K) + " exceeds 32768");
 }
 
 uint8_t* u8Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {

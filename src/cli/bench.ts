@@ -6,6 +6,7 @@ import { parseIntFlag, UsageError } from './flags.js';
 import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainTokenizer, trainTokenizerReport } from '../../bench/model.js';
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
+import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -44,6 +45,24 @@ export function registerBench(program: Command): void {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const r = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s));
       publish(decodeReport([r]), o, r);
+    });
+  bench
+    .command('data')
+    .description('data pipeline MB/s and documents/s per stage, peak RSS, scaling from 50 to 200 MB (built corpus with planted duplicates)')
+    .option('--sizes <list>', 'corpus sizes in MB', '50,200')
+    .option('--size-mb <n>', 'run one size in this process (used by --sizes)')
+    .option('--work <dir>', 'scratch folder', 'runs/bench-data')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { sizes: string; sizeMb?: string; work: string; append?: string; json?: boolean }) => {
+      if (o.sizeMb !== undefined) {
+        const r = await benchDataOnce(parseIntFlag(o.sizeMb, '--size-mb', 1), o.work, (s) => console.error(s));
+        process.stdout.write(JSON.stringify(r) + '\n');
+        return;
+      }
+      const sizes = o.sizes.split(',').map((x) => parseIntFlag(x.trim(), '--sizes', 1));
+      const rows = benchData(sizes, o.work, (s) => console.error(s));
+      publish(dataReport(rows), o, rows);
     });
   bench
     .command('tokenizer')

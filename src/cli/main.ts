@@ -15,6 +15,7 @@ import { registerDemo } from './demo.js';
 import { registerScaling } from './scaling.js';
 import { registerEval } from './eval.js';
 import { registerQuantize } from './quantize.js';
+import { registerData } from './data.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
   registerScaling(program);
   registerEval(program);
   registerQuantize(program);
+  registerData(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

@@ -40,6 +40,12 @@ export interface EvaluationReport {
   markdown: string;
 }
 
+/** The folder's name, or its parent's when the folder is just called 'model' (runs/demo/model -> demo). */
+function modelLabel(dir: string): string {
+  const abs = path.resolve(dir);
+  return path.basename(abs) === 'model' ? path.basename(path.dirname(abs)) : path.basename(abs);
+}
+
 export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   if (!o.tasks.length) throw new Error('evaluate: no tasks given');
   const sha256 = hashModelFolder(o.model);
@@ -55,7 +61,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
       onProgress: (d, t) => o.onProgress?.(name, d, t),
     }));
   }
-  const report: EvaluationReport = { model: { dir: path.resolve(o.model), sha256 }, date: new Date().toISOString(), results, markdown: markdownReport(results, path.basename(path.resolve(o.model))) };
+  const report: EvaluationReport = { model: { dir: path.resolve(o.model), sha256 }, date: new Date().toISOString(), results, markdown: markdownReport(results, modelLabel(o.model)) };
   if (o.out) {
     fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
     const tmp = o.out + '.tmp';

@@ -35,7 +35,7 @@ export function readConfig(dir: string): BaichuanConfig {
 }
 
 /** Which weight files hold which tensors. */
-function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors'): Map<string, string[]> {
+export function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors'): Map<string, string[]> {
   const layouts = [['model.safetensors.index.json', 'model.safetensors'], ['pytorch_model.bin.index.json', 'pytorch_model.bin']];
   if (format === 'bin') layouts.reverse();
   for (const [idx] of layouts) {

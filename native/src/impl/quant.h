@@ -97,7 +97,25 @@ static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, 
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const uint8_t* row = q + n * qRowBytes(K, bits);
-    for (int k = 0; k < K; k++) out[n * K + k] = static_cast<float>(qAt(row, k, bits)) * halfToFloat(scales[n * groups + k / G]);
+    float* o = out + n * K;
+#if defined(__AVX2__)
+    for (int b = 0; b < K / 32; b++) {
+      const __m256 sc = _mm256_set1_ps(_cvtsh_ss(scales[n * groups + (b * 32) / G]));
+      __m256i v;  // 32 signed codes
+      if (bits == 8) v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 32));
+      else {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + b * 16));
+        v = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+      }
+      const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+      _mm256_storeu_ps(o + b * 32, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), sc));
+      _mm256_storeu_ps(o + b * 32 + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), sc));
+      _mm256_storeu_ps(o + b * 32 + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), sc));
+      _mm256_storeu_ps(o + b * 32 + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), sc));
+    }
+#else
+    for (int k = 0; k < K; k++) o[k] = static_cast<float>(qAt(row, k, bits)) * halfToFloat(scales[n * groups + k / G]);
+#endif
   }
 }
 
@@ -153,6 +171,7 @@ static inline float hsum(__m256 v) {
 #endif
 
 constexpr int kQMaxRows = 8;  // up to this many activation rows use the integer path
+constexpr int kMaxBlocks = 1024;  // K <= 32768 (checked by the caller)
 
 static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
                         int64_t N, int G, int bits, float* y, int64_t ldy) {
@@ -166,41 +185,55 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
     const uint8_t* wrow = q + n * rowBytes;
     const uint16_t* srow = scales + n * groups;
 #if defined(__AVX2__)
-    if (M == 1 && bits == 4) {
+    if (M == 1) {
+      // decode. Per-block factors sb[b] = w-scale * x-scale are formed 8 at a time first
+      // (F16C on 8 scales when G = 32), so the block loop is loads, integer dot, one FMA.
+      alignas(32) float sb[kMaxBlocks];
+      if (G == 32) {
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8)
+          _mm256_store_ps(sb + b, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(srow + b))), _mm256_loadu_ps(xs + b)));
+        for (; b < blocks; b++) sb[b] = scaleOf(srow[b]) * xs[b];
+      } else {
+        for (int b = 0; b < blocks; b++) sb[b] = scaleOf(srow[b / perGroup]) * xs[b];
+      }
       __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
       int b = 0;
-      for (; b + 1 < blocks; b += 2) {
-        _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * 16), _MM_HINT_T0);
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
-        acc0 = _mm256_fmadd_ps(blockDotQ4(x0, wrow + b * 16, xneg[b]), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
-        acc1 = _mm256_fmadd_ps(blockDotQ4(x1, wrow + (b + 1) * 16, xneg[b + 1]), _mm256_set1_ps(scaleOf(srow[(b + 1) / perGroup]) * xs[b + 1]), acc1);
+      if (bits == 4) {
+        const __m256i m15 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+        auto dotU = [&](int blk) {  // x . u with u the unsigned nibbles (the -8 offset is added below)
+          const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wrow + blk * 16));
+          const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m15);
+          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + blk * 32));
+          return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), ones));
+        };
+        for (; b + 1 < blocks; b += 2) {
+          _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 16) * 16), _MM_HINT_T0);
+          acc0 = _mm256_fmadd_ps(dotU(b), _mm256_broadcast_ss(sb + b), acc0);
+          acc1 = _mm256_fmadd_ps(dotU(b + 1), _mm256_broadcast_ss(sb + b + 1), acc1);
+        }
+        for (; b < blocks; b++) acc0 = _mm256_fmadd_ps(dotU(b), _mm256_broadcast_ss(sb + b), acc0);
+        // the offset: sum_b sb[b] * (-8 * sum(x_b)) = 8 * sum_b sb[b] * xneg[b]
+        __m256 corr = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 8 <= blocks; c += 8) corr = _mm256_fmadd_ps(_mm256_load_ps(sb + c), _mm256_loadu_ps(xneg + c), corr);
+        float tail = 0.0f;
+        for (; c < blocks; c++) tail += sb[c] * xneg[c];
+        y[n] = hsum(_mm256_add_ps(acc0, acc1)) + 8.0f * (hsum(corr) + tail);
+      } else {
+        for (; b + 1 < blocks; b += 2) {
+          _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * 32), _MM_HINT_T0);
+          const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+          const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
+          acc0 = _mm256_fmadd_ps(blockDot(x0, loadWeightBlock(wrow + b * 32, 8)), _mm256_broadcast_ss(sb + b), acc0);
+          acc1 = _mm256_fmadd_ps(blockDot(x1, loadWeightBlock(wrow + (b + 1) * 32, 8)), _mm256_broadcast_ss(sb + b + 1), acc1);
+        }
+        for (; b < blocks; b++) {
+          const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
+          acc0 = _mm256_fmadd_ps(blockDot(x0, loadWeightBlock(wrow + b * 32, 8)), _mm256_broadcast_ss(sb + b), acc0);
+        }
+        y[n] = hsum(_mm256_add_ps(acc0, acc1));
       }
-      for (; b < blocks; b++) {
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-        acc0 = _mm256_fmadd_ps(blockDotQ4(x0, wrow + b * 16, xneg[b]), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
-      }
-      y[n] = hsum(_mm256_add_ps(acc0, acc1));
-      continue;
-    }
-    if (M == 1) {  // 8-bit
-      // decode: two independent accumulators so consecutive blocks' FMAs overlap
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      int b = 0;
-      for (; b + 1 < blocks; b += 2) {
-        _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * blockBytes), _MM_HINT_T0);
-        const __m256i w0 = loadWeightBlock(wrow + b * blockBytes, bits), w1 = loadWeightBlock(wrow + (b + 1) * blockBytes, bits);
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
-        acc0 = _mm256_fmadd_ps(blockDot(x0, w0), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
-        acc1 = _mm256_fmadd_ps(blockDot(x1, w1), _mm256_set1_ps(scaleOf(srow[(b + 1) / perGroup]) * xs[b + 1]), acc1);
-      }
-      for (; b < blocks; b++) {
-        const __m256i w0 = loadWeightBlock(wrow + b * blockBytes, bits);
-        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-        acc0 = _mm256_fmadd_ps(blockDot(x0, w0), _mm256_set1_ps(scaleOf(srow[b / perGroup]) * xs[b]), acc0);
-      }
-      y[n] = hsum(_mm256_add_ps(acc0, acc1));
       continue;
     }
     __m256 acc[kQMaxRows];
@@ -245,7 +278,8 @@ static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16
     return;
   }
   static thread_local Scratch panel;
-  const int NB = 256;
+  // panels of ~4M floats (16 MB): few enough GEMM calls that packing x and threading amortise
+  const int NB = static_cast<int>(std::max<int64_t>(64, (int64_t{1} << 22) / K / 16 * 16));
   float* w = panel.get(static_cast<size_t>(NB) * K);
   for (int n0 = 0; n0 < N; n0 += NB) {
     const int nb = N - n0 < NB ? N - n0 : NB;
