@@ -4,7 +4,9 @@
 // poetry, package READMEs, TypeScript .d.ts) plus ../shared/data/corpus when
 // present, replicated with controlled duplicates: 15% exact copies (case and
 // spacing changed), 15% near copies (3% of words replaced), the rest "fresh"
-// variants (50% of words replaced, so they are not near duplicates).
+// variants (50% of words replaced, so they are not near duplicates). Replacement
+// words (characters, for Chinese) are drawn from the corpus itself, so the
+// variants stay plausible text for the quality filter.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -36,8 +38,10 @@ export function buildBenchCorpus(mb: number, file: string): { documents: number;
   const rng = new Rng(42);
   const fd = fs.openSync(file, 'w');
   let bytes = 0, documents = 0, i = 0;
-  const mutate = (text: string, rate: number) => text.split(' ').map((w) => (rng.uniform() < rate ? w.split('').reverse().join('') + 'x' : w)).join(' ');
-  const mutateZh = (text: string, rate: number) => Array.from(text).map((c) => (rng.uniform() < rate ? String.fromCodePoint(0x4e00 + rng.int(20000)) : c)).join('');
+  const enWords = base.filter((d) => d.source !== 'zh').flatMap((d) => d.text.split(' ').slice(0, 200)).filter((w) => /^[A-Za-z]{2,12}$/.test(w));
+  const zhChars = base.filter((d) => d.source === 'zh').flatMap((d) => Array.from(d.text).slice(0, 300)).filter((c) => /\p{Script=Han}/u.test(c));
+  const mutate = (text: string, rate: number) => text.split(' ').map((w) => (rng.uniform() < rate ? enWords[rng.int(enWords.length)]! : w)).join(' ');
+  const mutateZh = (text: string, rate: number) => Array.from(text).map((c) => (rng.uniform() < rate && /\p{Script=Han}/u.test(c) ? zhChars[rng.int(zhChars.length)]! : c)).join('');
   try {
     while (bytes < mb * 1e6) {
       const d = base[i++ % base.length]!;

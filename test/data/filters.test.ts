@@ -44,3 +44,19 @@ test('words, paragraphs and sentences keep every character', () => {
   for (const p of paragraphs(text)) assert.equal(sentences(p).join(''), p);
   assert.deepEqual(sentences('第一句。第二句！Third. Fourth'), ['第一句。', '第二句！', 'Third.', ' Fourth']);
 });
+
+test('char trigram scorer: a proper distribution; reference-like text scores above gibberish', async () => {
+  const { CharTrigramScorer, filterSentences } = await import('../../src/data/pipeline/quality.js');
+  const ref = ['the cat sat on the mat. the dog sat on the log.', '猫坐在垫子上。狗坐在木头上。'];
+  const m = CharTrigramScorer.train(ref);
+  for (const ctx of ['th', 'e ', '猫坐', 'zq', '']) {
+    // over every seen character plus one unknown, the conditional probabilities sum to 1 (Witten-Bell)
+    const total = m.alphabet().reduce((s, c) => s + m.conditional(ctx, c), 0) + m.conditional(ctx, '\u{10FFFF}');
+    assert.ok(Math.abs(total - 1) < 1e-9, `context '${ctx}': ${total}`);
+  }
+  const [good, bad] = m.score(['the dog sat on the mat.', 'qzx vvk jjp wqz.']);
+  assert.ok(good! > bad! + 2, `${good} vs ${bad}`);
+  const f = filterSentences('the dog sat on the mat. qzx vvk jjp wqz kkq. the cat sat on the log.', m, -5, 10);
+  assert.equal(f.text, 'the dog sat on the mat. the cat sat on the log.');
+  assert.equal(f.removedSentences, 1);
+});

@@ -169,3 +169,27 @@ test('a run killed part-way resumes and gives the same output as an uninterrupte
   assert.match(report, /\| document near dedup \|/);
   assert.ok(fs.existsSync(path.join(dir, 'killed', 'report.svg')));
 });
+
+test('the quality stage can score with a Baichuan model instead of the trigram model', async () => {
+  const tokFile = path.resolve('../shared/data/tokenizers/spm-bpe-8000/tokenizer.model');
+  if (!fs.existsSync(tokFile)) return;
+  const { BaichuanForCausalLM } = await import('../../src/model/baichuan.js');
+  const { configFromJSON, PRESETS } = await import('../../src/model/config.js');
+  const { saveModel } = await import('../../src/io/hf-folder.js');
+  const { ModelSentenceScorer } = await import('../../src/data/pipeline/model-scorer.js');
+  const dir = tmp('model-scorer');
+  const model = new BaichuanForCausalLM(configFromJSON({ ...PRESETS.tiny, vocab_size: 8000, hidden_size: 64, intermediate_size: 176, num_attention_heads: 2 })).initWeights(2);
+  saveModel(model, path.join(dir, 'm'), { tokenizerModel: tokFile });
+  const scorer = ModelSentenceScorer.load(path.join(dir, 'm'));
+  const [s] = scorer.score(['The river flows quietly through the old town.']);
+  // a random model is close to uniform: about -log2(8000) bits per token, spread over the characters
+  assert.ok(Number.isFinite(s!) && s! < 0, String(s));
+  const docs = Array.from({ length: 6 }, (_, i) => ({ text: `The river flows quietly through the old town on day ${i}. People walk along the banks in the evening.`, source: 'web' }));
+  const c = parsePipelineConfig({
+    inputs: [writeJsonl(path.join(dir, 'in.jsonl'), docs)], out: path.join(dir, 'out'), stages: ['quality'],
+    quality: { reference: [writeJsonl(path.join(dir, 'ref.jsonl'), docs)], threshold_quantile: 0, scorer: { model: path.join(dir, 'm') } },
+  });
+  const kept = await finalDocs((await runPipeline(c)).shards);
+  assert.equal(kept.length, 6);
+  assert.ok(kept.every((d) => typeof d.quality === 'number' && d.quality < 0));
+});

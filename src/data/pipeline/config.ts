@@ -36,6 +36,8 @@ export const PipelineConfigSchema = z.object({
   quality: z.object({
     /** Reference texts (.jsonl/.txt/.parquet) the scorer is trained on and calibrated with. */
     reference: z.array(z.string()).default([]),
+    /** 'char-trigram' (built in, trained on the reference) or a model folder whose log-likelihood scores sentences. */
+    scorer: z.union([z.literal('char-trigram'), z.object({ model: z.string(), tokenizer: z.string().optional() }).strict()]).default('char-trigram'),
     threshold_quantile: z.number().min(0).max(1).default(0.02),
     min_sentence_chars: z.number().int().positive().default(20),
     min_doc_chars: z.number().int().nonnegative().default(50),

@@ -47,26 +47,44 @@ export function words(text: string): string[] {
   return text.match(/\p{Script=Han}|[^\s\p{Script=Han}]+/gu) ?? [];
 }
 
-function topNgramFraction(ws: string[], n: number, totalChars: number): number {
-  if (ws.length < n || totalChars === 0) return 0;
-  const counts = new Map<string, number>();
-  let best = 0, bestKey = '';
-  for (let i = 0; i + n <= ws.length; i++) {
-    const k = ws.slice(i, i + n).join('\u0001');
-    const c = (counts.get(k) ?? 0) + 1;
-    counts.set(k, c);
-    if (c > best) { best = c; bestKey = k; }
-  }
-  if (best < 2) return 0;
-  return (best * bestKey.replaceAll('\u0001', '').length) / totalChars;
+/** Word ids (per document) and each word's length. */
+function wordIds(ws: string[]): Int32Array {
+  const ids = new Map<string, number>();
+  return Int32Array.from(ws, (w) => { let id = ids.get(w); if (id === undefined) ids.set(w, (id = ids.size)); return id; });
 }
 
-function dupNgramFraction(ws: string[], n: number, totalChars: number): number {
+/** A 52-bit key for the n-gram starting at i (two 32-bit multiplicative hashes; collisions are negligible for counting). */
+function ngramKey(ids: Int32Array, i: number, n: number): number {
+  let h1 = 0x811c9dc5, h2 = 0x01000193;
+  for (let j = 0; j < n; j++) {
+    h1 = Math.imul(h1 ^ ids[i + j]!, 0x01000193);
+    h2 = Math.imul(h2 ^ (ids[i + j]! + 0x9e3779b9), 0x85ebca6b) ^ (h2 >>> 15);
+  }
+  return (h1 & 0xfffff) * 4294967296 + (h2 >>> 0);
+}
+
+function topNgramFraction(ws: string[], ids: Int32Array, n: number, totalChars: number): number {
   if (ws.length < n || totalChars === 0) return 0;
-  const seen = new Map<string, number>();
+  const counts = new Map<number, number>();
+  let best = 0, bestAt = 0;
+  for (let i = 0; i + n <= ws.length; i++) {
+    const k = ngramKey(ids, i, n);
+    const c = (counts.get(k) ?? 0) + 1;
+    counts.set(k, c);
+    if (c > best) { best = c; bestAt = i; }
+  }
+  if (best < 2) return 0;
+  let chars = 0;
+  for (let j = 0; j < n; j++) chars += ws[bestAt + j]!.length;
+  return (best * chars) / totalChars;
+}
+
+function dupNgramFraction(ws: string[], ids: Int32Array, n: number, totalChars: number): number {
+  if (ws.length < n || totalChars === 0) return 0;
+  const seen = new Map<number, number>();
   const covered = new Uint8Array(ws.length);
   for (let i = 0; i + n <= ws.length; i++) {
-    const k = ws.slice(i, i + n).join('\u0001');
+    const k = ngramKey(ids, i, n);
     const first = seen.get(k);
     if (first === undefined) { seen.set(k, i); continue; }
     for (let j = 0; j < n; j++) { covered[i + j] = 1; covered[first + j] = 1; }
@@ -103,9 +121,10 @@ export function firstFailedRule(text: string, source: string, c: FilterConfig): 
   }
   if (!exempt) {
     const ws = words(text);
+    const ids = wordIds(ws);
     const total = ws.reduce((s, w) => s + w.length, 0);
-    for (const k of [2, 3, 4] as const) if (topNgramFraction(ws, k, total) > c.max_top_ngram_fraction[k]) return `top_${k}gram` as RuleName;
-    if (dupNgramFraction(ws, 5, total) > c.max_dup_5gram_fraction) return 'dup_5gram';
+    for (const k of [2, 3, 4] as const) if (topNgramFraction(ws, ids, k, total) > c.max_top_ngram_fraction[k]) return `top_${k}gram` as RuleName;
+    if (dupNgramFraction(ws, ids, 5, total) > c.max_dup_5gram_fraction) return 'dup_5gram';
   }
   if (lines.length > 0 && lines.filter((l) => l.endsWith('...') || l.endsWith('…')).length / lines.length > c.max_ellipsis_line_fraction) return 'ellipsis_lines';
   const lower = text.toLowerCase();

@@ -13,40 +13,51 @@ export interface SentenceScorer {
   score(sents: readonly string[]): number[];
 }
 
-interface CharTrigramJSON { kind: 'char-trigram'; vocab: number; total: number; uni: [string, number][]; bi: [string, number, number][]; tri: [string, number, number][] }
-
 /**
  * P(c | ab) = (C(abc) + T(ab) P(c | b)) / (C(ab) + T(ab)), down to a unigram with add-one
  * smoothing over the reference alphabet plus one unknown symbol (Witten-Bell interpolation).
  * T(h) is the number of distinct characters seen after h.
  */
 export class CharTrigramScorer implements SentenceScorer {
-  private readonly uni = new Map<string, number>();
-  private readonly ctx1 = new Map<string, [number, number]>();   // b -> [C(b as context), T(b)]
-  private readonly ctx2 = new Map<string, [number, number]>();   // ab -> [C(ab), T(ab)]
-  private readonly bi = new Map<string, number>();
-  private readonly tri = new Map<string, number>();
+  // characters are mapped to ids 1..; n-gram keys are numbers: id, a*S + b, (a*S + b)*S + c with
+  // S = 2^17 (exact in a double for up to 131,071 distinct characters)
+  private readonly ids = new Map<string, number>();
+  private uni = new Float64Array(0);                       // id -> count
+  private readonly ctx1 = new Map<number, [number, number]>();   // b -> [C(b as context), T(b)]
+  private readonly ctx2 = new Map<number, [number, number]>();   // ab -> [C(ab), T(ab)]
+  private readonly bi = new Map<number, number>();
+  private readonly tri = new Map<number, number>();
   private total = 0;
   private vocab = 0;
 
+  private static readonly S = 131072;
+
   static train(texts: Iterable<string>): CharTrigramScorer {
     const m = new CharTrigramScorer();
+    const uni: number[] = [0];
     for (const t of texts) {
-      const cs = Array.from(t);
-      for (let i = 0; i < cs.length; i++) {
-        const c = cs[i]!;
-        m.uni.set(c, (m.uni.get(c) ?? 0) + 1);
+      let a = 0, b = 0;
+      for (const ch of t) {
+        let c = m.ids.get(ch);
+        if (c === undefined) {
+          c = m.ids.size + 1;
+          if (c >= CharTrigramScorer.S) throw new Error('quality: the reference has more than 131,071 distinct characters');
+          m.ids.set(ch, c);
+          uni.push(0);
+        }
+        uni[c]!++;
         m.total++;
-        if (i >= 1) m.bump(m.bi, m.ctx1, cs[i - 1]!, c);
-        if (i >= 2) m.bump(m.tri, m.ctx2, cs[i - 2]! + cs[i - 1]!, c);
+        if (b) m.bump(m.bi, m.ctx1, b, b * CharTrigramScorer.S + c);
+        if (a) m.bump(m.tri, m.ctx2, a * CharTrigramScorer.S + b, (a * CharTrigramScorer.S + b) * CharTrigramScorer.S + c);
+        a = b; b = c;
       }
     }
-    m.vocab = m.uni.size + 1;
+    m.uni = Float64Array.from(uni);
+    m.vocab = m.ids.size + 1;
     return m;
   }
 
-  private bump(table: Map<string, number>, ctx: Map<string, [number, number]>, h: string, c: string): void {
-    const k = h + '\u0000' + c;
+  private bump(table: Map<number, number>, ctx: Map<number, [number, number]>, h: number, k: number): void {
     const n = table.get(k) ?? 0;
     table.set(k, n + 1);
     const e = ctx.get(h) ?? [0, 0];
@@ -55,52 +66,63 @@ export class CharTrigramScorer implements SentenceScorer {
     ctx.set(h, e);
   }
 
-  private prob(a: string | undefined, b: string | undefined, c: string): number {
-    let p = ((this.uni.get(c) ?? 0) + 1) / (this.total + this.vocab);
-    if (b !== undefined) {
+  /** log2 P(c | a b); ids of 0 mean "no character" (start) and unseen characters get id -1. */
+  private logProb(a: number, b: number, c: number): number {
+    const S = CharTrigramScorer.S;
+    let p = ((c > 0 ? this.uni[c]! : 0) + 1) / (this.total + this.vocab);
+    if (b > 0) {
       const e = this.ctx1.get(b);
-      if (e) p = ((this.bi.get(b + '\u0000' + c) ?? 0) + e[1] * p) / (e[0] + e[1]);
-      if (a !== undefined) {
-        const e2 = this.ctx2.get(a + b);
-        if (e2) p = ((this.tri.get(a + b + '\u0000' + c) ?? 0) + e2[1] * p) / (e2[0] + e2[1]);
+      if (e) p = ((c > 0 ? (this.bi.get(b * S + c) ?? 0) : 0) + e[1] * p) / (e[0] + e[1]);
+      if (a > 0) {
+        const e2 = this.ctx2.get(a * S + b);
+        if (e2) p = ((c > 0 ? (this.tri.get((a * S + b) * S + c) ?? 0) : 0) + e2[1] * p) / (e2[0] + e2[1]);
       }
     }
-    return p;
+    return Math.log2(p);
+  }
+
+  /** P(c | the last two characters of `context`), for tests and inspection. */
+  conditional(context: string, c: string): number {
+    const cs = Array.from(context).slice(-2).map((ch) => this.ids.get(ch) ?? -1);
+    while (cs.length < 2) cs.unshift(0);
+    return 2 ** this.logProb(cs[0]!, cs[1]!, this.ids.get(c) ?? -1);
+  }
+
+  /** The characters seen in the reference. */
+  alphabet(): string[] {
+    return [...this.ids.keys()];
   }
 
   score(sents: readonly string[]): number[] {
     return sents.map((s) => {
-      const cs = Array.from(s);
-      if (!cs.length) return 0;
-      let lp = 0;
-      for (let i = 0; i < cs.length; i++) lp += Math.log2(this.prob(cs[i - 2], cs[i - 1], cs[i]!));
-      return lp / cs.length;
+      let a = 0, b = 0, n = 0, lp = 0;
+      for (const ch of s) {
+        const c = this.ids.get(ch) ?? -1;
+        lp += this.logProb(a, b, c);
+        n++;
+        a = b; b = c;
+      }
+      return n ? lp / n : 0;
     });
   }
 
-  toJSON(): CharTrigramJSON {
-    return {
-      kind: 'char-trigram', vocab: this.vocab, total: this.total, uni: [...this.uni],
-      bi: [...this.ctx1].map(([h, [c, t]]) => [h, c, t]), tri: [...this.ctx2].map(([h, [c, t]]) => [h, c, t]),
-    };
-  }
-
-  /** Counts for the n-grams themselves are saved separately (see save/load). */
   save(file: string): void {
-    const j = { ...this.toJSON(), biCounts: [...this.bi], triCounts: [...this.tri] };
+    const j = { kind: 'char-trigram', total: this.total, vocab: this.vocab, chars: [...this.ids.keys()], uni: Array.from(this.uni),
+      ctx1: [...this.ctx1].flat(2), ctx2: [...this.ctx2].flat(2), bi: [...this.bi].flat(), tri: [...this.tri].flat() };
     fs.writeFileSync(file, JSON.stringify(j));
   }
 
   static load(file: string): CharTrigramScorer {
-    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as CharTrigramJSON & { biCounts: [string, number][]; triCounts: [string, number][] };
+    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { kind: string; total: number; vocab: number; chars: string[]; uni: number[]; ctx1: number[]; ctx2: number[]; bi: number[]; tri: number[] };
     if (j.kind !== 'char-trigram') throw new Error(`${file}: not a char-trigram scorer`);
     const m = new CharTrigramScorer();
     m.total = j.total; m.vocab = j.vocab;
-    for (const [k, v] of j.uni) m.uni.set(k, v);
-    for (const [h, c, t] of j.bi) m.ctx1.set(h, [c, t]);
-    for (const [h, c, t] of j.tri) m.ctx2.set(h, [c, t]);
-    for (const [k, v] of j.biCounts) m.bi.set(k, v);
-    for (const [k, v] of j.triCounts) m.tri.set(k, v);
+    j.chars.forEach((c, i) => m.ids.set(c, i + 1));
+    m.uni = Float64Array.from(j.uni);
+    for (let i = 0; i < j.ctx1.length; i += 3) m.ctx1.set(j.ctx1[i]!, [j.ctx1[i + 1]!, j.ctx1[i + 2]!]);
+    for (let i = 0; i < j.ctx2.length; i += 3) m.ctx2.set(j.ctx2[i]!, [j.ctx2[i + 1]!, j.ctx2[i + 2]!]);
+    for (let i = 0; i < j.bi.length; i += 2) m.bi.set(j.bi[i]!, j.bi[i + 1]!);
+    for (let i = 0; i < j.tri.length; i += 2) m.tri.set(j.tri[i]!, j.tri[i + 1]!);
     return m;
   }
 }

@@ -15,6 +15,7 @@ import { runShardTasks } from './pool.js';
 import type { ShardResult, ShardTask } from './shard-tasks.js';
 import { exactDuplicateOrds, lshCandidatePairs, repeatedUnits, type DuckOptions } from './duck.js';
 import { CharTrigramScorer, referenceThreshold } from './quality.js';
+import { ModelSentenceScorer } from './model-scorer.js';
 import { Components, jaccard } from './minhash.js';
 
 export interface StageReport {
@@ -171,18 +172,22 @@ export async function runPipeline(c: PipelineConfig, o: { log?: Log; progress?: 
       }
       case 'quality': {
         const scorerFile = path.join(dir, 'scorer.json');
+        const model = typeof c.quality.scorer === 'object' ? c.quality.scorer : undefined;
         let threshold: number;
         const calib = path.join(dir, 'threshold.json');
         if (fs.existsSync(calib) && fs.existsSync(scorerFile)) threshold = (JSON.parse(fs.readFileSync(calib, 'utf8')) as { threshold: number }).threshold;
         else {
           const ref = await readReference(c.quality.reference);
-          const scorer = CharTrigramScorer.train(ref);
+          const trigram = CharTrigramScorer.train(ref);
+          const scorer = model ? ModelSentenceScorer.load(model.model, model.tokenizer) : trigram;
           threshold = referenceThreshold(scorer, ref, c.quality.threshold_quantile, c.quality.min_sentence_chars);
-          scorer.save(scorerFile);
-          fs.writeFileSync(calib, JSON.stringify({ threshold, quantile: c.quality.threshold_quantile, referenceDocs: ref.length }));
+          trigram.save(scorerFile);
+          fs.writeFileSync(calib, JSON.stringify({ threshold, quantile: c.quality.threshold_quantile, referenceDocs: ref.length, scorer: model ?? 'char-trigram' }));
         }
-        log(`quality: char-trigram scorer, threshold ${threshold.toFixed(3)} bits/char (the ${c.quality.threshold_quantile} quantile of the reference's sentences)`);
-        const res = await mapShards('quality', inputs, (input) => ({ kind: 'quality', input, output: out(input), scorerFile, threshold, minSentenceChars: c.quality.min_sentence_chars, minDocChars: c.quality.min_doc_chars }), out, c, o.progress);
+        log(`quality: ${model ? `model ${model.model}` : 'char-trigram'} scorer, threshold ${threshold.toFixed(3)} bits/char (the ${c.quality.threshold_quantile} quantile of the reference's sentences)`);
+        // a model scorer holds a model per worker: one worker keeps memory to one copy
+        const cq = model ? { ...c, workers: 1 } : c;
+        const res = await mapShards('quality', inputs, (input) => ({ kind: 'quality', input, output: out(input), scorerFile, threshold, minSentenceChars: c.quality.min_sentence_chars, minDocChars: c.quality.min_doc_chars, model }), out, cq, o.progress);
         report = summarize('sentence quality', res, t0, { threshold });
         break;
       }

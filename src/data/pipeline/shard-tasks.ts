@@ -5,14 +5,15 @@
 import fs from 'node:fs';
 import { readShard, writeShard, type Doc } from './doc-io.js';
 import { firstFailedRule, type FilterConfig } from './filters.js';
-import { CharTrigramScorer, filterSentences } from './quality.js';
+import { CharTrigramScorer, filterSentences, type SentenceScorer } from './quality.js';
+import { ModelSentenceScorer } from './model-scorer.js';
 import { MinHasher, shingleSet, type MinHashConfig } from './minhash.js';
 import { hash64, normalizeForHash, paragraphs, sentences } from './text.js';
 
 export type ShardTask =
   | { kind: 'exact-keys'; input: string; keys: string }
   | { kind: 'filter'; input: string; output: string; filters: FilterConfig }
-  | { kind: 'quality'; input: string; output: string; scorerFile: string; threshold: number; minSentenceChars: number; minDocChars: number }
+  | { kind: 'quality'; input: string; output: string; scorerFile: string; threshold: number; minSentenceChars: number; minDocChars: number; model?: { model: string; tokenizer?: string } }
   | { kind: 'unit-keys'; input: string; keys: string; minChars: number }
   | { kind: 'unit-remove'; input: string; output: string; drops: [number, string, number][]; minDocChars: number }
   | { kind: 'minhash'; input: string; keys: string; shingles: string; config: MinHashConfig }
@@ -66,6 +67,15 @@ export function docUnits(text: string): { paras: string[][] } {
   return { paras: paragraphs(text).map((p) => sentences(p)) };
 }
 
+let cachedModel: { key: string; scorer: ModelSentenceScorer } | null = null;
+
+/** One model per worker thread, loaded on its first quality task. */
+function modelScorer(m: { model: string; tokenizer?: string }): ModelSentenceScorer {
+  const key = `${m.model}|${m.tokenizer ?? ''}`;
+  if (cachedModel?.key !== key) cachedModel = { key, scorer: ModelSentenceScorer.load(m.model, m.tokenizer) };
+  return cachedModel.scorer;
+}
+
 export async function runShardTask(t: ShardTask): Promise<ShardResult> {
   const docs = await readShard(t.input);
   const r = newResult(docs);
@@ -83,7 +93,7 @@ export async function runShardTask(t: ShardTask): Promise<ShardResult> {
       return finish(r, out, t.output);
     }
     case 'quality': {
-      const scorer = CharTrigramScorer.load(t.scorerFile);
+      const scorer: SentenceScorer = t.model ? modelScorer(t.model) : CharTrigramScorer.load(t.scorerFile);
       const out: Doc[] = [];
       for (const d of docs) {
         const f = filterSentences(d.text, scorer, t.threshold, t.minSentenceChars);
