@@ -81,7 +81,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let benchmarks: TaskResult[] = [];
   if (o.evalData && fs.existsSync(o.evalData)) {
     const limit = q ? 2 : 20;
-    const tasks = ['ceval', 'cmmlu', 'mmlu', 'gsm8k', 'humaneval'];
+    const tasks = ['ceval', 'cmmlu', 'mmlu', 'humaneval'];  // GSM8K's 256-token CoT decodes would add minutes
     log(`      benchmarks (${limit} items each, chance level expected at this size): ${tasks.join(', ')}`, true);
     const rep = await evaluate({ model: modelDir, tasks, data: o.evalData, limit, out: path.join(o.out, 'eval', 'results.json') });
     benchmarks = rep.results;
