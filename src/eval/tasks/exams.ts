@@ -34,7 +34,7 @@ export function loadCeval(o: LoadOptions): Task {
   return { name: 'ceval', title: 'C-Eval', metric: 'accuracy', shots, source: zip, protocol: `${shots}-shot (dev examples), ${split} split, letter log-prob`, items: choiceItems(read(split, true), read('dev', true), shots, style) };
 }
 
-function mmluLike(dir: string, shots: number, rowToQuestion: (r: Record<string, string>, subject: string, where: string) => Question, suffix: RegExp): { test: Question[]; dev: Question[] } {
+function mmluLike(dir: string, rowToQuestion: (r: Record<string, string>, subject: string, where: string) => Question, suffix: RegExp): { test: Question[]; dev: Question[] } {
   const read = (split: string) => listFiles(path.join(dir, split), '.csv').flatMap((f) => {
     const subject = path.basename(f).replace(suffix, '');
     return readCsv(f).map((r, i) => rowToQuestion(r, subject, `${f} row ${i + 2}`));
@@ -45,7 +45,7 @@ function mmluLike(dir: string, shots: number, rowToQuestion: (r: Record<string, 
 export function loadCmmlu(o: LoadOptions): Task {
   const dir = resolveData(o.data, 'cmmlu', 'data/dev');
   const shots = o.shots ?? 5;
-  const { test, dev } = mmluLike(path.join(dir, 'data'), shots, (r, subject, where) => ({
+  const { test, dev } = mmluLike(path.join(dir, 'data'), (r, subject, where) => ({
     subject, nOptions: 4, gold: letterIndex(r.Answer, 4, where),
     prompt: `题目：${r.Question}\n${renderOptions([r.A!, r.B!, r.C!, r.D!])}\n答案是：`,
   }), /\.csv$/);
@@ -57,7 +57,7 @@ export function loadMmlu(o: LoadOptions): Task {
   const dir = resolveData(o.data, 'mmlu', 'data/mmlu/dev');
   const shots = o.shots ?? 5;
   // this copy's CSVs have a header and a 0-3 answer index (see its SOURCE.md)
-  const { test, dev } = mmluLike(path.join(dir, 'data/mmlu'), shots, (r, subject, where) => {
+  const { test, dev } = mmluLike(path.join(dir, 'data/mmlu'), (r, subject, where) => {
     const gold = Number(r.answer);
     if (!(Number.isInteger(gold) && gold >= 0 && gold < 4)) throw new SyntaxError(`${where}: answer ${JSON.stringify(r.answer)} is not 0-3`);
     return { subject, nOptions: 4, gold, prompt: `${r.question}\n${renderOptions([r.choice0!, r.choice1!, r.choice2!, r.choice3!])}\nAnswer:` };
