@@ -1,9 +1,11 @@
 // Runs untrusted, model-written Python (HumanEval/MBPP completions) in a
 // child process, never in-process. Layers, strongest available first:
-//  1. OS: a fresh network namespace (no interfaces up: nothing to connect to),
-//     and, when we run as root, the child drops to uid/gid 65534 (nobody), so
-//     the kernel refuses writes outside its throw-away directory; as non-root,
-//     an unprivileged user namespace gives the network isolation only.
+//  1. OS: a fresh network namespace (no interfaces up: nothing to connect to)
+//     and mount namespace in which /tmp, /var/tmp and /dev/shm are private,
+//     empty tmpfs mounts (so even world-writable places are thrown away);
+//     when we run as root the child also drops to uid/gid 65534 (nobody), so
+//     the kernel refuses writes to everything else. As non-root, an
+//     unprivileged user namespace gives the network and mount isolation.
 //  2. Resource limits set in the child before the program runs: address space,
 //     CPU seconds, file size, process count; plus a wall-clock kill of the
 //     whole process group from here.
@@ -81,11 +83,16 @@ export function sandboxLauncher(python?: string): Launcher {
   if (!py) throw new Error(`sandbox: no usable Python interpreter (tried ${candidates.join(', ')}); set BAICHUAN2_PYTHON`);
   const root = process.getuid?.() === 0;
   const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'];
+  // inside the new mount namespace: private tmpfs over the world-writable places, then the program
+  // (the working directory stays reachable through the cwd the child starts in)
+  const privateTmp = (then: string[]) => ['sh', '-c', 'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] && mount -t tmpfs -o size=64m,mode=1777 tmpfs "$d" || exit 97; done; exec "$@"', 'sandbox', ...then];
   const tries: Launcher[] = [];
+  if (root) tries.push({ prefix: ['unshare', '--net', '--mount', '--', ...privateTmp(drop)], python: py, isolation: ['netns', 'private-tmp', 'uid-nobody', 'rlimits', 'guard'], dropUser: true });
   if (root) tries.push({ prefix: ['unshare', '--net', '--', ...drop], python: py, isolation: ['netns', 'uid-nobody', 'rlimits', 'guard'], dropUser: true });
   if (root) tries.push({ prefix: drop, python: py, isolation: ['uid-nobody', 'rlimits', 'guard'], dropUser: true });
+  tries.push({ prefix: ['unshare', '--user', '--map-root-user', '--net', '--mount', '--', ...privateTmp([])], python: py, isolation: ['netns', 'private-tmp', 'rlimits', 'guard'], dropUser: false });
   tries.push({ prefix: ['unshare', '--user', '--map-root-user', '--net', '--'], python: py, isolation: ['netns', 'rlimits', 'guard'], dropUser: false });
-  const found = tries.find((t) => works([...t.prefix, t.python, '-c', 'pass']));
+  const found = tries.find((t) => works([...t.prefix, t.python, '-c', 'pass']));  // probed from the cwd, like real runs
   launcher = found ?? { prefix: [], python: py, isolation: ['rlimits', 'guard'], dropUser: false };
   return launcher;
 }
@@ -97,10 +104,11 @@ export function runPython(program: string, opts: SandboxOptions = {}): Promise<S
   const l = sandboxLauncher(opts.python);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-sandbox-'));
   fs.writeFileSync(path.join(dir, 'program.py'), program);
-  fs.writeFileSync(path.join(dir, 'guard.py'), GUARD);
   if (l.dropUser) { fs.chownSync(dir, 65534, 65534); fs.chmodSync(dir, 0o700); }
   const cpuSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  const argv = [...l.prefix, l.python, '-I', '-S', path.join(dir, 'guard.py'), path.join(dir, 'program.py'), String(mem), String(cpuSeconds)];
+  // the guard goes in with -c and the program by a relative path: with a private /tmp the
+  // directory is reachable only as the child's cwd (Python would absolutise a script path)
+  const argv = [...l.prefix, l.python, '-I', '-S', '-c', GUARD, 'program.py', String(mem), String(cpuSeconds)];
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {

@@ -50,6 +50,11 @@ test('sandbox: passes, fails, and stops hostile programs', async (t) => {
     assert.equal(raw.status, 'failed');
   } else t.diagnostic('no privilege drop here (not root): the raw-libc unlink case is not checked');
   assert.equal(fs.readFileSync(canary, 'utf8'), 'keep me');
+  // world-writable places: with a private /tmp a write there vanishes with the sandbox
+  const stray = path.join(os.tmpdir(), `bc2-stray-${process.pid}.txt`);
+  await runPython(`open(${JSON.stringify(stray)}, "w").write("left behind")`);
+  if (isolation.includes('private-tmp')) assert.ok(!fs.existsSync(stray), 'a file written to /tmp stays inside the sandbox');
+  else { t.diagnostic('no private /tmp here: a write to /tmp is not contained'); fs.rmSync(stray, { force: true }); }
 
   // a live server on loopback: no connection may reach it
   let connections = 0;
