@@ -37,15 +37,23 @@ export function* readDocumentsSync(files: readonly string[], stats: ReadStats = 
   }
 }
 
+/** A document and its sampling weight (the data pipeline's `weight` field), when it has one. */
+export interface DocumentRecord { text: string; weight?: number }
+
 /** Streaming iteration (bounded memory) for large inputs. */
 export async function* readDocuments(files: readonly string[], stats: ReadStats = newReadStats()): AsyncGenerator<string> {
+  for await (const r of readDocumentRecords(files, stats)) yield r.text;
+}
+
+/** Like readDocuments, with each record's sampling weight. */
+export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats()): AsyncGenerator<DocumentRecord> {
   for (const file of files) {
     checkInput(file);
     if (file.endsWith('.txt')) {
       const raw = fs.readFileSync(file, 'utf8');
       stats.documents++;
       stats.bytes += Buffer.byteLength(raw);
-      yield raw;
+      yield { text: raw };
       continue;
     }
     if (file.endsWith('.parquet')) {
@@ -55,13 +63,17 @@ export async function* readDocuments(files: readonly string[], stats: ReadStats 
     const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
     let n = 0;
     for await (const line of rl) {
-      const t = parseLine(line, file, ++n, stats);
-      if (t !== null) yield t;
+      const r = parseRecord(line, file, ++n, stats);
+      if (r !== null) yield r;
     }
   }
 }
 
 function parseLine(line: string, file: string, lineNo: number, stats: ReadStats): string | null {
+  return parseRecord(line, file, lineNo, stats)?.text ?? null;
+}
+
+function parseRecord(line: string, file: string, lineNo: number, stats: ReadStats): DocumentRecord | null {
   if (!line.trim()) return null;
   let rec: unknown;
   try {
@@ -75,12 +87,17 @@ function parseLine(line: string, file: string, lineNo: number, stats: ReadStats)
     stats.skipped.push({ file, line: lineNo, reason: 'no string "text" field' });
     return null;
   }
+  const w = (rec as { weight?: unknown }).weight;
+  if (w !== undefined && !(typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
+    stats.skipped.push({ file, line: lineNo, reason: '"weight" is not a non-negative number' });
+    return null;
+  }
   stats.documents++;
   stats.bytes += Buffer.byteLength(t);
-  return t;
+  return w === undefined ? { text: t } : { text: t, weight: w };
 }
 
-async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<string> {
+async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<DocumentRecord> {
   let buf;
   let meta;
   try {
@@ -91,17 +108,19 @@ async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<stri
   }
   const hasText = meta.schema.some((el) => el.name === 'text');
   if (!hasText) throw new Error(`${file}: Parquet file has no "text" column`);
+  const hasWeight = meta.schema.some((el) => el.name === 'weight');
   let row = 0;
   for (const rg of meta.row_groups) {
     const n = Number(rg.num_rows);
-    const rows = await parquetReadObjects({ file: buf, metadata: meta, columns: ['text'], rowStart: row, rowEnd: row + n });
+    const rows = await parquetReadObjects({ file: buf, metadata: meta, columns: hasWeight ? ['text', 'weight'] : ['text'], rowStart: row, rowEnd: row + n });
     for (const r of rows) {
       row++;
       const t = (r as { text?: unknown }).text;
       if (typeof t !== 'string') { stats.skipped.push({ file, line: row, reason: 'null or non-string "text"' }); continue; }
       stats.documents++;
       stats.bytes += Buffer.byteLength(t);
-      yield t;
+      const w = (r as { weight?: unknown }).weight;
+      yield typeof w === 'number' && Number.isFinite(w) && w >= 0 ? { text: t, weight: w } : { text: t };
     }
   }
 }

@@ -1,13 +1,17 @@
 // `prepare`: documents -> token shards (uint32, EOS after every document)
 // with a manifest, tokenised on worker threads. Batches are numbered and
 // written in order, so the output is identical for any number of workers.
-// Every k-th document goes to the validation split (deterministic).
+// Every k-th document goes to the validation split (deterministic). A training
+// document with a sampling weight w (the data pipeline's `mix` stage) is
+// written floor(w) times plus once more with probability frac(w), decided by a
+// hash of its index, so the token stream follows the mix; validation documents
+// are written once.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { readDocuments, newReadStats, type ReadStats } from './documents.js';
+import { readDocumentRecords, newReadStats, type ReadStats } from './documents.js';
 import { sha256, type Manifest, type ShardInfo } from '../train/shards.js';
 
 export interface PrepareOptions {
@@ -19,6 +23,14 @@ export interface PrepareOptions {
   shardTokens?: number;
   workers?: number;
   onProgress?: (docs: number) => void;
+}
+
+/** A uniform number in [0, 1) from a document index (murmur3's finaliser). */
+function unitHash(i: number): number {
+  let h = (i ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
 }
 
 export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; stats: ReadStats }> {
@@ -89,14 +101,21 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
     inflight.push(Promise.all([ask(trainTexts, 0), ask(valTexts, 1)]).then(([train, val]) => { results.set(id, { train, val }); drain(); }));
   };
   let batch: string[] = [], isVal: boolean[] = [], batchBytes = 0;
-  for await (const text of readDocuments(o.inputs, stats)) {
-    const v = docIndex++ % every === every - 1;
+  let weighted = false, sampledTrain = 0;
+  for await (const { text, weight } of readDocumentRecords(o.inputs, stats)) {
+    const index = docIndex++;
+    const v = index % every === every - 1;
     const split = v ? splits.val : splits.train;
     split.docs++;
     split.bytes += Buffer.byteLength(text);
-    batch.push(text);
-    isVal.push(v);
-    batchBytes += text.length;
+    if (weight !== undefined) weighted = true;
+    const copies = v || weight === undefined ? 1 : Math.floor(weight) + (unitHash(index) < weight - Math.floor(weight) ? 1 : 0);
+    if (!v) sampledTrain += copies;
+    for (let c = 0; c < copies; c++) {
+      batch.push(text);
+      isVal.push(v);
+      batchBytes += text.length;
+    }
     if (batchBytes > 1 << 20) {
       send(batch, isVal);
       batch = []; isVal = []; batchBytes = 0;
@@ -120,6 +139,7 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
     bytes: { train: splits.train.bytes, val: splits.val.bytes },
     train: splits.train.shards,
     val: splits.val.shards,
+    ...(weighted ? { sampledTrainDocuments: sampledTrain } : {}),
   };
   const mf = path.join(o.out, 'manifest.json');
   fs.writeFileSync(`${mf}.tmp`, JSON.stringify(manifest, null, 2) + '\n');

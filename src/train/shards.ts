@@ -16,6 +16,8 @@ export interface Manifest {
   bytes: { train: number; val: number };
   train: ShardInfo[];
   val: ShardInfo[];
+  /** Present when inputs carried sampling weights (data pipeline `mix`): training documents after up/down-sampling. */
+  sampledTrainDocuments?: number;
 }
 
 export function readManifest(dir: string): Manifest {

@@ -193,3 +193,26 @@ test('the quality stage can score with a Baichuan model instead of the trigram m
   assert.equal(kept.length, 6);
   assert.ok(kept.every((d) => typeof d.quality === 'number' && d.quality < 0));
 });
+
+test('prepare honours the mix weights: a document of weight w appears floor(w) or ceil(w) times in training', async () => {
+  const { prepare } = await import('../../src/data/prepare.js');
+  const tokFile = path.resolve('../shared/data/tokenizers/spm-bpe-8000/tokenizer.model');
+  if (!fs.existsSync(tokFile)) return;
+  const dir = tmp('weights');
+  const weights = [0, 1, 3, 2.5, 0.5];
+  // 40 documents, each naming itself; every 20th goes to validation (index 19 and 39)
+  const docs = Array.from({ length: 40 }, (_, i) => ({ text: `document ${i} unique text`, weight: weights[i % weights.length]! }));
+  writeJsonl(path.join(dir, 'w.jsonl'), docs);
+  const { manifest } = await prepare({ tokenizer: tokFile, inputs: [path.join(dir, 'w.jsonl')], out: path.join(dir, 'shards'), valFraction: 0.05, workers: 1 });
+  const eos = manifest.eosTokenId;
+  const count = (shards: { file: string }[]) => shards.reduce((s, sh) => {
+    const b = fs.readFileSync(path.join(dir, 'shards', sh.file));
+    return s + new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4).filter((t) => t === eos).length;
+  }, 0);
+  const trainDocs = docs.filter((_, i) => i % 20 !== 19);
+  const lo = trainDocs.reduce((s, d) => s + Math.floor(d.weight), 0), hi = trainDocs.reduce((s, d) => s + Math.ceil(d.weight), 0);
+  const n = count(manifest.train);
+  assert.equal(n, manifest.sampledTrainDocuments);
+  assert.ok(n >= lo && n <= hi, `${n} training documents, expected between ${lo} and ${hi}`);
+  assert.equal(count(manifest.val), 2, 'validation documents are written once');
+});
