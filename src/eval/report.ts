@@ -10,8 +10,13 @@ function fmt(r: TaskResult | undefined): string {
   return r.metric === 'bits/byte' ? r.score.toFixed(3) : r.score.toFixed(2);
 }
 
+const TITLES: Record<string, string> = {
+  ceval: 'C-Eval', mmlu: 'MMLU', cmmlu: 'CMMLU', gaokao: 'Gaokao', agieval: 'AGIEval', bbh: 'BBH', gsm8k: 'GSM8K', humaneval: 'HumanEval',
+  jecqa: 'JEC-QA', usmle: 'USMLE', medmcqa: 'MedMCQA', math: 'MATH', mbpp: 'MBPP',
+};
+
 function table(names: string[], byName: Map<string, TaskResult>, model: string): string {
-  const titles = names.map((n) => byName.get(n)?.title ?? n);
+  const titles = names.map((n) => byName.get(n)?.title ?? TITLES[n] ?? n);
   return [`| Model | ${titles.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`, `| ${model} | ${names.map((n) => fmt(byName.get(n))).join(' | ')} |`].join('\n');
 }
 
