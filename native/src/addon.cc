@@ -55,28 +55,31 @@ ArrayView arrayArg(const Napi::CallbackInfo& info, size_t i, const std::string& 
   return v;
 }
 
-float* f32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+// A typed array argument of the given kind with at least `need` elements, or a named RangeError.
+template <typename T>
+T* typedArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need,
+            napi_typedarray_type type, const char* what) {
   ArrayView v = arrayArg(info, i, op, name);
-  if (v.type != napi_float32_array) fail(info.Env(), op, std::string(name) + " must be a Float32Array");
+  if (v.type != type) fail(info.Env(), op, std::string(name) + " must be " + what);
   if (v.length < need)
     fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
-  return static_cast<float*>(v.data);
+  return static_cast<T*>(v.data);
+}
+
+float* f32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  return typedArg<float>(info, i, op, name, need, napi_float32_array, "a Float32Array");
 }
 
 int32_t* i32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  ArrayView v = arrayArg(info, i, op, name);
-  if (v.type != napi_int32_array) fail(info.Env(), op, std::string(name) + " must be an Int32Array");
-  if (v.length < need)
-    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
-  return static_cast<int32_t*>(v.data);
+  return typedArg<int32_t>(info, i, op, name, need, napi_int32_array, "an Int32Array");
 }
 
 uint16_t* u16Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  ArrayView v = arrayArg(info, i, op, name);
-  if (v.type != napi_uint16_array) fail(info.Env(), op, std::string(name) + " must be a Uint16Array (bf16 bits)");
-  if (v.length < need)
-    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
-  return static_cast<uint16_t*>(v.data);
+  return typedArg<uint16_t>(info, i, op, name, need, napi_uint16_array, "a Uint16Array (bf16 bits)");
+}
+
+uint8_t* u8Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
+  return typedArg<uint8_t>(info, i, op, name, need, napi_uint8_array, "a Uint8Array");
 }
 
 bool isNullish(const Napi::CallbackInfo& info, size_t i) {
@@ -462,14 +465,6 @@ void quantDims(const Napi::CallbackInfo& info, const std::string& op, int K, int
   if (G != 32 && G != 64 && G != 128) fail(info.Env(), op, "group size must be 32, 64 or 128, got " + std::to_string(G));
   if (K % G != 0) fail(info.Env(), op, "K = " + std::to_string(K) + " is not a multiple of the group size " + std::to_string(G));
   if (K > 32768) fail(info.Env(), op, "K = " + std::to_string(K) + " exceeds 32768");
-}
-
-uint8_t* u8Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  ArrayView v = arrayArg(info, i, op, name);
-  if (v.type != napi_uint8_array) fail(info.Env(), op, std::string(name) + " must be a Uint8Array");
-  if (v.length < need)
-    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
-  return static_cast<uint8_t*>(v.data);
 }
 
 // quantize(w (Float32Array | Uint16Array bf16), N, K, G, bits, q, scales)

@@ -95,25 +95,24 @@ function decode(name: string, e: SafetensorsEntry, raw: Uint8Array): Tensor {
   }
 }
 
-/** Read the named tensors (all when `names` is omitted) from a safetensors file. */
-export function readSafetensors(file: string, names?: Iterable<string>): Map<string, Tensor> {
+/** Each named tensor's stored bytes, in an aligned, exactly-sized buffer of its own (the GC frees it with the tensor). */
+function readEntries<T>(file: string, names: Iterable<string> | undefined, use: (name: string, e: SafetensorsEntry, raw: Uint8Array) => T): Map<string, T> {
   const h = readSafetensorsHeader(file);
   const want = names ? [...names] : [...h.entries.keys()];
-  const out = new Map<string, Tensor>();
+  const out = new Map<string, T>();
   const fd = fs.openSync(file, 'r');
   try {
     for (const name of want) {
       const e = h.entries.get(name);
       if (!e) throw new Error(`${file}: no tensor named '${name}'`);
       const [s, t] = e.data_offsets;
-      // an aligned, exactly-sized buffer per tensor (the GC frees it with the tensor)
       const raw = new Uint8Array(new ArrayBuffer(Math.max(t - s, 0)));
       try {
         readBytes(fd, h.dataStart + s, t - s, raw);
       } catch (err) {
         throw new Error(`${file}: reading tensor '${name}' failed: ${(err as Error).message} (truncated file?)`);
       }
-      out.set(name, decode(name, e, raw));
+      out.set(name, use(name, e, raw));
     }
   } finally {
     fs.closeSync(fd);
@@ -121,24 +120,14 @@ export function readSafetensors(file: string, names?: Iterable<string>): Map<str
   return out;
 }
 
+/** Read the named tensors (all when `names` is omitted) from a safetensors file. */
+export function readSafetensors(file: string, names?: Iterable<string>): Map<string, Tensor> {
+  return readEntries(file, names, (name, e, raw) => decode(name, e, raw));
+}
+
 /** The stored bytes of the named tensors, undecoded (for dtypes our Tensor lacks: I8/U8 quantised codes). */
 export function readSafetensorsRaw(file: string, names: Iterable<string>): Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }> {
-  const h = readSafetensorsHeader(file);
-  const out = new Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>();
-  const fd = fs.openSync(file, 'r');
-  try {
-    for (const name of names) {
-      const e = h.entries.get(name);
-      if (!e) throw new Error(`${file}: no tensor named '${name}'`);
-      const [s, t] = e.data_offsets;
-      const raw = new Uint8Array(new ArrayBuffer(t - s));
-      try { readBytes(fd, h.dataStart + s, t - s, raw); } catch (err) { throw new Error(`${file}: reading tensor '${name}' failed: ${(err as Error).message} (truncated file?)`); }
-      out.set(name, { dtype: e.dtype, shape: e.shape, bytes: raw });
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return out;
+  return readEntries(file, names, (_name, e, raw) => ({ dtype: e.dtype, shape: e.shape, bytes: raw }));
 }
 
 /** Write tensors to a safetensors file (atomically: temp file, then rename). */
