@@ -216,3 +216,15 @@ test('prepare honours the mix weights: a document of weight w appears floor(w) o
   assert.ok(n >= lo && n <= hi, `${n} training documents, expected between ${lo} and ${hi}`);
   assert.equal(count(manifest.val), 2, 'validation documents are written once');
 });
+
+test('the quality threshold, calibrated on held-out reference text, keeps clean text of the same kind', async () => {
+  const train = path.resolve('../shared/data/corpus/demo-mix-v1.train.jsonl'), val = path.resolve('../shared/data/corpus/demo-mix-v1.val.jsonl');
+  if (!fs.existsSync(train) || !fs.existsSync(val)) return;
+  const dir = tmp('calib');
+  const docs = fs.readFileSync(train, 'utf8').split('\n').filter(Boolean).slice(0, 300).map((l) => JSON.parse(l) as { text: string });
+  const c = parsePipelineConfig({ inputs: [writeJsonl(path.join(dir, 'in.jsonl'), docs)], out: path.join(dir, 'out'), stages: ['quality'], quality: { reference: [val] } });
+  const r = await runPipeline(c);
+  const q = r.stages[1]!;
+  // a 2% quantile threshold should cost clean text of the reference's kind a few percent, not a third
+  assert.ok(q.bytesOut / q.bytesIn > 0.9, `kept ${(100 * q.bytesOut / q.bytesIn).toFixed(1)}% of the bytes`);
+});

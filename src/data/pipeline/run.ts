@@ -178,9 +178,12 @@ export async function runPipeline(c: PipelineConfig, o: { log?: Log; progress?: 
         if (fs.existsSync(calib) && fs.existsSync(scorerFile)) threshold = (JSON.parse(fs.readFileSync(calib, 'utf8')) as { threshold: number }).threshold;
         else {
           const ref = await readReference(c.quality.reference);
-          const trigram = CharTrigramScorer.train(ref);
+          // calibrate on reference documents the trigram model did not see (every 5th): scored
+          // in-sample, its own training text looks better than any new text and the threshold is too high
+          const heldOut = ref.length >= 5 ? ref.filter((_, i) => i % 5 === 4) : ref;
+          const trigram = CharTrigramScorer.train(ref.length >= 5 ? ref.filter((_, i) => i % 5 !== 4) : ref);
           const scorer = model ? ModelSentenceScorer.load(model.model, model.tokenizer) : trigram;
-          threshold = referenceThreshold(scorer, ref, c.quality.threshold_quantile, c.quality.min_sentence_chars);
+          threshold = referenceThreshold(scorer, model ? ref : heldOut, c.quality.threshold_quantile, c.quality.min_sentence_chars);
           trigram.save(scorerFile);
           fs.writeFileSync(calib, JSON.stringify({ threshold, quantile: c.quality.threshold_quantile, referenceDocs: ref.length, scorer: model ?? 'char-trigram' }));
         }
@@ -283,7 +286,12 @@ async function mixWeights(inputs: string[], c: PipelineConfig): Promise<MixWeigh
   const total = [...bytes.values()].reduce((a, b) => a + b, 0) || 1;
   const targets = c.mix.weights;
   const targetTotal = Object.keys(targets).length ? [...bytes.keys()].reduce((s, k) => s + (targets[k] ?? 0), 0) : 0;
-  for (const k of Object.keys(targets)) if (!bytes.has(k)) throw new Error(`mix: category '${k}' has no documents (categories: ${[...bytes.keys()].join(', ')})`);
+  for (const k of Object.keys(targets)) {
+    if (bytes.has(k)) continue;
+    const cats = [...bytes.keys()];
+    throw new Error(`mix: category '${k}' has no documents; the ${cats.length} categories are ${cats.slice(0, 8).join(', ')}${cats.length > 8 ? ', …' : ''} ` +
+      `(a category is the first mix.categories regex matching a document's source, else the source itself; set source_field to the field that names it)`);
+  }
   const categories: MixWeights['categories'] = {};
   for (const [k, b] of bytes) {
     const share = b / total;
