@@ -14,6 +14,7 @@ import { extractBbhAnswer, extractLastNumber, extractMathAnswer, mathEquivalent,
 import { passAtK } from './metrics/pass-at-k.js';
 import { runPython, type SandboxOptions } from './sandbox.js';
 import type { ChoiceItem, CodeItem, EvalItem, GenItem, Task } from './tasks/types.js';
+import { CEVAL_SUBJECTS } from './tasks/ceval-subjects.js';
 
 export interface RunOptions {
   /** JSONL cache file (created if absent). */
@@ -169,6 +170,12 @@ function aggregate(task: Task, recs: ItemRecord[], samples: number): Pick<TaskRe
   if (task.metric === 'accuracy') {
     for (const [s, rs] of bySubject) perSubject[s] = { score: 100 * mean(rs.map((r) => (r.correct ? 1 : 0))), n: rs.length };
     extra.macro = mean(Object.values(perSubject).map((p) => p.score));
+    if (task.name === 'ceval') {
+      // C-Eval's leaderboard also reports its four categories
+      const byCat = new Map<string, number[]>();
+      for (const r of recs) { const cat = CEVAL_SUBJECTS[r.subject]?.category ?? 'Other'; byCat.set(cat, [...(byCat.get(cat) ?? []), r.correct ? 1 : 0]); }
+      for (const [cat, xs] of byCat) extra[`category: ${cat}`] = 100 * mean(xs);
+    }
     return { score: 100 * mean(recs.map((r) => (r.correct ? 1 : 0))), perSubject, extra };
   }
   if (task.metric === 'pass@1') {

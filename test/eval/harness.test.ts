@@ -37,6 +37,8 @@ test('every paper task runs end to end on real items (tiny random model)', { ski
   assert.ok(report.results.find((r) => r.task === 'mmlu')!.fitting.itemsWithFewerShots > 0);
   const mmlu = report.results.find((r) => r.task === 'mmlu')!;
   assert.deepEqual(Object.keys(mmlu.perSubject).length, 2, 'limit spreads over subjects');
+  const ceval = report.results.find((r) => r.task === 'ceval')!;
+  assert.ok(Object.keys(ceval.extra).some((k) => k.startsWith('category: ')), 'C-Eval reports its categories');
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
   assert.equal(saved.model.sha256.length, 64);
   const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');

@@ -39,6 +39,9 @@ test('exam loaders: published counts, 5 examples per subject, letters A-D', { sk
   assert.match(mmlu.query, /\nAnswer:$/);
   const ceval = load('ceval').items[0] as ChoiceItem;
   assert.deepEqual(ceval.options, ['A', 'B', 'C', 'D']);
+  // the official prompt names the subject in Chinese
+  assert.equal(ceval.subject, 'accountant');
+  assert.equal(ceval.header, '以下是中国关于注册会计师考试的单项选择题，请选出其中的正确答案。\n\n');
   assert.match(ceval.query, /答案：$/);
   assert.equal((load('usmle').items[0] as ChoiceItem).options.length, 5);
   assert.throws(() => loadTask('ceval', { data: EVAL_DATA, split: 'test' }), /no public answers/);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { choiceItems, letterIndex, renderOptions, splitShotsPerSubject, type ChoiceStyle, type Question } from './choice-prompt.js';
 import { listFiles, readCsv, readJson, readJsonl, readZippedCsvs, resolveData } from './data-files.js';
 import type { LoadOptions, Task } from './types.js';
+import { CEVAL_SUBJECTS } from './ceval-subjects.js';
 
 const ZH_STYLE = (header: (s: string) => string): ChoiceStyle => ({ header, letterPrefix: '', shotEnd: '\n\n' });
 const EN_STYLE = (header: (s: string) => string): ChoiceStyle => ({ header, letterPrefix: ' ', shotEnd: '\n\n' });
@@ -30,7 +31,12 @@ export function loadCeval(o: LoadOptions): Task {
       nOptions: 4,
     }));
   });
-  const style = ZH_STYLE((s) => `以下是中国关于${subjectWords(s)}考试的单项选择题，请选出其中的正确答案。\n\n`);
+  const zhName = (s: string) => {
+    const m = CEVAL_SUBJECTS[s];
+    if (!m) throw new Error(`ceval: unknown subject '${s}' (not one of C-Eval's 52)`);
+    return m.zh;
+  };
+  const style = ZH_STYLE((s) => `以下是中国关于${zhName(s)}考试的单项选择题，请选出其中的正确答案。\n\n`);
   return { name: 'ceval', title: 'C-Eval', metric: 'accuracy', shots, source: zip, protocol: `${shots}-shot (dev examples), ${split} split, letter log-prob`, items: choiceItems(read(split, true), read('dev', true), shots, style) };
 }
 
