@@ -1,9 +1,13 @@
-// Reading training documents from .jsonl (a "text" field per line), .parquet
-// (a "text" column, read row group by row group) and .txt (one document per
-// file) inputs, streaming. Malformed records are counted and reported with
-// their file and line (or row), never silently used.
+// Reading documents, streaming, from .jsonl / .jsonl.gz (a "text" field per
+// line), .parquet (a "text" column, read row group by row group) and .txt (one
+// document per file). The one reader behind `prepare`, `train-tokenizer` and
+// the data pipeline. A record that is not valid UTF-8, not JSON, has no string
+// "text" or a bad "weight", or lies after a corrupt gzip block, is counted with
+// its file, line (or row) and reason and skipped, never silently used.
 import fs from 'node:fs';
-import readline from 'node:readline';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 
 export interface ReadStats { documents: number; bytes: number; skipped: { file: string; line: number; reason: string }[] }
@@ -12,92 +16,87 @@ export function newReadStats(): ReadStats {
   return { documents: 0, bytes: 0, skipped: [] };
 }
 
-function checkInput(file: string): void {
-  if (!fs.existsSync(file)) throw new Error(`${file}: input not found`);
-  if (!/\.(jsonl|txt|parquet)$/.test(file)) throw new Error(`${file}: unsupported input type (expected .jsonl, .parquet or .txt)`);
+/** Skipped records per reason. */
+export function skippedByReason(stats: ReadStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of stats.skipped) out[s.reason] = (out[s.reason] ?? 0) + 1;
+  return out;
 }
 
-/** Synchronous iteration (for small corpora and the tokenizer trainer). */
-export function* readDocumentsSync(files: readonly string[], stats: ReadStats = newReadStats()): Generator<string> {
-  for (const file of files) {
-    checkInput(file);
-    if (file.endsWith('.parquet')) throw new Error(`${file}: Parquet is read asynchronously; use readDocuments()`);
-    const raw = fs.readFileSync(file, 'utf8');
-    if (file.endsWith('.txt')) {
-      stats.documents++;
-      stats.bytes += Buffer.byteLength(raw);
-      yield raw;
-      continue;
+/** A document, where it came from (the record's source field, else the file's name), and its sampling weight if any. */
+export interface DocumentRecord { text: string; source: string; weight?: number }
+
+export const INPUT_PATTERN = /\.(jsonl|jsonl\.gz|json\.gz|parquet|txt)$/;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Lines as raw bytes, so invalid UTF-8 is caught per line. */
+async function* byteLines(stream: Readable): AsyncGenerator<Buffer> {
+  let rest = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    let start = 0;
+    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
+      yield buf.subarray(start, i);
+      start = i + 1;
     }
-    const lines = raw.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const t = parseLine(lines[i]!, file, i + 1, stats);
-      if (t !== null) yield t;
-    }
+    rest = Buffer.from(buf.subarray(start));
   }
+  if (rest.length) yield rest;
 }
 
-/** A document and its sampling weight (the data pipeline's `weight` field), when it has one. */
-export interface DocumentRecord { text: string; weight?: number }
+function checkWeight(w: unknown): number | undefined | null {
+  if (w === undefined || w === null) return undefined;
+  return typeof w === 'number' && Number.isFinite(w) && w >= 0 ? w : null;
+}
 
 /** Streaming iteration (bounded memory) for large inputs. */
-export async function* readDocuments(files: readonly string[], stats: ReadStats = newReadStats()): AsyncGenerator<string> {
-  for await (const r of readDocumentRecords(files, stats)) yield r.text;
-}
-
-/** Like readDocuments, with each record's sampling weight. */
-export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats()): AsyncGenerator<DocumentRecord> {
+export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats(), sourceField = 'source'): AsyncGenerator<DocumentRecord> {
+  const skip = (file: string, line: number, reason: string) => { stats.skipped.push({ file, line, reason }); };
+  const accept = (text: string) => { stats.documents++; stats.bytes += Buffer.byteLength(text); };
   for (const file of files) {
-    checkInput(file);
+    if (!fs.existsSync(file)) throw new Error(`${file}: input not found`);
+    if (!INPUT_PATTERN.test(file)) throw new Error(`${file}: unsupported input type (expected .jsonl, .jsonl.gz, .parquet or .txt)`);
+    const fallbackSource = path.basename(file).replace(INPUT_PATTERN, '');
     if (file.endsWith('.txt')) {
-      const raw = fs.readFileSync(file, 'utf8');
-      stats.documents++;
-      stats.bytes += Buffer.byteLength(raw);
-      yield { text: raw };
+      let text: string;
+      try { text = utf8.decode(fs.readFileSync(file)); } catch { skip(file, 1, 'invalid UTF-8'); continue; }
+      accept(text);
+      yield { text, source: fallbackSource };
       continue;
     }
     if (file.endsWith('.parquet')) {
-      yield* readParquet(file, stats);
+      yield* readParquet(file, stats, sourceField, fallbackSource);
       continue;
     }
-    const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    let n = 0;
-    for await (const line of rl) {
-      const r = parseRecord(line, file, ++n, stats);
-      if (r !== null) yield r;
+    let input: Readable = fs.createReadStream(file);
+    if (file.endsWith('.gz')) input = input.pipe(zlib.createGunzip());
+    let lineNo = 0;
+    try {
+      for await (const raw of byteLines(input)) {
+        lineNo++;
+        let line: string;
+        try { line = utf8.decode(raw); } catch { skip(file, lineNo, 'invalid UTF-8'); continue; }
+        if (!line.trim()) continue;
+        let rec: Record<string, unknown> | null;
+        try { rec = JSON.parse(line) as Record<string, unknown> | null; } catch { skip(file, lineNo, 'invalid JSON'); continue; }
+        const text = rec?.text;
+        if (typeof text !== 'string') { skip(file, lineNo, 'missing text field'); continue; }
+        const weight = checkWeight(rec!.weight);
+        if (weight === null) { skip(file, lineNo, 'weight is not a non-negative number'); continue; }
+        const s = rec![sourceField];
+        accept(text);
+        yield { text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
+      }
+    } catch (e) {
+      const err = e as { code?: string; message: string };
+      if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR' || /incorrect header|unexpected end/.test(err.message)) { skip(file, lineNo + 1, 'corrupt gzip (rest of file skipped)'); continue; }
+      throw e;
     }
   }
 }
 
-function parseLine(line: string, file: string, lineNo: number, stats: ReadStats): string | null {
-  return parseRecord(line, file, lineNo, stats)?.text ?? null;
-}
-
-function parseRecord(line: string, file: string, lineNo: number, stats: ReadStats): DocumentRecord | null {
-  if (!line.trim()) return null;
-  let rec: unknown;
-  try {
-    rec = JSON.parse(line);
-  } catch {
-    stats.skipped.push({ file, line: lineNo, reason: 'invalid JSON' });
-    return null;
-  }
-  const t = (rec as { text?: unknown }).text;
-  if (typeof t !== 'string') {
-    stats.skipped.push({ file, line: lineNo, reason: 'no string "text" field' });
-    return null;
-  }
-  const w = (rec as { weight?: unknown }).weight;
-  if (w !== undefined && !(typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
-    stats.skipped.push({ file, line: lineNo, reason: '"weight" is not a non-negative number' });
-    return null;
-  }
-  stats.documents++;
-  stats.bytes += Buffer.byteLength(t);
-  return w === undefined ? { text: t } : { text: t, weight: w };
-}
-
-async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<DocumentRecord> {
+async function* readParquet(file: string, stats: ReadStats, sourceField: string, fallbackSource: string): AsyncGenerator<DocumentRecord> {
   let buf;
   let meta;
   try {
@@ -106,23 +105,29 @@ async function* readParquet(file: string, stats: ReadStats): AsyncGenerator<Docu
   } catch (e) {
     throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
   }
-  const hasText = meta.schema.some((el) => el.name === 'text');
-  if (!hasText) throw new Error(`${file}: Parquet file has no "text" column`);
-  const hasWeight = meta.schema.some((el) => el.name === 'weight');
+  const has = (name: string) => meta.schema.some((el) => el.name === name);
+  if (!has('text')) throw new Error(`${file}: Parquet file has no "text" column`);
+  const columns = ['text', ...(has(sourceField) ? [sourceField] : []), ...(has('weight') ? ['weight'] : [])];
   let row = 0;
   for (const rg of meta.row_groups) {
     const n = Number(rg.num_rows);
-    const rows = await parquetReadObjects({ file: buf, metadata: meta, columns: hasWeight ? ['text', 'weight'] : ['text'], rowStart: row, rowEnd: row + n });
+    const rows = (await parquetReadObjects({ file: buf, metadata: meta, columns, rowStart: row, rowEnd: row + n })) as Record<string, unknown>[];
     for (const r of rows) {
       row++;
-      const t = (r as { text?: unknown }).text;
-      if (typeof t !== 'string') { stats.skipped.push({ file, line: row, reason: 'null or non-string "text"' }); continue; }
+      if (typeof r.text !== 'string') { stats.skipped.push({ file, line: row, reason: 'missing text field' }); continue; }
+      const weight = checkWeight(r.weight);
+      if (weight === null) { stats.skipped.push({ file, line: row, reason: 'weight is not a non-negative number' }); continue; }
       stats.documents++;
-      stats.bytes += Buffer.byteLength(t);
-      const w = (r as { weight?: unknown }).weight;
-      yield typeof w === 'number' && Number.isFinite(w) && w >= 0 ? { text: t, weight: w } : { text: t };
+      stats.bytes += Buffer.byteLength(r.text);
+      const s = r[sourceField];
+      yield { text: r.text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
     }
   }
+}
+
+/** The texts only. */
+export async function* readDocuments(files: readonly string[], stats: ReadStats = newReadStats()): AsyncGenerator<string> {
+  for await (const r of readDocumentRecords(files, stats)) yield r.text;
 }
 
 /** Every document of the inputs, in order (for the tokenizer trainer). */

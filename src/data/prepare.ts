@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { readDocumentRecords, newReadStats, type ReadStats } from './documents.js';
 import { sha256, type Manifest, type ShardInfo } from '../train/shards.js';
+import { murmur32 } from './pipeline/text.js';
 
 export interface PrepareOptions {
   tokenizer: string;
@@ -25,13 +26,8 @@ export interface PrepareOptions {
   onProgress?: (docs: number) => void;
 }
 
-/** A uniform number in [0, 1) from a document index (murmur3's finaliser). */
-function unitHash(i: number): number {
-  let h = (i ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
-}
+/** A uniform number in [0, 1) from a document index. */
+const unitHash = (i: number) => murmur32(String(i)) / 4294967296;
 
 export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; stats: ReadStats }> {
   const tokFile = fs.statSync(o.tokenizer).isDirectory() ? path.join(o.tokenizer, 'tokenizer.model') : o.tokenizer;

@@ -6,4 +6,4 @@ export { CharTrigramScorer, filterSentences, referenceThreshold, type SentenceSc
 export { MinHasher, shingleSet, jaccard, candidateProbability, Components, DEFAULT_MINHASH, type MinHashConfig } from './minhash.js';
 export { reportMarkdown, reportSvg } from './report.js';
 export { corpusStats, type CorpusStats } from './stats.js';
-export { readInputs, readShard, listShards, type Doc } from './doc-io.js';
+export { readShard, listShards, type Doc } from './doc-io.js';

@@ -9,10 +9,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listShards, newIngestStats, readInputs, readShard, shardName, writeShard, type Doc, type IngestStats } from './doc-io.js';
+import { listShards, shardName, type Doc } from './doc-io.js';
+import { collectDocuments, newReadStats, readDocumentRecords, skippedByReason } from '../documents.js';
 import type { PipelineConfig, StageName } from './config.js';
 import { runShardTasks } from './pool.js';
-import type { ShardResult, ShardTask } from './shard-tasks.js';
+import { writeCountedShard, type ShardResult, type ShardTask } from './shard-tasks.js';
 import { exactDuplicateOrds, lshCandidatePairs, repeatedUnits, type DuckOptions } from './duck.js';
 import { CharTrigramScorer, referenceThreshold } from './quality.js';
 import { ModelSentenceScorer } from './model-scorer.js';
@@ -26,7 +27,7 @@ export interface StageReport {
   extra?: Record<string, unknown>;
 }
 
-export interface PipelineResult { stages: StageReport[]; ingest: IngestStats; finalDir: string; shards: string[] }
+export interface PipelineResult { stages: StageReport[]; finalDir: string; shards: string[] }
 
 export type Log = (msg: string) => void;
 export type ShardProgress = (stage: string, done: number, total: number) => void;
@@ -47,24 +48,42 @@ function markDone(dir: string, r: StageReport): void {
   fs.renameSync(f + '.tmp', f);
 }
 
-async function ingest(c: PipelineConfig, dir: string, log: Log): Promise<{ report: StageReport; stats: IngestStats }> {
+/** A shard's counts, saved beside it once the shard is complete (resume skips shards that have them). */
+function saveStats(output: string, r: ShardResult): void {
+  const f = output + '.stats.json';
+  fs.writeFileSync(f + '.tmp', JSON.stringify(r));
+  fs.renameSync(f + '.tmp', f);
+}
+
+function loadStats(output: string): ShardResult | null {
+  const f = output + '.stats.json';
+  return fs.existsSync(f) && fs.existsSync(output) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as ShardResult) : null;
+}
+
+async function ingest(c: PipelineConfig, dir: string, log: Log): Promise<StageReport> {
   const t0 = performance.now();
   fs.rmSync(dir, { recursive: true, force: true });  // ingest restarts from scratch when it did not finish
   fs.mkdirSync(dir, { recursive: true });
-  const stats = newIngestStats();
+  const stats = newReadStats();
   let shard = 0;
   let buf: Doc[] = [];
-  const flush = () => { if (!buf.length) return; writeShard(path.join(dir, shardName(shard, c.format)), buf); shard++; buf = []; };
-  for await (const d of readInputs(c.inputs, stats, c.source_field)) {
+  const flush = () => {
+    if (!buf.length) return;
+    const file = path.join(dir, shardName(shard, c.format));
+    saveStats(file, writeCountedShard(file, buf));
+    shard++;
+    buf = [];
+  };
+  for await (const d of readDocumentRecords(c.inputs, stats, c.source_field)) {
     buf.push({ ord: shard * ORD_SHARD + buf.length, text: d.text, source: d.source });
     if (buf.length >= c.shard_docs) flush();
   }
   flush();
-  const malformed = Object.values(stats.malformedCount).reduce((a, b) => a + b, 0);
-  log(`ingest: ${stats.documents} documents, ${(stats.bytes / 1e6).toFixed(1)} MB in ${shard} shards${malformed ? `; ${malformed} malformed records skipped (${JSON.stringify(stats.malformedCount)})` : ''}`);
-  const rules = Object.fromEntries(Object.entries(stats.malformedCount).map(([k, v]) => [`malformed: ${k}`, { docs: v, bytes: 0, examples: stats.malformed.filter((m) => m.reason === k).slice(0, 3).map((m) => `${m.file}:${m.line}`) }]));
-  const report: StageReport = { stage: 'ingest', docsIn: stats.documents + malformed, docsOut: stats.documents, bytesIn: stats.bytes, bytesOut: stats.bytes, rules, seconds: (performance.now() - t0) / 1000, extra: { malformed: stats.malformed } };
-  return { report, stats };
+  const byReason = skippedByReason(stats);
+  const malformed = stats.skipped.length;
+  log(`ingest: ${stats.documents} documents, ${(stats.bytes / 1e6).toFixed(1)} MB in ${shard} shards${malformed ? `; ${malformed} malformed records skipped (${JSON.stringify(byReason)})` : ''}`);
+  const rules = Object.fromEntries(Object.entries(byReason).map(([k, v]) => [`malformed: ${k}`, { docs: v, bytes: 0, examples: stats.skipped.filter((m) => m.reason === k).slice(0, 3).map((m) => `${m.file}:${m.line}`) }]));
+  return { stage: 'ingest', docsIn: stats.documents + malformed, docsOut: stats.documents, bytesIn: stats.bytes, bytesOut: stats.bytes, rules, seconds: (performance.now() - t0) / 1000, extra: { malformed: stats.skipped.slice(0, 100) } };
 }
 
 /** Run per-shard tasks, skipping shards whose output and counts already exist. */
@@ -72,9 +91,8 @@ async function mapShards(stage: string, inputs: string[], make: (input: string, 
   const results = new Array<ShardResult>(inputs.length);
   const todo: number[] = [];
   inputs.forEach((inp, i) => {
-    const statsFile = outputOf(inp, i) + '.stats.json';
-    if (fs.existsSync(statsFile) && fs.existsSync(outputOf(inp, i))) results[i] = JSON.parse(fs.readFileSync(statsFile, 'utf8')) as ShardResult;
-    else todo.push(i);
+    const saved = loadStats(outputOf(inp, i));
+    if (saved) results[i] = saved; else todo.push(i);
   });
   let done = inputs.length - todo.length;
   const tasks = todo.map((i) => make(inputs[i]!, i));
@@ -84,9 +102,7 @@ async function mapShards(stage: string, inputs: string[], make: (input: string, 
       // counts are saved as each shard finishes, so a killed run redoes only unfinished shards
       const i = todo[j]!;
       results[i] = res;
-      const statsFile = outputOf(inputs[i]!, i) + '.stats.json';
-      fs.writeFileSync(statsFile + '.tmp', JSON.stringify(res));
-      fs.renameSync(statsFile + '.tmp', statsFile);
+      saveStats(outputOf(inputs[i]!, i), res);
       progress?.(stage, ++done, inputs.length);
       faultInjection(stage, done);
     },
@@ -125,8 +141,7 @@ function groupByShard<T>(items: T[], ordOf: (t: T) => number, nShards: number): 
 }
 
 async function readReference(files: string[]): Promise<string[]> {
-  const texts: string[] = [];
-  for await (const d of readInputs(files, newIngestStats())) texts.push(d.text);
+  const texts = await collectDocuments(files);
   if (!texts.length) throw new Error(`quality: the reference files ${files.join(', ')} hold no documents`);
   return texts;
 }
@@ -139,10 +154,9 @@ export async function runPipeline(c: PipelineConfig, o: { log?: Log; progress?: 
   const reports: StageReport[] = [];
 
   const ingestDir = path.join(stagesDir, STAGE_DIRS.ingest);
-  let ingestStats: IngestStats;
   const doneIngest = stageDone(ingestDir);
-  if (doneIngest) { reports.push(doneIngest); ingestStats = { ...newIngestStats(), documents: doneIngest.docsOut, bytes: doneIngest.bytesOut }; log('ingest: done earlier'); }
-  else { const r = await ingest(c, ingestDir, log); markDone(ingestDir, r.report); reports.push(r.report); ingestStats = r.stats; }
+  if (doneIngest) { reports.push(doneIngest); log('ingest: done earlier'); }
+  else { const r = await ingest(c, ingestDir, log); markDone(ingestDir, r); reports.push(r); }
 
   let inputs = listShards(ingestDir);
   const order = (['exact', 'filter', 'quality', 'units', 'near', 'mix'] as const).filter((s) => c.stages.includes(s));
@@ -220,7 +234,7 @@ export async function runPipeline(c: PipelineConfig, o: { log?: Log; progress?: 
         break;
       }
       case 'mix': {
-        const weights = await mixWeights(inputs, c);
+        const weights = mixWeights(inputs.map((f) => loadStats(f)!), c);
         const res = await mapShards('mix', inputs, (input) => ({ kind: 'weights', input, output: out(input), sourceWeights: weights.sourceWeights, qualityMean: weights.qualityMean, qualityScale: c.mix.quality_scale }), out, c, o.progress);
         report = summarize('mixing', res, t0, { ...weights });
         fs.writeFileSync(path.join(c.out, 'mix.json'), JSON.stringify(weights, null, 2) + '\n');
@@ -234,7 +248,7 @@ export async function runPipeline(c: PipelineConfig, o: { log?: Log; progress?: 
     inputs = listShards(dir);
   }
   const finalDir = inputs.length ? path.dirname(inputs[0]!) : ingestDir;
-  return { stages: reports, ingest: ingestStats, finalDir, shards: inputs };
+  return { stages: reports, finalDir, shards: inputs };
 }
 
 function shardIndex(file: string): number {
@@ -270,18 +284,24 @@ export interface MixWeights {
   qualityMean: number | null;
 }
 
-/** Category weights w_c = target_c / share_c (natural share when no target), so the sampled stream has the target mix. */
-async function mixWeights(inputs: string[], c: PipelineConfig): Promise<MixWeights> {
+/**
+ * Category weights w_c = target_c / share_c (natural share when no target), so the sampled stream has the
+ * target mix. Computed from the counts the previous stage saved per shard (bytes per source, quality sums).
+ */
+function mixWeights(prev: (ShardResult | null)[], c: PipelineConfig): MixWeights {
+  if (prev.some((r) => r === null)) throw new Error('mix: the previous stage left a shard without its counts; delete its folder and run again');
   const catOf = (source: string) => Object.entries(c.mix.categories).find(([, re]) => new RegExp(re).test(source))?.[0] ?? source;
   const bytes = new Map<string, number>();
   const sourceCat = new Map<string, string>();
   let qSum = 0, qBytes = 0;
-  for (const f of inputs) for (const d of await readShard(f)) {
-    const b = Buffer.byteLength(d.text);
-    const cat = catOf(d.source);
-    sourceCat.set(d.source, cat);
-    bytes.set(cat, (bytes.get(cat) ?? 0) + b);
-    if (d.quality !== undefined) { qSum += d.quality * b; qBytes += b; }
+  for (const r of prev as ShardResult[]) {
+    for (const [source, b] of Object.entries(r.sourceBytes)) {
+      const cat = catOf(source);
+      sourceCat.set(source, cat);
+      bytes.set(cat, (bytes.get(cat) ?? 0) + b);
+    }
+    qSum += r.qualitySum;
+    qBytes += r.qualityBytes;
   }
   const total = [...bytes.values()].reduce((a, b) => a + b, 0) || 1;
   const targets = c.mix.weights;

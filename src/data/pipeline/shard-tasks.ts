@@ -2,8 +2,7 @@
 // (counts): run in worker threads by the pool, or in-process. A task reads
 // one input shard and writes its output shard (and key files for the global
 // steps) atomically, so a finished shard is never redone on resume.
-import fs from 'node:fs';
-import { readShard, writeShard, type Doc } from './doc-io.js';
+import { readShard, writeAtomic, writeShard, type Doc } from './doc-io.js';
 import { firstFailedRule, type FilterConfig } from './filters.js';
 import { CharTrigramScorer, filterSentences, type SentenceScorer } from './quality.js';
 import { ModelSentenceScorer } from './model-scorer.js';
@@ -56,15 +55,14 @@ function finish(r: ShardResult, out: Doc[], file: string): ShardResult {
   return r;
 }
 
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+/** A document's paragraphs, each as its sentences. */
+function units(text: string): string[][] {
+  return paragraphs(text).map((p) => sentences(p));
 }
 
-/** Paragraph and sentence units of a document, with the keys of those long enough to deduplicate. */
-export function docUnits(text: string): { paras: string[][] } {
-  return { paras: paragraphs(text).map((p) => sentences(p)) };
+/** Write a shard whose documents pass through unchanged (ingest), with its counts. */
+export function writeCountedShard(file: string, docs: Doc[]): ShardResult {
+  return finish(newResult(docs), docs, file);
 }
 
 let cachedModel: { key: string; scorer: ModelSentenceScorer } | null = null;
@@ -110,7 +108,7 @@ export async function runShardTask(t: ShardTask): Promise<ShardResult> {
     case 'unit-keys': {
       const lines = ['h,ord,unit'];
       for (const d of docs) {
-        const { paras } = docUnits(d.text);
+        const paras = units(d.text);
         let s = 0;
         paras.forEach((ss, p) => {
           const pn = normalizeForHash(ss.join(''));
@@ -136,7 +134,7 @@ export async function runShardTask(t: ShardTask): Promise<ShardResult> {
       for (const d of docs) {
         const e = byOrd.get(d.ord);
         if (!e) { out.push(d); continue; }
-        const { paras } = docUnits(d.text);
+        const paras = units(d.text);
         let s = 0;
         const kept: string[] = [];
         paras.forEach((ss, p) => {

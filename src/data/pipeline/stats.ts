@@ -1,6 +1,6 @@
 // `data stats`: what a set of inputs or shards holds: documents, bytes,
 // per-source counts, character classes, length quantiles, malformed records.
-import { newIngestStats, readInputs } from './doc-io.js';
+import { newReadStats, readDocumentRecords, skippedByReason } from '../documents.js';
 import { isCjk, isSpace } from './text.js';
 
 export interface CorpusStats {
@@ -12,11 +12,11 @@ export interface CorpusStats {
 }
 
 export async function corpusStats(files: string[], sourceField = 'source'): Promise<CorpusStats> {
-  const ing = newIngestStats();
+  const ing = newReadStats();
   const sources: CorpusStats['sources'] = {};
   const lengths: number[] = [];
   let chars = 0, cjk = 0, letters = 0, digits = 0, spaces = 0;
-  for await (const d of readInputs(files, ing, sourceField)) {
+  for await (const d of readDocumentRecords(files, ing, sourceField)) {
     const b = Buffer.byteLength(d.text);
     const s = (sources[d.source] ??= { documents: 0, bytes: 0 });
     s.documents++; s.bytes += b;
@@ -37,6 +37,6 @@ export async function corpusStats(files: string[], sourceField = 'source'): Prom
     documents: ing.documents, bytes: ing.bytes, chars, sources,
     cjkShare: share(cjk), asciiLetterShare: share(letters), digitShare: share(digits), spaceShare: share(spaces),
     lengthQuantiles: { p10: q(0.1), p50: q(0.5), p90: q(0.9), max: lengths[lengths.length - 1] ?? 0 },
-    malformed: ing.malformedCount,
+    malformed: skippedByReason(ing),
   };
 }
