@@ -7,11 +7,10 @@
 // beyond the longest prefix shared with the context's own tokens, so a letter
 // is scored as the token the model actually saw in the few-shot examples.
 // Inputs longer than the context keep their last tokens (left truncation).
-import { Tensor } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import { GenerationSession } from '../infer/generate.js';
+import { logSoftmaxRow, sequenceLogits, sumLogProb } from '../infer/log-likelihood.js';
 
 export interface CompleteOptions {
   maxNewTokens: number;
@@ -35,18 +34,6 @@ export interface EvalLM {
   logLikelihood(tokens: readonly number[], from: number): number;
 }
 
-/** log-softmax of one row, in float64. */
-export function logSoftmaxRow(row: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum);
-  const out = new Float64Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
-  return out;
-}
-
 function commonPrefix(a: readonly number[], b: readonly number[]): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
@@ -64,12 +51,7 @@ export class ModelLM implements EvalLM {
     return this.tok.encode(text);
   }
 
-  private logits(ids: readonly number[], lastOnly: boolean): Float32Array {
-    return noGrad(() => this.model.forward(Tensor.from(Int32Array.from(ids), [1, ids.length], 'i32'), { lastLogitsOnly: lastOnly }).logits.f32());
-  }
-
   scoreContinuations(context: string, continuations: readonly string[]): number[] {
-    const V = this.model.config.vocabSize;
     const ctx = this.encode(context);
     const splits = continuations.map((c) => {
       const full = this.encode(context + c);
@@ -82,19 +64,13 @@ export class ModelLM implements EvalLM {
     const shared = splits.every((s) => s.p === p0 && s.full.length === p0 + 1 && commonPrefix(s.full, splits[0]!.full) >= p0);
     if (shared) {
       const prefix = splits[0]!.full.slice(Math.max(0, p0 - this.maxLength), p0);
-      const lp = logSoftmaxRow(this.logits(prefix, true));
+      const lp = logSoftmaxRow(sequenceLogits(this.model, prefix, true));
       return splits.map((s) => lp[s.full[p0]!]!);
     }
     return splits.map(({ full, p }) => {
+      // left-truncate to the context; the continuation's tokens are always kept
       const start = Math.max(0, full.length - 1 - this.maxLength);
-      const input = full.slice(start, full.length - 1);
-      const logits = this.logits(input, false);
-      let sum = 0;
-      for (let t = Math.max(p, start + 1); t < full.length; t++) {
-        const row = logits.subarray((t - 1 - start) * V, (t - start) * V);
-        sum += logSoftmaxRow(row)[full[t]!]!;
-      }
-      return sum;
+      return sumLogProb(this.model, full.slice(start), Math.max(p, start + 1) - start);
     });
   }
 
@@ -122,12 +98,6 @@ export class ModelLM implements EvalLM {
   }
 
   logLikelihood(tokens: readonly number[], from: number): number {
-    if (from < 1 || from >= tokens.length) throw new RangeError(`logLikelihood: from=${from} outside [1, ${tokens.length})`);
-    if (tokens.length - 1 > this.maxLength) throw new RangeError(`logLikelihood: window of ${tokens.length} tokens exceeds the context ${this.maxLength}`);
-    const V = this.model.config.vocabSize;
-    const logits = this.logits(tokens.slice(0, -1), false);
-    let sum = 0;
-    for (let t = from; t < tokens.length; t++) sum += logSoftmaxRow(logits.subarray((t - 1) * V, t * V))[tokens[t]!]!;
-    return sum;
+    return sumLogProb(this.model, tokens, from);
   }
 }

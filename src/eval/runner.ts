@@ -81,7 +81,8 @@ export function fitPrompt(lm: EvalLM, item: Exclude<EvalItem, { kind: 'ppl' }>, 
   const budget = lm.maxLength - reserve;
   for (let k = item.shots.length; k >= 0; k--) {
     const prompt = item.header + item.shots.slice(0, k).join('') + item.query;
-    if (k === 0 || lm.encode(prompt).length <= budget) return { prompt, shotsUsed: k, truncated: lm.encode(prompt).length > budget };
+    const fits = lm.encode(prompt).length <= budget;
+    if (fits || k === 0) return { prompt, shotsUsed: k, truncated: !fits };
   }
   throw new Error('unreachable');
 }

@@ -37,7 +37,7 @@ export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBi
   let pending: QuantizedWeight | null = null;
   let bytesIn = 0, done = 0;
   const bump = () => o.onProgress?.(++done, tensors.length);
-  for (const { name: hf, shape, bytes, read } of tensors) {
+  for (const { name: hf, shape, dtype, bytes, read } of tensors) {
     bytesIn += bytes;
     const module = hf.replace(/\.weight$/, '');
     const head = hf === 'lm_head.weight';
@@ -59,9 +59,9 @@ export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBi
         produce: () => { const sc = pending!.scales; pending = null; return new Uint8Array(sc.buffer, sc.byteOffset, sc.byteLength); },
       });
     } else {
-      const storeF32 = tensors.find((t) => t.name === hf)!.dtype === 'f32';
+      // kept as stored (f16 becomes bf16, the same size)
       entries.push({
-        name: hf, shape, code: storeF32 ? 'F32' : 'BF16', bytes: (shape.reduce((a, b) => a * b, 1)) * (storeF32 ? 4 : 2),
+        name: hf, shape, code: dtype === 'f32' ? 'F32' : 'BF16', bytes,
         produce: () => {
           bump();
           let t = read();

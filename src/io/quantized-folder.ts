@@ -49,13 +49,13 @@ export function loadQuantizedModel(dir: string, qc: QuantizationConfig, onProgre
   const quantNames = new Set(modules.flatMap((m) => [`${m}.qweight`, `${m}.scales`]));
   for (const n of quantNames) if (!header.entries.has(n)) throw new Error(`${file}: missing quantised tensor '${n}'`);
   const plain = [...header.entries.keys()].filter((n) => !quantNames.has(n));
-  const expectedPlain = [...model.namedParameters()].map(([n]) => hfName(n)).filter((n) => !quantNames.has(n.replace(/\.weight$/, '.qweight')));
-  const missing = expectedPlain.filter((n) => !header.entries.has(n));
+  const expectedPlain = new Set([...model.namedParameters()].map(([n]) => hfName(n)).filter((n) => !quantNames.has(n.replace(/\.weight$/, '.qweight'))));
+  const missing = [...expectedPlain].filter((n) => !header.entries.has(n));
   if (missing.length) throw new Error(`${file}: missing tensors ${missing.slice(0, 3).join(', ')}`);
   const total = plain.length + modules.length;
   let done = 0;
   for (const [name, t] of readSafetensors(file, plain)) {
-    if (!expectedPlain.includes(name)) throw new Error(`${file}: unexpected tensor '${name}'`);
+    if (!expectedPlain.has(name)) throw new Error(`${file}: unexpected tensor '${name}'`);
     model.setParameter(fromHfName(name), t);
     onProgress?.(++done, total);
   }

@@ -92,6 +92,28 @@ static inline int qAt(const uint8_t* row, int k, int bits) {
   return (i < 16 ? (byte & 15) : (byte >> 4)) - 8;
 }
 
+// One 32-element block: the weight codes in a register, and their integer dot product with int8 x.
+#if defined(__AVX2__)
+static inline __m256i loadQ8(const uint8_t* w) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+}
+// 4-bit: the stored nibbles (q + 8, 0..15) as unsigned bytes in element order.
+static inline __m256i unpackQ4(const uint8_t* w) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
+}
+// x . q for signed codes: maddubs needs an unsigned operand, so |x| times q with x's sign.
+static inline __m256 dotSigned(__m256i xv, __m256i wv) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));  // <= 2*127*127: no saturation
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+// x . u for the unsigned 4-bit nibbles; the caller adds the offset: x . (u - 8) = x . u - 8 sum(x).
+static inline __m256 dotUnsigned(__m256i u, __m256i xv) {
+  const __m256i p16 = _mm256_maddubs_epi16(u, xv);  // <= 2*15*127: no saturation
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+#endif
+
 static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, int K, int G, int bits, float* out) {
   const int groups = K / G;
 #pragma omp parallel for schedule(static)
@@ -102,11 +124,8 @@ static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, 
     for (int b = 0; b < K / 32; b++) {
       const __m256 sc = _mm256_set1_ps(_cvtsh_ss(scales[n * groups + (b * 32) / G]));
       __m256i v;  // 32 signed codes
-      if (bits == 8) v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * 32));
-      else {
-        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + b * 16));
-        v = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
-      }
+      if (bits == 8) v = loadQ8(row + b * 32);
+      else v = _mm256_sub_epi8(unpackQ4(row + b * 16), _mm256_set1_epi8(8));
       const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
       _mm256_storeu_ps(o + b * 32, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), sc));
       _mm256_storeu_ps(o + b * 32 + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), sc));
@@ -138,29 +157,7 @@ static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float*
   }
 }
 
-// Integer dot product of one 32-element block: xq (int8) with a weight block.
 #if defined(__AVX2__)
-static inline __m256i loadWeightBlock(const uint8_t* w, int bits) {
-  if (bits == 8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-  const __m128i m = _mm_set1_epi8(15);
-  const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-  return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
-}
-static inline __m256 blockDot(__m256i xv, __m256i wv) {
-  const __m256i ax = _mm256_sign_epi8(xv, xv);  // |x|, so maddubs's unsigned operand is valid
-  const __m256i sw = _mm256_sign_epi8(wv, xv);  // w with x's sign
-  const __m256i p16 = _mm256_maddubs_epi16(ax, sw);  // at most 2 * 127 * 127: no saturation
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-// 4-bit: the nibbles as unsigned bytes (0..15) straight into maddubs with x as the signed
-// operand; each of the 8 lanes then gets -sum(x) so the lanes add up to x . (u - 8).
-static inline __m256 blockDotQ4(__m256i xv, const uint8_t* w, float xneg) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-  const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
-  const __m256i p16 = _mm256_maddubs_epi16(u, xv);  // at most 2 * 15 * 127: no saturation
-  return _mm256_add_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))), _mm256_set1_ps(xneg));
-}
 static inline float scaleOf(uint16_t h) { return _cvtsh_ss(h); }  // F16C
 static inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -200,12 +197,8 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
       __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
       int b = 0;
       if (bits == 4) {
-        const __m256i m15 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-        auto dotU = [&](int blk) {  // x . u with u the unsigned nibbles (the -8 offset is added below)
-          const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wrow + blk * 16));
-          const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m15);
-          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + blk * 32));
-          return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), ones));
+        auto dotU = [&](int blk) {  // the -8 offset is added once per row, below
+          return dotUnsigned(unpackQ4(wrow + blk * 16), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + blk * 32)));
         };
         for (; b + 1 < blocks; b += 2) {
           _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 16) * 16), _MM_HINT_T0);
@@ -225,12 +218,12 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
           _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * 32), _MM_HINT_T0);
           const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
           const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (b + 1) * 32));
-          acc0 = _mm256_fmadd_ps(blockDot(x0, loadWeightBlock(wrow + b * 32, 8)), _mm256_broadcast_ss(sb + b), acc0);
-          acc1 = _mm256_fmadd_ps(blockDot(x1, loadWeightBlock(wrow + (b + 1) * 32, 8)), _mm256_broadcast_ss(sb + b + 1), acc1);
+          acc0 = _mm256_fmadd_ps(dotSigned(x0, loadQ8(wrow + b * 32)), _mm256_broadcast_ss(sb + b), acc0);
+          acc1 = _mm256_fmadd_ps(dotSigned(x1, loadQ8(wrow + (b + 1) * 32)), _mm256_broadcast_ss(sb + b + 1), acc1);
         }
         for (; b < blocks; b++) {
           const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * 32));
-          acc0 = _mm256_fmadd_ps(blockDot(x0, loadWeightBlock(wrow + b * 32, 8)), _mm256_broadcast_ss(sb + b), acc0);
+          acc0 = _mm256_fmadd_ps(dotSigned(x0, loadQ8(wrow + b * 32)), _mm256_broadcast_ss(sb + b), acc0);
         }
         y[n] = hsum(_mm256_add_ps(acc0, acc1));
       }
@@ -240,12 +233,14 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
     for (int m = 0; m < M; m++) acc[m] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
       const float ws = scaleOf(srow[b / perGroup]);
-      const __m256i wv = bits == 8 ? loadWeightBlock(wrow + b * blockBytes, bits) : _mm256_setzero_si256();
+      // the weight block is loaded (and unpacked) once and used for every activation row
+      const __m256i wv = bits == 8 ? loadQ8(wrow + b * blockBytes) : unpackQ4(wrow + b * blockBytes);
       if (b + 4 < blocks) _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 4) * blockBytes), _MM_HINT_T0);
       for (int m = 0; m < M; m++) {
         const int64_t mb = static_cast<int64_t>(m) * blocks + b;
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + static_cast<int64_t>(m) * K + b * 32));
-        const __m256 d = bits == 8 ? blockDot(xv, wv) : blockDotQ4(xv, wrow + b * blockBytes, xneg[mb]);
+        // 4-bit: each of the 8 lanes takes -sum(x), so the lanes add up to x . (u - 8)
+        const __m256 d = bits == 8 ? dotSigned(xv, wv) : _mm256_add_ps(dotUnsigned(wv, xv), _mm256_set1_ps(xneg[mb]));
         acc[m] = _mm256_fmadd_ps(d, _mm256_set1_ps(ws * xs[mb]), acc[m]);
       }
     }
