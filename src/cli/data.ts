@@ -1,5 +1,6 @@
 // `baichuan2 data ...`: the pre-training data pipeline (src/data/pipeline/):
 // the whole run from a config, each stage on its own, and corpus statistics.
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig, type StageName } from '../data/pipeline/config.js';
 import { runPipeline } from '../data/pipeline/run.js';
@@ -23,12 +24,17 @@ interface StageFlags { input: string[]; out: string; format?: string; workers?: 
 
 function baseConfig(o: StageFlags, stages: StageName[], extra: Record<string, unknown> = {}): PipelineConfig {
   if (!o.input?.length) throw new UsageError('--input is required (repeat it for several files)');
-  return parsePipelineConfig({
+  const raw = {
     inputs: o.input, out: o.out, stages, ...(o.format ? { format: o.format } : {}),
     ...(o.workers ? { workers: parseIntFlag(o.workers, '--workers', 1) } : {}),
     ...(o.shardDocs ? { shard_docs: parseIntFlag(o.shardDocs, '--shard-docs', 1) } : {}),
     ...extra,
-  }, 'flags');
+  };
+  try {
+    return parsePipelineConfig(raw, 'flags');
+  } catch (e) {
+    throw new UsageError((e as Error).message);  // every value here came from a flag
+  }
 }
 
 function stageCommand(data: Command, name: string, description: string): Command {
@@ -50,8 +56,12 @@ export function registerData(program: Command): void {
   stageCommand(data, 'filter', 'heuristic filters; --rules FILE overrides thresholds (JSON, the "filter" object of the config)')
     .option('--rules <file>', 'JSON object of filter thresholds')
     .action(async (o: StageFlags & { rules?: string }) => {
-      const { readFileSync } = await import('node:fs');
-      await execute(baseConfig(o, ['filter'], o.rules ? { filter: JSON.parse(readFileSync(o.rules, 'utf8')) } : {}));
+      let filter: unknown;
+      if (o.rules) {
+        if (!fs.existsSync(o.rules)) throw new UsageError(`--rules ${o.rules}: file not found`);
+        try { filter = JSON.parse(fs.readFileSync(o.rules, 'utf8')); } catch (e) { throw new UsageError(`--rules ${o.rules}: invalid JSON (${(e as Error).message})`); }
+      }
+      await execute(baseConfig(o, ['filter'], filter !== undefined ? { filter } : {}));
     });
   stageCommand(data, 'quality', 'sentence-level quality filter (character trigram model trained on --reference)')
     .requiredOption('--reference <file...>', 'texts that show what good looks like')

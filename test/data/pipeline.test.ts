@@ -15,6 +15,11 @@ import { readShard, listShards, type Doc } from '../../src/data/pipeline/doc-io.
 import { Components, jaccard, shingleSet, candidateProbability } from '../../src/data/pipeline/minhash.js';
 import { syntheticCorpus } from './synthetic.js';
 
+const TOK_8000 = path.resolve('../shared/data/tokenizers/spm-bpe-8000/tokenizer.model');
+const SHARED_CORPUS = path.resolve('../shared/data/corpus');
+const needTok = fs.existsSync(TOK_8000) ? false : `needs ${TOK_8000}`;
+const needCorpus = fs.existsSync(path.join(SHARED_CORPUS, 'demo-mix-v1.val.jsonl')) ? false : `needs ${SHARED_CORPUS}`;
+
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), `bc2-data-${p}-`));
 
 function writeJsonl(file: string, docs: { text: string; source?: string }[]): string {
@@ -170,9 +175,8 @@ test('a run killed part-way resumes and gives the same output as an uninterrupte
   assert.ok(fs.existsSync(path.join(dir, 'killed', 'report.svg')));
 });
 
-test('the quality stage can score with a Baichuan model instead of the trigram model', async () => {
-  const tokFile = path.resolve('../shared/data/tokenizers/spm-bpe-8000/tokenizer.model');
-  if (!fs.existsSync(tokFile)) return;
+test('the quality stage can score with a Baichuan model instead of the trigram model', { skip: needTok }, async () => {
+  const tokFile = TOK_8000;
   const { BaichuanForCausalLM } = await import('../../src/model/baichuan.js');
   const { configFromJSON, PRESETS } = await import('../../src/model/config.js');
   const { saveModel } = await import('../../src/io/hf-folder.js');
@@ -194,10 +198,9 @@ test('the quality stage can score with a Baichuan model instead of the trigram m
   assert.ok(kept.every((d) => typeof d.quality === 'number' && d.quality < 0));
 });
 
-test('prepare honours the mix weights: a document of weight w appears floor(w) or ceil(w) times in training', async () => {
+test('prepare honours the mix weights: a document of weight w appears floor(w) or ceil(w) times in training', { skip: needTok }, async () => {
   const { prepare } = await import('../../src/data/prepare.js');
-  const tokFile = path.resolve('../shared/data/tokenizers/spm-bpe-8000/tokenizer.model');
-  if (!fs.existsSync(tokFile)) return;
+  const tokFile = TOK_8000;
   const dir = tmp('weights');
   const weights = [0, 1, 3, 2.5, 0.5];
   // 40 documents, each naming itself; every 20th goes to validation (index 19 and 39)
@@ -217,9 +220,8 @@ test('prepare honours the mix weights: a document of weight w appears floor(w) o
   assert.equal(count(manifest.val), 2, 'validation documents are written once');
 });
 
-test('the quality threshold, calibrated on held-out reference text, keeps clean text of the same kind', async () => {
-  const train = path.resolve('../shared/data/corpus/demo-mix-v1.train.jsonl'), val = path.resolve('../shared/data/corpus/demo-mix-v1.val.jsonl');
-  if (!fs.existsSync(train) || !fs.existsSync(val)) return;
+test('the quality threshold, calibrated on held-out reference text, keeps clean text of the same kind', { skip: needCorpus }, async () => {
+  const train = path.join(SHARED_CORPUS, 'demo-mix-v1.train.jsonl'), val = path.join(SHARED_CORPUS, 'demo-mix-v1.val.jsonl');
   const dir = tmp('calib');
   const docs = fs.readFileSync(train, 'utf8').split('\n').filter(Boolean).slice(0, 300).map((l) => JSON.parse(l) as { text: string });
   const c = parsePipelineConfig({ inputs: [writeJsonl(path.join(dir, 'in.jsonl'), docs)], out: path.join(dir, 'out'), stages: ['quality'], quality: { reference: [val] } });

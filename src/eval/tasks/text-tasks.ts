@@ -24,7 +24,7 @@ function floresLines(dir: string, split: 'dev' | 'devtest', lang: string): strin
   if (!l) throw new Error(`flores: unknown language '${lang}' (known: ${Object.keys(FLORES).join(', ')})`);
   const file = path.join(dir, split, `${l.code}.${split}`);
   if (!fs.existsSync(file)) throw new Error(`flores: missing ${file} (expected the Flores-101 layout: dev/ and devtest/ with <lang>.<split> files)`);
-  return fs.readFileSync(file, 'utf8').split('\n').filter((s, i, a) => i < a.length - 1 || s !== '');
+  return fs.readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
 }
 
 export function loadFlores(o: LoadOptions): Task {
