@@ -13,6 +13,7 @@ import { pretrain } from './trainer.js';
 import { loadModel, saveModel } from '../io/hf-folder.js';
 import { generate } from '../infer/generate.js';
 import { evaluate } from '../eval/evaluate.js';
+import { ModelLM } from '../eval/lm.js';
 import type { TaskResult } from '../eval/runner.js';
 
 export interface DemoOptions {
@@ -83,7 +84,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const limit = q ? 2 : 20;
     const tasks = ['ceval', 'cmmlu', 'mmlu', 'humaneval'];  // GSM8K's 256-token CoT decodes would add minutes
     log(`      benchmarks (${limit} items each, chance level expected at this size): ${tasks.join(', ')}`, true);
-    const rep = await evaluate({ model: modelDir, tasks, data: o.evalData, limit, out: path.join(o.out, 'eval', 'results.json') });
+    const rep = await evaluate({ model: modelDir, tasks, data: o.evalData, limit, out: path.join(o.out, 'eval', 'results.json'), lm: new ModelLM(model, tok) });  // the model in memory
     benchmarks = rep.results;
     for (const line of rep.markdown.trim().split('\n')) log(`      ${line}`, true);
   } else log(`      benchmarks skipped: no benchmark data at ${o.evalData ?? '(none given)'} (pass --eval-data DIR)`, true);
