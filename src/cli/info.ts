@@ -22,7 +22,8 @@ export function registerInfo(program: Command): void {
         folder: path.resolve(dir), position: cfg.position, positionSource: cfg.positionSource,
         layers: cfg.numHiddenLayers, hidden: cfg.hiddenSize, heads: cfg.numAttentionHeads, headDim: cfg.hiddenSize / cfg.numAttentionHeads,
         ffn: cfg.intermediateSize, vocab: cfg.vocabSize, context: cfg.modelMaxLength, rmsNormEps: cfg.rmsNormEps, zLossWeight: cfg.zLossWeight,
-        dtype: cfg.torchDtype, parameters: params, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
+        dtype: cfg.torchDtype, parameters: params, weightFormat: w.format, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
+        tensors: w.tensors, tensorBytesByDtype: w.bytesByDtype,
         tokenizer: fs.existsSync(path.join(dir, 'tokenizer.model')),
       };
       if (o.json) { console.log(JSON.stringify(info)); return; }
@@ -31,7 +32,8 @@ export function registerInfo(program: Command): void {
   shape         ${info.layers} layers, hidden ${info.hidden}, ${info.heads} heads x ${info.headDim}, ffn ${info.ffn}, vocab ${info.vocab}
   context       ${info.context} tokens
   parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
-  weights       ${info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, ${cfg.torchDtype})
+  weights       ${info.weightFiles.length > 4 ? `${info.weightFiles.length} ${w.format} shards` : info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, config says ${cfg.torchDtype})
+  tensors       ${w.tensors}: ${Object.entries(w.bytesByDtype).map(([d, b]) => `${(b / 2 ** 30).toFixed(2)} GiB ${d}`).join(', ')}
   tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}`);
     });
 }

@@ -15,6 +15,7 @@ import { registerDemo } from './demo.js';
 import { registerScaling } from './scaling.js';
 import { registerEval } from './eval.js';
 import { registerQuantize } from './quantize.js';
+import { registerConvert } from './convert.js';
 import { registerData } from './data.js';
 import { UsageError } from './flags.js';
 
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
   registerScaling(program);
   registerEval(program);
   registerQuantize(program);
+  registerConvert(program);
   registerData(program);
   registerBench(program);
   try {

@@ -1,15 +1,24 @@
 // A progress line on stderr: redrawn in place on a terminal, a line every
-// ~10% otherwise (logs stay readable in CI).
+// ~10% otherwise (logs stay readable in CI). With `bytes`, counts print as
+// sizes (GiB) with the rate, for long reads and writes.
 export class Progress {
   private lastPct = -1;
   private readonly start = performance.now();
-  constructor(private readonly label: string, private readonly total: number, private readonly stream = process.stderr) {}
+  constructor(private readonly label: string, private readonly total: number, private readonly stream = process.stderr, private readonly bytes = false) {}
+
+  /** A bar whose counts are bytes: "3.2/26.5 GiB (12%) 410 MiB/s". */
+  static bytes(label: string, total: number, stream = process.stderr): Progress {
+    return new Progress(label, total, stream, true);
+  }
 
   update(done: number, extra = ''): void {
     const pct = this.total > 0 ? Math.floor((100 * done) / this.total) : 100;
     const elapsed = (performance.now() - this.start) / 1000;
     const eta = done > 0 ? (elapsed * (this.total - done)) / done : 0;
-    const line = `${this.label} ${done}/${this.total} (${pct}%) ${elapsed.toFixed(1)}s elapsed, ETA ${eta.toFixed(1)}s${extra ? ' · ' + extra : ''}`;
+    const counts = this.bytes
+      ? `${gib(done)}/${gib(this.total)} GiB (${pct}%) ${elapsed > 0 ? (done / 2 ** 20 / elapsed).toFixed(0) : '-'} MiB/s`
+      : `${done}/${this.total} (${pct}%)`;
+    const line = `${this.label} ${counts} ${elapsed.toFixed(1)}s elapsed, ETA ${eta.toFixed(1)}s${extra ? ' · ' + extra : ''}`;
     if (this.stream.isTTY && elapsed > 0.5) {
       this.stream.write(`\r\x1b[K${line}`);
       if (done >= this.total) this.stream.write('\n');
@@ -18,4 +27,8 @@ export class Progress {
       this.lastPct = pct;
     }
   }
+}
+
+function gib(n: number): string {
+  return (n / 2 ** 30).toFixed(n >= 10 * 2 ** 30 ? 1 : 2);
 }

@@ -11,46 +11,55 @@
 // On disk: safetensors with `<module>.qweight` (I8 [N, K] at 8 bits, U8
 // [N, K/2] at 4 bits) and `<module>.scales` (F16 [N, K/G]); config.json gets a
 // `quantization_config`. docs/QUANTIZATION.md has the byte layout.
+// Memory: the source (safetensors or PyTorch .bin, single or sharded) is read
+// one tensor at a time into one reused buffer; the head is normalised and
+// quantised in blocks of rows, so the peak is about the largest kept tensor
+// (the embedding) plus the quantised head, never the model.
 import fs from 'node:fs';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
 import { QuantizedWeight, type QuantBits } from '../engine/quant.js';
-import { hfName } from '../model/baichuan.js';
-import { loadModel, readConfig, weightIndex, writeJSON } from '../io/hf-folder.js';
-import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
-import type { Tensor } from '../engine/tensor.js';
+import { readConfig, writeJSON } from '../io/hf-folder.js';
+import { checkOutputFolder, listWeights } from '../io/weight-files.js';
+import { FLOAT_DTYPES, decodeTensor, readRows, type TensorSource } from '../io/tensor-source.js';
 import { HEAD_BITS, QUANT_METHOD, quantizedModules, readQuantizationConfig, type QuantizationConfig } from '../io/quantized-folder.js';
 import { writeSafetensorsRaw, type RawStreamEntry } from '../io/safetensors-stream.js';
 
 export interface QuantizeReport { seconds: number; bytesIn: number; bytesOut: number; tensors: number }
 
-export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBits; groupSize: number; onProgress?: (done: number, total: number) => void }): QuantizeReport {
+/** Rows of the head normalised and quantised at a time (4096 x 5120 f32 = 80 MiB). */
+const HEAD_BLOCK_ROWS = 4096;
+
+export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBits; groupSize: number; onProgress?: (doneBytes: number, totalBytes: number) => void }): QuantizeReport {
   const t0 = performance.now();
+  checkOutputFolder(src, out, 'quantize');
   if (readQuantizationConfig(src)) throw new Error(`${src}: already quantised`);
   const cfg = readConfig(src);
   QuantizedWeight.check(cfg.hiddenSize, cfg.hiddenSize, o.bits, o.groupSize);
   if (cfg.intermediateSize % o.groupSize) throw new Error(`quantize: intermediate_size ${cfg.intermediateSize} is not a multiple of the group size ${o.groupSize}`);
   const tensors = tensorSources(src);
   const linear = new Set(quantizedModules(cfg));
+  const expected = new Set([...linear].map((m) => `${m}.weight`).concat('lm_head.weight'));
+  for (const n of expected) if (!tensors.some((t) => t.name === n)) throw new Error(`${src}: weights lack '${n}'`);
+  const totalBytes = tensors.reduce((a, t) => a + t.bytes, 0);
+  // one read buffer for all the Linears (the largest of them), reused tensor after tensor
+  const scratch = new Uint8Array(Math.max(0, ...tensors.filter((t) => linear.has(t.name.replace(/\.weight$/, ''))).map((t) => t.bytes)));
   const entries: RawStreamEntry[] = [];
-  let pending: QuantizedWeight | null = null;
-  let bytesIn = 0, done = 0;
-  const bump = () => o.onProgress?.(++done, tensors.length);
-  for (const { name: hf, shape, dtype, bytes, read } of tensors) {
-    bytesIn += bytes;
-    const module = hf.replace(/\.weight$/, '');
-    const head = hf === 'lm_head.weight';
+  let pending: { q: Uint8Array; scales: Uint16Array } | null = null;
+  let bytesIn = 0;
+  const bump = (t: TensorSource) => { bytesIn += t.bytes; o.onProgress?.(bytesIn, totalBytes); };
+  for (const t of tensors) {
+    const module = t.name.replace(/\.weight$/, '');
+    const head = t.name === 'lm_head.weight';
     if (linear.has(module) || head) {
       const bits: QuantBits = head ? HEAD_BITS : o.bits;
-      const [N, K] = shape as [number, number];
+      const [N, K] = t.shape as [number, number];
       entries.push({
         name: `${module}.qweight`, shape: bits === 8 ? [N, K] : [N, K / 2], code: bits === 8 ? 'I8' : 'U8', bytes: bits === 8 ? N * K : (N * K) / 2,
         produce: () => {
-          const p = read();
-          const w = head ? noGrad(() => l2normRows(p.to('f32'))) : p;
-          pending = QuantizedWeight.quantize(w, bits, o.groupSize);
-          bump();
+          pending = head ? quantizeHead(t, o.groupSize) : QuantizedWeight.quantize(decodeTensor(`${t.file}: tensor '${t.name}'`, t.dtype, t.shape, t.readBytes(0, N, scratch)), bits, o.groupSize);
+          bump(t);
           return pending.q;
         },
       });
@@ -59,21 +68,18 @@ export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBi
         produce: () => { const sc = pending!.scales; pending = null; return new Uint8Array(sc.buffer, sc.byteOffset, sc.byteLength); },
       });
     } else {
-      // kept as stored (f16 becomes bf16, the same size)
+      // kept as stored (f16 becomes bf16, the same size): the stored bytes go straight through
       entries.push({
-        name: hf, shape, code: dtype === 'f32' ? 'F32' : 'BF16', bytes,
+        name: t.name, shape: [...t.shape], code: t.dtype === 'F32' ? 'F32' : 'BF16', bytes: t.bytes,
         produce: () => {
-          bump();
-          let t = read();
-          if (t.dtype === 'f16') t = t.to('bf16').detach();
-          const st = t.copyStorage();
+          bump(t);
+          if (t.dtype !== 'F16') return t.readBytes();
+          const st = decodeTensor(t.name, t.dtype, t.shape, t.readBytes()).to('bf16').detach().copyStorage();
           return new Uint8Array(st.buffer, st.byteOffset, st.byteLength);
         },
       });
     }
   }
-  const expected = new Set(quantizedModules(cfg).map((m) => `${m}.weight`).concat('lm_head.weight'));
-  for (const n of expected) if (!tensors.some((t) => t.name === n)) throw new Error(`${src}: weights lack '${n}'`);
   fs.mkdirSync(out, { recursive: true });
   writeSafetensorsRaw(path.join(out, 'model.safetensors'), entries, { format: 'pt', quantization: `${o.bits}-bit g${o.groupSize}` });
   const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -84,26 +90,32 @@ export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBi
   return { seconds: (performance.now() - t0) / 1000, bytesIn, bytesOut: fs.statSync(path.join(out, 'model.safetensors')).size, tensors: entries.length };
 }
 
-interface TensorSource { name: string; shape: number[]; dtype: 'f32' | 'bf16'; bytes: number; read: () => Tensor }
-
 /**
- * The folder's tensors, each read only when needed: straight from safetensors one tensor at a
- * time (so a 13B model never has to fit in memory), or from a loaded model for .bin folders.
+ * The head [V, C]: rows L2-normalised in f32 (what NormHead does at run time), then quantised at
+ * HEAD_BITS, a block of rows at a time (rows are independent in both steps, so the result is the
+ * same as for the whole matrix).
  */
-function tensorSources(src: string): TensorSource[] {
-  const files = [...weightIndex(src).entries()];
-  if (files.every(([f]) => f.endsWith('.safetensors'))) {
-    const out: TensorSource[] = [];
-    for (const [file] of files) {
-      const h = readSafetensorsHeader(file);
-      for (const [name, e] of h.entries) {
-        if (name.endsWith('.inv_freq') || name.endsWith('.future_mask')) continue;
-        if (!['F32', 'BF16', 'F16'].includes(e.dtype)) throw new Error(`${file}: tensor '${name}' has dtype ${e.dtype}; expected a float checkpoint`);
-        out.push({ name, shape: e.shape, dtype: e.dtype === 'F32' ? 'f32' : 'bf16', bytes: e.data_offsets[1] - e.data_offsets[0], read: () => readSafetensors(file, [name]).get(name)! });
-      }
-    }
-    return out;
+function quantizeHead(t: TensorSource, groupSize: number): { q: Uint8Array; scales: Uint16Array } {
+  const [V, C] = t.shape as [number, number];
+  const rowCodes = HEAD_BITS === 8 ? C : C / 2;
+  const q = new Uint8Array(V * rowCodes), scales = new Uint16Array((V * C) / groupSize);
+  for (let r = 0; r < V; r += HEAD_BLOCK_ROWS) {
+    const n = Math.min(HEAD_BLOCK_ROWS, V - r);
+    const w = noGrad(() => l2normRows(readRows(t, r, r + n).to('f32')));
+    const b = QuantizedWeight.quantize(w, HEAD_BITS, groupSize);
+    q.set(b.q, r * rowCodes);
+    scales.set(b.scales, (r * C) / groupSize);
   }
-  const model = loadModel(src);
-  return [...model.namedParameters()].map(([n, p]) => ({ name: hfName(n), shape: p.shape as number[], dtype: p.dtype === 'f32' ? 'f32' : 'bf16', bytes: p.size * (p.dtype === 'f32' ? 4 : 2), read: () => p }));
+  return { q, scales };
+}
+
+/** The folder's float tensors (safetensors or .bin, single or sharded), each read only when needed. */
+function tensorSources(src: string): TensorSource[] {
+  const out: TensorSource[] = [];
+  for (const t of listWeights(src).sources) {
+    if (t.name.endsWith('.inv_freq') || t.name.endsWith('.future_mask')) continue;
+    if (!(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) throw new Error(`${t.file}: tensor '${t.name}' has dtype ${t.dtype}; expected a BF16, F16 or F32 checkpoint`);
+    out.push(t);
+  }
+  return out;
 }

@@ -5,11 +5,15 @@
 // config.json and generation_config.json (and tokenizer.model when given).
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
-import { readTorchBin } from './torch-bin.js';
+import { writeSafetensors } from './safetensors.js';
+import { listWeights, type WeightFormat } from './weight-files.js';
+import { FLOAT_DTYPES, firstNonFinite, readTensor } from './tensor-source.js';
 import { configFromJSON, configToJSON, type BaichuanConfig } from '../model/config.js';
-import { BaichuanForCausalLM, checkShape, fromHfName, hfName } from '../model/baichuan.js';
-import { Tensor } from '../engine/tensor.js';
+import { BaichuanForCausalLM, fromHfName, hfName } from '../model/baichuan.js';
+import type { NormHead } from '../model/layers.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
+import { l2normRows } from '../engine/ops/norm.js';
 import type { DType } from '../engine/dtype.js';
 import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
 
@@ -18,8 +22,18 @@ export interface LoadOptions {
   dtype?: 'f32' | 'bf16';
   /** Called with (done, total) tensors, for progress bars. */
   onProgress?: (done: number, total: number) => void;
+  /** Called with (done, total) bytes read, for progress bars with an ETA. */
+  onBytes?: (done: number, total: number) => void;
   /** When a folder holds both, which weights to read (default: safetensors). */
-  format?: 'safetensors' | 'bin';
+  format?: WeightFormat;
+  /** Scan every element of every tensor for NaN/Inf (default true; about 1 s per 10 GB of bf16, see BENCHMARKS.md). */
+  checkFinite?: boolean;
+  /**
+   * Load for inference only: the NormHead rows are normalised in place once (in blocks of rows),
+   * instead of keeping the stored head and a normalised copy of it. Logits are identical; training
+   * such a model starts from the normalised head (the forward pass is the same, the gradient scale is not).
+   */
+  inference?: boolean;
 }
 
 export function readConfig(dir: string): BaichuanConfig {
@@ -34,69 +48,83 @@ export function readConfig(dir: string): BaichuanConfig {
   return configFromJSON(j, file);
 }
 
-/** Which weight files hold which tensors. */
-export function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safetensors'): Map<string, string[]> {
-  const layouts = [['model.safetensors.index.json', 'model.safetensors'], ['pytorch_model.bin.index.json', 'pytorch_model.bin']];
-  if (format === 'bin') layouts.reverse();
-  for (const [idx] of layouts) {
-    const f = path.join(dir, idx!);
-    if (!fs.existsSync(f)) continue;
-    let j: { weight_map?: Record<string, string> };
-    try {
-      j = JSON.parse(fs.readFileSync(f, 'utf8')) as typeof j;
-    } catch (e) {
-      throw new Error(`${f}: invalid JSON (${(e as Error).message})`);
-    }
-    if (!j.weight_map) throw new Error(`${f}: no weight_map`);
-    const byFile = new Map<string, string[]>();
-    for (const [name, shard] of Object.entries(j.weight_map)) {
-      const p = path.join(dir, shard);
-      if (!fs.existsSync(p)) throw new Error(`${f}: shard ${shard} (for ${name}) is missing`);
-      if (!byFile.has(p)) byFile.set(p, []);
-      byFile.get(p)!.push(name);
-    }
-    return byFile;
+/** Which weight files hold which tensors (listed from each file's header or pickle). */
+export function weightIndex(dir: string, format: WeightFormat = 'safetensors'): Map<string, string[]> {
+  const byFile = new Map<string, string[]>();
+  for (const s of listWeights(dir, format).sources) {
+    if (!byFile.has(s.file)) byFile.set(s.file, []);
+    byFile.get(s.file)!.push(s.name);
   }
-  for (const [, single] of layouts) {
-    const p = path.join(dir, single!);
-    if (fs.existsSync(p)) return new Map([[p, []]]);
-  }
-  throw new Error(`${dir}: no weights found (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`);
+  return byFile;
 }
 
+/** Buffers some exporters save beside the parameters; not weights. */
+const isBuffer = (name: string) => name.endsWith('.inv_freq') || name.endsWith('.future_mask');
+
+/**
+ * Load a model folder tensor by tensor: each tensor is read from its file into its own
+ * buffer and becomes the parameter (no second copy), so the peak is the weights' size
+ * plus one tensor when a dtype conversion is asked for.
+ */
 export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausalLM {
   const config = readConfig(dir);
   const qc = readQuantizationConfig(dir);
   if (qc) return loadQuantizedModel(dir, qc, opts.onProgress);
   const model = new BaichuanForCausalLM(config);
   const expected = new Map([...model.namedParameters()].map(([n, p]) => [hfName(n), p.shape]));
-  const seen = new Set<string>();
-  const files = weightIndex(dir, opts.format);
-  let done = 0;
-  for (const [file, names] of files) {
-    const tensors = file.endsWith('.safetensors') ? readSafetensors(file, names.length ? names : undefined) : readTorchBin(file);
-    for (const [name, t0] of tensors) {
-      if (name.endsWith('.inv_freq') || name.endsWith('.future_mask')) continue;  // buffers some exporters save
-      const shape = expected.get(name);
-      if (!shape) throw new Error(`${file}: unexpected tensor '${name}' (not a Baichuan 2 parameter for this config)`);
-      checkShape(`${name}' in '${file}`, t0, shape);
-      let t = t0;
-      if (t.dtype === 'i32') throw new Error(`${file}: tensor '${name}' is an integer tensor`);
-      if (t.dtype === 'f16') t = t.to('f32').detach();
-      if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype).detach();
-      for (let i = 0; i < Math.min(t.size, 4096); i++) {
-        const v = t.data[i]!;
-        if (t.dtype === 'f32' && !Number.isFinite(v)) throw new Error(`${file}: tensor '${name}' holds non-finite values (corrupt weights?)`);
-      }
-      model.setParameter(fromHfName(name), t);
-      seen.add(name);
-      opts.onProgress?.(++done, expected.size);
-    }
+  const { sources } = listWeights(dir, opts.format);
+  // every name, shape and dtype is checked from the headers before a byte of weights is read
+  const wanted = sources.filter((s) => !isBuffer(s.name));
+  for (const s of wanted) {
+    const shape = expected.get(s.name);
+    if (!shape) throw new Error(`${s.file}: unexpected tensor '${s.name}' (not a Baichuan 2 parameter for this config)`);
+    if (s.shape.length !== shape.length || s.shape.some((d, i) => d !== shape[i])) throw new Error(`tensor '${s.name}' in '${s.file}' has shape ${shapeStr(s.shape)}, the config needs ${shapeStr(shape)}`);
+    if (!(FLOAT_DTYPES as readonly string[]).includes(s.dtype)) throw new Error(`${s.file}: tensor '${s.name}' is stored as ${s.dtype}; a checkpoint must be BF16, F16 or F32`);
   }
-  const missing = [...expected.keys()].filter((n) => !seen.has(n));
+  const have = new Set(wanted.map((s) => s.name));
+  const missing = [...expected.keys()].filter((n) => !have.has(n));
   if (missing.length) throw new Error(`${dir}: weights are missing ${missing.length} tensors, e.g. '${missing.slice(0, 3).join("', '")}'`);
+  const totalBytes = wanted.reduce((a, s) => a + s.bytes, 0);
+  let done = 0, doneBytes = 0;
+  for (const s of wanted) {
+    let t = readTensor(s);
+    if (t.dtype === 'f16') t = t.to('f32').detach();
+    if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype).detach();
+    if (opts.checkFinite !== false) {
+      const bad = firstNonFinite(t);
+      if (bad >= 0) throw new Error(`${s.file}: tensor '${s.name}' holds a non-finite value (${readOne(t, bad)} at element ${bad}): corrupt weights? (checkFinite: false skips this scan)`);
+    }
+    model.setParameter(fromHfName(s.name), t);
+    doneBytes += s.bytes;
+    opts.onProgress?.(++done, wanted.length);
+    opts.onBytes?.(doneBytes, totalBytes);
+  }
   model.eval();
+  if (opts.inference) normalizeHeadInPlace(model.lm_head);
   return model;
+}
+
+function readOne(t: Tensor, i: number): number {
+  return Tensor.fromStorage(t.data.subarray(t.offset + i, t.offset + i + 1) as Tensor['data'], [1], t.dtype).toArray()[0]!;
+}
+
+/** Rows per block when normalising the head in place (4096 x 5120 f32 = 80 MiB of scratch). */
+const HEAD_BLOCK_ROWS = 4096;
+
+/** Normalise the NormHead's stored rows in place (block by block, the same per-row arithmetic as l2normRows) and mark it. */
+export function normalizeHeadInPlace(head: NormHead): void {
+  const w = head.parameters()[0]!;  // [V, C], its only parameter
+  if (!w.isContiguous()) throw new Error('internal: lm_head weight is not contiguous');
+  const [V, C] = w.shape as [number, number];
+  noGrad(() => {
+    for (let r = 0; r < V; r += HEAD_BLOCK_ROWS) {
+      const n = Math.min(HEAD_BLOCK_ROWS, V - r);
+      const y = l2normRows(w.narrow(0, r, n));
+      if (y.offset !== 0 || y.dtype !== w.dtype) throw new Error('internal: l2normRows gave an unexpected layout');
+      (w.data as unknown as { set(a: ArrayLike<number>, at: number): void }).set(y.data, w.offset + r * C);
+    }
+  });
+  head.markRowsNormalized();
 }
 
 export const DEFAULT_GENERATION_CONFIG = {
@@ -129,10 +157,10 @@ export function writeJSON(file: string, value: unknown): void {
   fs.renameSync(tmp, file);
 }
 
-/** Header-only description of a folder's weights: tensor count and bytes per dtype. */
-export function describeWeights(dir: string): { files: string[]; tensors: number } {
-  const files = [...weightIndex(dir).keys()];
-  let tensors = 0;
-  for (const f of files) tensors += f.endsWith('.safetensors') ? readSafetensorsHeader(f).entries.size : 0;
-  return { files, tensors };
+/** Header-only description of a folder's weights: files, tensor count and stored bytes per dtype. */
+export function describeWeights(dir: string): { files: string[]; tensors: number; format: WeightFormat; bytesByDtype: Record<string, number> } {
+  const { files, sources } = listWeights(dir);
+  const bytesByDtype: Record<string, number> = {};
+  for (const s of sources) bytesByDtype[s.dtype] = (bytesByDtype[s.dtype] ?? 0) + s.bytes;
+  return { files: files.files, tensors: sources.length, format: files.format, bytesByDtype };
 }

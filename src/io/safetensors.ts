@@ -4,8 +4,10 @@
 // each tensor straight from the file into its own buffer (never the whole
 // file at once), so loading needs about the model's size in memory.
 import fs from 'node:fs';
-import { Tensor, numel, shapeStr } from '../engine/tensor.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import { z } from 'zod';
 import { writeSafetensorsStreaming } from './safetensors-stream.js';
+import { ELEM_BYTES, decodeTensor, rowBytes, rowRange, type TensorSource } from './tensor-source.js';
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -20,36 +22,62 @@ export interface SafetensorsHeader {
   fileSize: number;
 }
 
-const ELEM_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const dim = z.number().int().nonnegative().safe();
+const entrySchema = z.object({
+  dtype: z.string(),
+  shape: z.array(dim).max(16),
+  data_offsets: z.tuple([dim, dim]),
+});
+const metadataSchema = z.record(z.string());
 
+function zodWhy(e: z.ZodError): string {
+  const i = e.issues[0]!;
+  return `${i.path.length ? `field '${i.path.join('.')}'` : 'entry'}: ${i.message}`;
+}
+
+/** Parse and check a safetensors header: every entry named, shapes and offsets within the file, nothing else allocated. */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     if (size < 8) throw new Error(`${file}: not a safetensors file (only ${size} bytes)`);
     const lenBuf = Buffer.alloc(8);
-    fs.readSync(fd, lenBuf, 0, 8, 0);
+    readBytes(fd, 0, 8, lenBuf);
     const n = Number(lenBuf.readBigUInt64LE(0));
     if (n <= 0 || n > 100 * 2 ** 20 || 8 + n > size) throw new Error(`${file}: corrupt safetensors header length ${n} (file is ${size} bytes)`);
     const hb = Buffer.alloc(n);
-    fs.readSync(fd, hb, 0, n, 8);
-    let json: Record<string, unknown>;
+    readBytes(fd, 8, n, hb);
+    let json: unknown;
     try {
-      json = JSON.parse(hb.toString('utf8')) as Record<string, unknown>;
+      json = JSON.parse(hb.toString('utf8'));
     } catch (e) {
       throw new Error(`${file}: corrupt safetensors header (${(e as Error).message})`);
     }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: corrupt safetensors header (not a JSON object)`);
     const entries = new Map<string, SafetensorsEntry>();
     let metadata: Record<string, string> = {};
     const dataLen = size - 8 - n;
-    for (const [name, v] of Object.entries(json)) {
-      if (name === '__metadata__') { metadata = v as Record<string, string>; continue; }
-      const e = v as SafetensorsEntry;
+    for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+      if (name === '__metadata__') {
+        const m = metadataSchema.safeParse(v);
+        if (!m.success) throw new Error(`${file}: safetensors __metadata__ must map strings to strings (${zodWhy(m.error)})`);
+        metadata = m.data;
+        continue;
+      }
+      const r = entrySchema.safeParse(v);
+      if (!r.success) throw new Error(`${file}: safetensors header entry '${name}' is malformed (${zodWhy(r.error)})`);
+      const e = r.data as SafetensorsEntry;
       const eb = ELEM_BYTES[e.dtype];
       if (eb === undefined) throw new Error(`${file}: tensor '${name}' has unknown dtype '${e.dtype}'`);
       const [s, t] = e.data_offsets;
-      if (!(s >= 0 && t >= s && t <= dataLen)) throw new Error(`${file}: tensor '${name}' lies outside the file (offsets ${s}..${t}, data is ${dataLen} bytes): truncated or corrupt`);
-      if ((t - s) !== numel(e.shape) * eb) throw new Error(`${file}: tensor '${name}' ${shapeStr(e.shape)} ${e.dtype} needs ${numel(e.shape) * eb} bytes, header gives ${t - s}`);
+      if (!(t >= s && t <= dataLen)) throw new Error(`${file}: tensor '${name}' lies outside the file (offsets ${s}..${t}, data is ${dataLen} bytes): truncated or corrupt`);
+      // the element count, checked against the bytes step by step so a huge shape never overflows
+      let count = 1;
+      for (const d of e.shape) {
+        count *= d;
+        if (count * eb > dataLen) break;
+      }
+      if ((t - s) !== count * eb) throw new Error(`${file}: tensor '${name}' ${shapeStr(e.shape)} ${e.dtype} needs ${count * eb > dataLen ? 'more bytes than the file holds' : `${count * eb} bytes`}, header gives ${t - s}`);
       entries.set(name, e);
     }
     return { entries, metadata, dataStart: 8 + n, fileSize: size };
@@ -68,31 +96,33 @@ function readBytes(fd: number, pos: number, bytes: number, into: Uint8Array): vo
   }
 }
 
-/** Decode one stored tensor into our dtypes (f32, bf16, f16 kept; f64 -> f32; integers -> i32 with range check). */
-function decode(name: string, e: SafetensorsEntry, raw: Uint8Array): Tensor {
-  const n = numel(e.shape);
-  const buf = raw.buffer;
-  switch (e.dtype) {
-    case 'F32': return Tensor.fromStorage(new Float32Array(buf, raw.byteOffset, n), e.shape, 'f32');
-    case 'BF16': return Tensor.fromStorage(new Uint16Array(buf, raw.byteOffset, n), e.shape, 'bf16');
-    case 'F16': return Tensor.fromStorage(new Uint16Array(buf, raw.byteOffset, n), e.shape, 'f16');
-    case 'I32': return Tensor.fromStorage(new Int32Array(buf, raw.byteOffset, n), e.shape, 'i32');
-    case 'F64': return Tensor.from(Float32Array.from(new Float64Array(buf, raw.byteOffset, n)), e.shape, 'f32');
-    default: {
-      const out = new Int32Array(n);
-      const dv = new DataView(buf, raw.byteOffset, raw.byteLength);
-      for (let i = 0; i < n; i++) {
-        let v: number;
-        if (e.dtype === 'I64') v = Number(dv.getBigInt64(i * 8, true));
-        else if (e.dtype === 'I16') v = dv.getInt16(i * 2, true);
-        else if (e.dtype === 'I8') v = dv.getInt8(i);
-        else v = dv.getUint8(i);
-        if (v > 2147483647 || v < -2147483648) throw new Error(`tensor '${name}': value ${v} does not fit i32`);
-        out[i] = v;
-      }
-      return Tensor.fromStorage(out, e.shape, 'i32');
-    }
-  }
+/** The tensors of a safetensors file as lazy sources (header only; each read opens the file and reads that tensor's bytes). */
+export function listSafetensors(file: string): TensorSource[] {
+  const h = readSafetensorsHeader(file);
+  return [...h.entries].map(([name, e]) => {
+    const bytes = e.data_offsets[1] - e.data_offsets[0];
+    const src: TensorSource = {
+      name, file, shape: e.shape, dtype: e.dtype, bytes,
+      readBytes(r0?: number, r1?: number, into?: Uint8Array): Uint8Array {
+        const [a, b] = rowRange(src, r0, r1);
+        const rb = rowBytes(src);
+        const n = e.shape.length ? (b - a) * rb : bytes;
+        if (into && into.byteLength < n) throw new RangeError(`readBytes: buffer of ${into.byteLength} bytes for ${n}`);
+        const out = into ? into.subarray(0, n) : new Uint8Array(new ArrayBuffer(n));
+        const fd = fs.openSync(file, 'r');
+        try {
+          if (fs.fstatSync(fd).size !== h.fileSize) throw new Error('the file changed size since its header was read');
+          readBytes(fd, h.dataStart + e.data_offsets[0] + a * rb, n, out);
+        } catch (err) {
+          throw new Error(`${file}: reading tensor '${name}' failed: ${(err as Error).message} (truncated file?)`);
+        } finally {
+          fs.closeSync(fd);
+        }
+        return out;
+      },
+    };
+    return src;
+  });
 }
 
 /** Each named tensor's stored bytes, in an aligned, exactly-sized buffer of its own (the GC frees it with the tensor). */
@@ -122,7 +152,7 @@ function readEntries<T>(file: string, names: Iterable<string> | undefined, use: 
 
 /** Read the named tensors (all when `names` is omitted) from a safetensors file. */
 export function readSafetensors(file: string, names?: Iterable<string>): Map<string, Tensor> {
-  return readEntries(file, names, (name, e, raw) => decode(name, e, raw));
+  return readEntries(file, names, (name, e, raw) => decodeTensor(`${file}: tensor '${name}'`, e.dtype, e.shape, raw));
 }
 
 /** The stored bytes of the named tensors, undecoded (for dtypes our Tensor lacks: I8/U8 quantised codes). */

@@ -156,12 +156,24 @@ export class NormHead extends Module {
     super();
     this.registerParameter('weight', Tensor.placeholder([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
   }
+  /**
+   * The weight an inference load (loadModel { inference: true }) normalised in place: while it is
+   * still the parameter, eval uses it as is, with no normalised copy (for 13B bf16 that copy is
+   * 1.3 GB). Forgotten when training starts (the optimiser changes it in place).
+   */
+  private normalizedInPlace: Tensor | null = null;
+  markRowsNormalized(): void {
+    this.normalizedInPlace = this.param('weight');
+    this.cached = null;
+  }
   protected override modeChanged(): void {
     this.cached = null;
+    if (this.training) this.normalizedInPlace = null;
   }
   /** The row-normalised weight [V, C] used for logits. */
   normalizedWeight(): Tensor {
     if (this.training) return l2normRows(this.param('weight'));
+    if (this.normalizedInPlace && this.normalizedInPlace === this.param('weight')) return this.normalizedInPlace;
     if (!this.cached) this.cached = noGrad(() => l2normRows(this.param('weight')));
     return this.cached;
   }
