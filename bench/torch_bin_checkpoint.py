@@ -27,6 +27,8 @@ PRESETS = {
     # Baichuan2-13B: 40 layers, hidden 5120, 40 heads, ffn 13696, vocab 125696 (ALiBi)
     '13b': dict(layers=40, hidden=5120, heads=40, ffn=13696, vocab=125696, position='alibi', max_len=4096),
     # Baichuan2-7B: 32 layers, hidden 4096, 32 heads, ffn 11008, vocab 125696 (RoPE)
+    # a smoke-test size for the benchmark's own plumbing
+    'small': dict(layers=2, hidden=256, heads=8, ffn=704, vocab=4096, position='alibi', max_len=4096),
     '7b': dict(layers=32, hidden=4096, heads=32, ffn=11008, vocab=125696, position='rope', max_len=4096),
 }
 
@@ -47,6 +49,29 @@ def names_and_shapes(c):
         ]
     out += [('model.norm.weight', (C,)), ('lm_head.weight', (V, C))]
     return out
+
+
+class Pool:
+    """Random N(0, 0.02) bf16 values drawn once; each tensor is a slice at a random offset.
+
+    Drawing 13.9B normals costs ~30 min on two shared cores; copying slices of a 128M-value
+    pool runs at memory speed. The weights are still random (no two tensors alike), which is
+    all the I/O and quantisation benchmarks need.
+    """
+
+    def __init__(self, n):
+        self.v = torch.empty(n, dtype=torch.bfloat16).normal_(0, 0.02)
+
+    def take(self, shape):
+        n, P = torch.Size(shape).numel(), self.v.numel()
+        off = int(torch.randint(0, P, (1,)))
+        parts, left = [], n
+        while left > 0:
+            k = min(left, P - off)
+            parts.append(self.v[off:off + k])
+            left -= k
+            off = 0
+        return (parts[0].clone() if len(parts) == 1 else torch.cat(parts)).view(shape)
 
 
 def tensor_bytes(t):
@@ -91,6 +116,7 @@ def main():
     groups.append(cur)
     groups = [g for g in groups if g]
     n = len(groups)
+    pool = Pool(min(2 ** 27, total // 2))
     weight_map, hashes = {}, {}
     for i, g in enumerate(groups):
         fname = f'pytorch_model-{i + 1:05d}-of-{n:05d}.bin'
@@ -99,7 +125,7 @@ def main():
             if name.endswith('layernorm.weight') or name == 'model.norm.weight':
                 t = (1 + 0.1 * torch.randn(shape)).to(torch.bfloat16)
             else:
-                t = torch.empty(shape, dtype=torch.bfloat16).normal_(0, 0.02)
+                t = pool.take(shape)
             sd[name] = t
             weight_map[name] = fname
         if a.extras and i == n - 1:

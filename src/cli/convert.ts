@@ -34,6 +34,6 @@ export function registerConvert(program: Command): void {
         dtype: o.dtype as 'bf16' | 'f32' | undefined, maxShardBytes, checkFinite: o.checkFinite,
         onProgress: (d, t) => (bar ??= Progress.bytes('convert', t)).update(d),
       });
-      console.log(`${o.out}: ${r.tensors} tensors, ${(r.totalSize / 2 ** 30).toFixed(2)} GiB in ${r.shards.length} shard${r.shards.length > 1 ? 's' : ''} (${r.shards.length > 1 ? 'model.safetensors.index.json' : r.shards[0]}) in ${r.seconds.toFixed(1)} s`);
+      console.log(`${o.out}: ${r.tensors} tensors, ${r.totalSize >= 2 ** 30 ? `${(r.totalSize / 2 ** 30).toFixed(2)} GiB` : `${(r.totalSize / 2 ** 20).toFixed(2)} MiB`} in ${r.shards.length} shard${r.shards.length > 1 ? 's' : ''} (${r.shards.length > 1 ? 'model.safetensors.index.json' : r.shards[0]}) in ${r.seconds.toFixed(1)} s`);
     });
 }

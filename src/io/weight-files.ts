@@ -19,7 +19,7 @@ export interface WeightFiles {
   format: WeightFormat;
   /** The index file, when the weights are sharded. */
   index: string | null;
-  /** Weight files in the order the index first names them. */
+  /** Weight files, in name order (for shards: their number). */
   files: string[];
 }
 
@@ -82,7 +82,7 @@ export function findWeightFiles(dir: string, prefer: WeightFormat = 'safetensors
       if (L.shard.test(f) && !listed.has(path.resolve(dir, f)))
         throw new Error(`${dir}: shard ${f} is not listed in ${L.index} (a partial download, or an index from another checkpoint?)`);
     }
-    return { format, index: idx, files: [...byShard.keys()] };
+    return { format, index: idx, files: [...byShard.keys()].sort() };  // shard order (00001, 00002, ...), not the index's key order
   }
   for (const format of order) {
     const p = path.join(dir, LAYOUTS[format].single);
