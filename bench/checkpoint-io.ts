@@ -19,6 +19,7 @@ import { loadModel } from '../src/io/hf-folder.js';
 import { listWeights } from '../src/io/weight-files.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/engine/autograd.js';
+import { firstNonFinite } from '../src/io/tensor-source.js';
 import { machineLine, machineInfo } from './machine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -58,7 +59,31 @@ function loadOnce(dir: string, format: 'bin' | 'safetensors'): void {
   console.log(JSON.stringify({ format, load_s: loadS, weight_bytes: weightBytes, peak_rss_after_load: rssAfterLoad, peak_rss: process.resourceUsage().maxRSS * 1024 }));
 }
 
+/** Speed of the load-time NaN/Inf scan over a 1 GiB tensor per dtype (best of 3). */
+function scanBench(): string {
+  const rows: string[] = [];
+  for (const dtype of ['bf16', 'f16', 'f32'] as const) {
+    const bytes = 2 ** 30, n = bytes / (dtype === 'f32' ? 4 : 2);
+    const data = dtype === 'f32' ? new Float32Array(n).fill(0.5) : new Uint16Array(n).fill(dtype === 'bf16' ? 0x3f00 : 0x3800);
+    const t = Tensor.fromStorage(data, [n / 4096, 4096], dtype);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      if (firstNonFinite(t) !== -1) throw new Error('scan found a non-finite value in finite data');
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    rows.push(`| ${dtype} | ${(bytes / 2 ** 30).toFixed(0)} GiB | ${best.toFixed(3)} | ${(bytes / 2 ** 30 / best).toFixed(2)} |`);
+  }
+  return ['| dtype | tensor | scan s | GiB/s |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 function main(argv: string[]): void {
+  if (argv[0] === 'scan') {
+    const md = `\n### bench checkpoint-io scan (\`node dist/bench/checkpoint-io.js scan\`: the full NaN/Inf scan loadModel runs on every tensor) — ${machineLine(machineInfo())}\n\n${scanBench()}\n`;
+    console.log(md);
+    if (argv.includes('--append')) fs.appendFileSync(argv[argv.indexOf('--append') + 1]!, md);
+    return;
+  }
   if (argv[0] === 'load') { loadOnce(argv[1]!, argv.includes('--format') ? (argv[argv.indexOf('--format') + 1] as 'bin') : 'safetensors'); return; }
   const arg = (k: string, d?: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1]! : d; };
   const size = arg('--size', '13b')!;

@@ -4,8 +4,11 @@ export { type BaichuanConfig, type PositionScheme, configFromJSON, configToJSON,
 export { BaichuanForCausalLM, type ForwardOptions, type ForwardOutput, initTensor } from './model/baichuan.js';
 export { KvCache } from './model/kv-cache.js';
 export { loadModel, saveModel, readConfig, type LoadOptions, type SaveOptions } from './io/hf-folder.js';
-export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './io/safetensors.js';
-export { readTorchBin } from './io/torch-bin.js';
+export { readSafetensors, writeSafetensors, readSafetensorsHeader, listSafetensors } from './io/safetensors.js';
+export { readTorchBin, listTorchBin } from './io/torch-bin.js';
+export { listWeights, findWeightFiles, type WeightFiles, type WeightFormat } from './io/weight-files.js';
+export { readTensor, readRows, firstNonFinite, type TensorSource } from './io/tensor-source.js';
+export { convertToSafetensors, type ConvertOptions, type ConvertReport } from './io/convert.js';
 export { loadTokenizer, BpeTokenizer, readModelFile, parseModel, serializeModel, PieceType } from './tokenizer/index.js';
 export { generate, GenerationSession, type GenerateOptions, type GenerateResult } from './infer/generate.js';
 export { streamText, DeltaDecoder } from './infer/stream.js';

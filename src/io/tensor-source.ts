@@ -86,43 +86,45 @@ export function readRows(s: TensorSource, r0: number, r1: number): Tensor {
 
 /**
  * Index of the first non-finite element (NaN or ±Inf) of a float tensor's raw
- * storage, or -1. Tests the exponent bits of every element, two 16-bit
- * values per 32-bit word, so it runs at memory speed (see BENCHMARKS.md).
+ * storage, or -1. Every element is tested, branch-free, one 32-bit word (two
+ * bf16/f16 values or one f32) at a time: an exponent field E is all ones
+ * exactly when E + 1 carries into the bit above it, so
+ * (((w >>> 1) & EXP) + ONE) & CARRY is non-zero iff some element of the word is
+ * non-finite. Words are OR-ed over blocks; only a block that trips is searched
+ * element by element. As fast as a plain typed-array loop (BENCHMARKS.md, "scan").
  */
 export function firstNonFinite(t: Tensor): number {
-  const d = t.data;
-  const start = t.offset, n = t.size;
   if (t.dtype === 'i32') return -1;
   if (!t.isContiguous()) {
     const v = t.f32();
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return i;
     return -1;
   }
-  if (t.dtype === 'f32') {
-    const u = new Uint32Array(d.buffer, d.byteOffset + start * 4, n);
-    for (let i = 0; i < n; i++) if ((u[i]! & 0x7f800000) === 0x7f800000) return i;
+  const d = t.data, n = t.size;
+  const eb = t.dtype === 'f32' ? 4 : 2;
+  // masks of the word shifted right by one, so every intermediate stays a small int32 for the JIT
+  const [EXP, ONE, CARRY] = t.dtype === 'f32' ? [0x3fc00000, 0x00400000, 0x40000000]
+    : t.dtype === 'bf16' ? [0x3fc03fc0, 0x00400040, 0x40004000] : [0x3e003e00, 0x02000200, 0x40004000];
+  const byteStart = d.byteOffset + t.offset * eb;
+  const bytes = new Uint8Array(d.buffer, byteStart, n * eb);
+  const slow = (from: number, to: number): number => {  // elements [from, to)
+    const v = t.dtype === 'f32' ? new Float32Array(d.buffer, byteStart, n) : null;
+    const u = t.dtype === 'f32' ? null : new Uint16Array(d.buffer, byteStart, n);
+    const e16 = t.dtype === 'bf16' ? 0x7f80 : 0x7c00;
+    for (let i = from; i < to; i++) if (v ? !Number.isFinite(v[i]!) : (u![i]! & e16) === e16) return i;
     return -1;
+  };
+  // the unaligned head (a view starting mid-word) and the odd tail element, checked directly
+  const head = byteStart % 4 ? Math.min(n, (4 - (byteStart % 4)) / eb) : 0;
+  if (head) { const r = slow(0, head); if (r >= 0) return r; }
+  const words = Math.floor((n * eb - head * eb) / 4);
+  const w32 = new Uint32Array(bytes.buffer, byteStart + head * eb, words);
+  const per = 4 / eb, BLOCK = 1 << 14;
+  for (let b = 0; b < words; b += BLOCK) {
+    const end = Math.min(words, b + BLOCK);
+    let acc = 0;
+    for (let i = b; i < end; i++) acc |= (((w32[i]! >>> 1) & EXP) + ONE) & CARRY;
+    if (acc !== 0) return slow(head + b * per, head + end * per);
   }
-  // bf16: exponent 0x7f80; f16: exponent 0x7c00
-  const lo = t.dtype === 'bf16' ? 0x7f80 : 0x7c00;
-  const hi = lo * 0x10000;
-  const u16 = d as Uint16Array;
-  let i = 0;
-  const byteStart = d.byteOffset + start * 2;
-  if (byteStart % 4 && n > 0) {
-    if ((u16[start]! & lo) === lo) return 0;
-    i = 1;
-  }
-  const words = (n - i) >> 1;
-  const u = new Uint32Array(d.buffer, byteStart + i * 2, words);
-  for (let w = 0; w < words; w++) {
-    const x = u[w]!;
-    if ((x & lo) === lo || ((x & hi) >>> 0) === hi) {
-      const k = i + 2 * w;
-      return (u16[start + k]! & lo) === lo ? k : k + 1;
-    }
-  }
-  i += 2 * words;
-  for (; i < n; i++) if ((u16[start + i]! & lo) === lo) return i;
-  return -1;
+  return slow(head + words * per, n);
 }
