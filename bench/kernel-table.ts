@@ -572,3 +572,18 @@ export function runPerf(builds: string[], filter: RegExp | null, log: (s: string
   }
   return rows;
 }
+
+/** Markdown: one row per case, one column per build (GFLOP/s where the case counts FLOPs, else GB/s, else ms). */
+export function perfReport(rows: PerfRow[], header: string): string {
+  const builds = [...new Set(rows.map((r) => r.build))];
+  const cases = [...new Set(rows.map((r) => r.case))];
+  const lines = [header, '', `kernel table at model sizes (\`baichuan2 bench kernels\`); median ms and GFLOP/s (FLOP-counted cases) or GB/s; builds: ${builds.join(', ')}`, '',
+    `| case | ${builds.join(' | ')} | ${builds[0]} ÷ ${builds[builds.length - 1]} |`, `|---|${builds.map(() => '---|').join('')}---|`];
+  for (const c of cases) {
+    const cells = builds.map((b) => rows.find((r) => r.case === c && r.build === b));
+    const fmt = (r?: PerfRow) => !r ? 'n/a' : r.gflops ? `${r.gflops.toFixed(1)} GFLOP/s` : r.gbs ? `${r.gbs.toFixed(1)} GB/s` : `${r.ms.toFixed(2)} ms`;
+    const first = cells[0], last = cells[cells.length - 1];
+    lines.push(`| ${c} | ${cells.map(fmt).join(' | ')} | ${first && last ? (last.ms / first.ms).toFixed(2) : 'n/a'} |`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { describeWeights, readConfig } from '../io/hf-folder.js';
 import { BaichuanForCausalLM } from '../model/baichuan.js';
 import { requireDir } from './common.js';
+import { kernelInfo, kernelLine } from '../engine/backend.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -24,6 +25,7 @@ export function registerInfo(program: Command): void {
         ffn: cfg.intermediateSize, vocab: cfg.vocabSize, context: cfg.modelMaxLength, rmsNormEps: cfg.rmsNormEps, zLossWeight: cfg.zLossWeight,
         dtype: cfg.torchDtype, parameters: params, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
         tokenizer: fs.existsSync(path.join(dir, 'tokenizer.model')),
+        kernels: { active: kernelInfo().arch, supported: kernelInfo().supported, caps: kernelInfo().caps, threads: kernelInfo().threads },
       };
       if (o.json) { console.log(JSON.stringify(info)); return; }
       console.log(`${info.folder}
@@ -32,6 +34,7 @@ export function registerInfo(program: Command): void {
   context       ${info.context} tokens
   parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
   weights       ${info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, ${cfg.torchDtype})
-  tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}`);
+  tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}
+  kernels       ${kernelLine()}; this CPU runs ${info.kernels.supported.join(', ')}`);
     });
 }
