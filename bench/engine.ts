@@ -5,16 +5,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/engine/tensor.js';
-import { backend } from '../src/engine/backend.js';
+import { backend, kernelInfo, setKernels } from '../src/engine/backend.js';
+import type { KernelBuild } from '../src/engine/native.js';
 import { attention } from '../src/engine/ops/attention.js';
 import { backward } from '../src/engine/autograd.js';
 import { sum } from '../src/engine/ops/reduce.js';
 import { machineInfo, machineLine, timeMedian } from './machine.js';
 
-export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null }
-export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number }
+export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null; build: string; before_build: string | null; before_gflops: number | null }
+export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number; before_fwd_tokens_per_s: number | null; before_fwdbwd_tokens_per_s: number | null }
 
-export interface EngineBenchOptions { quick?: boolean; log?: (s: string) => void }
+export interface EngineBenchOptions {
+  quick?: boolean;
+  log?: (s: string) => void;
+  /** A second kernel build timed in the same run (the "before"); default avx2 when the active build is another one. */
+  before?: KernelBuild | null;
+}
+
+/** The comparison build: the given one, or avx2 when it is supported and not the active build. */
+export function beforeBuild(opts: EngineBenchOptions): KernelBuild | null {
+  if (opts.before !== undefined) return opts.before;
+  const i = kernelInfo();
+  return i.arch !== 'avx2' && i.supported.includes('avx2') ? 'avx2' : null;
+}
 
 function gemmShapes(quick: boolean): { label: string; m: number; n: number; k: number }[] {
   const sq = (quick ? [512, 1024] : [512, 1024, 2048, 4096]).map((s) => ({ label: `${s}³`, m: s, n: s, k: s }));
@@ -29,16 +42,22 @@ function gemmShapes(quick: boolean): { label: string; m: number; n: number; k: n
 
 function runNumpy(shapes: { m: number; n: number; k: number }[]): { blas: string; gflops: number[] } | string {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/numpy_gemm.py');
-  const r = spawnSync('python3', [script], { input: JSON.stringify(shapes.map((s) => [s.m, s.n, s.k])), encoding: 'utf8', maxBuffer: 1 << 20 });
+  // OpenBLAS picks its own kernel for this CPU: the environment's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+  // are removed for this command only
+  const env = { ...process.env };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  const r = spawnSync('python3', [script], { input: JSON.stringify(shapes.map((s) => [s.m, s.n, s.k])), encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) return `numpy unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
-  const j = JSON.parse(r.stdout) as { blas: string; gemm: { gflops: number }[] };
-  return { blas: j.blas, gflops: j.gemm.map((g) => g.gflops) };
+  const j = JSON.parse(r.stdout) as { blas: string; core?: string; gemm: { gflops: number }[] };
+  return { blas: `${j.blas}, OpenBLAS kernel ${j.core ?? 'unknown'} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)`, gflops: j.gemm.map((g) => g.gflops) };
 }
 
 export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; blas: string } {
   const log = opts.log ?? (() => {});
   const shapes = gemmShapes(!!opts.quick);
   const rows: GemmRow[] = [];
+  const build = kernelInfo().arch, before = beforeBuild(opts);
   for (const s of shapes) {
     const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
     const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
@@ -46,10 +65,15 @@ export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; bla
     for (const dtype of ['f32', 'bf16'] as const) {
       const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).to('bf16').data as Uint16Array;
       const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).to('bf16').data as Uint16Array;
-      const secs = timeMedian(() => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 }));
-      const gflops = (2 * s.m * s.n * s.k) / secs / 1e9;
-      rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: null });
-      log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${gflops.toFixed(1)} GFLOP/s`);
+      const time = () => (2 * s.m * s.n * s.k) / timeMedian(() => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 })) / 1e9;
+      const gflops = time();
+      let beforeGflops: number | null = null;
+      if (before) {
+        setKernels(before);
+        try { beforeGflops = time(); } finally { setKernels(build); }
+      }
+      rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: null, build, before_build: before, before_gflops: beforeGflops });
+      log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${build} ${gflops.toFixed(1)} GFLOP/s${before ? `, ${before} ${beforeGflops!.toFixed(1)}` : ''}`);
     }
   }
   const np = runNumpy(shapes);
@@ -72,12 +96,16 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}
     const mk = (seed: number) => Tensor.randn([1, H, T, D], { seed });
     const q = mk(1), k = mk(2), v = mk(3);
     const fwd = timeMedian(() => attention(q, k, v), 1, 1);
+    const before = beforeBuild(opts), build = kernelInfo().arch;
+    let bFwd: number | null = null, bFb: number | null = null;
+    if (before) { setKernels(before); try { bFwd = timeMedian(() => attention(q, k, v), 1, 1); } finally { setKernels(build); } }
     q.requiresGrad_(); k.requiresGrad_(); v.requiresGrad_();
     const fb = timeMedian(() => backward(sum(attention(q, k, v))), 1, 1);
+    if (before) { setKernels(before); try { bFb = timeMedian(() => backward(sum(attention(q, k, v))), 1, 1); } finally { setKernels(build); } }
     // causal attention: QK^T and PV, each 2*T*T*D/2 FLOPs per head
     const flops = 2 * T * T * D * H;
     const bound = flops / (gemmGflops * 1e9);
-    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound });
+    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound, before_fwd_tokens_per_s: bFwd ? T / bFwd : null, before_fwdbwd_tokens_per_s: bFb ? T / bFb : null });
     log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${(fwd / bound).toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s`);
   }
   return rows;
@@ -86,14 +114,15 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}
 export function engineReport(gemm: { rows: GemmRow[]; blas: string }, attn: AttnRow[]): string {
   const m = machineInfo();
   const lines = [`### bench gemm — ${machineLine(m)}`, '', `numpy reference: ${gemm.blas}`, '',
-    '| shape | M×N×K | f32 GFLOP/s | bf16 GFLOP/s | numpy f32 | ours/numpy (f32) |', '|---|---|---|---|---|---|'];
+    `GFLOP/s; kernels ${gemm.rows[0]?.build}${gemm.rows[0]?.before_build ? `, and ${gemm.rows[0].before_build} (the "before") timed in the same run` : ''}`, '',
+    '| shape | M×N×K | f32 | bf16 | bf16 ÷ f32 | numpy f32 | ours/numpy (f32) | before f32 | before bf16 |', '|---|---|---|---|---|---|---|---|---|'];
   for (let i = 0; i < gemm.rows.length; i += 2) {
     const f = gemm.rows[i]!, b = gemm.rows[i + 1]!;
     const ratio = f.numpy_gflops ? (f.gflops / f.numpy_gflops).toFixed(2) : 'n/a';
-    lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} |`);
+    lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${(b.gflops / f.gflops).toFixed(2)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} | ${f.before_gflops?.toFixed(1) ?? 'n/a'} | ${b.before_gflops?.toFixed(1) ?? 'n/a'} |`);
   }
-  lines.push('', '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time |', '|---|---|---|---|');
-  for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} |`);
+  lines.push('', '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time | before: forward | before: fwd+bwd |', '|---|---|---|---|---|---|');
+  for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} | ${a.before_fwd_tokens_per_s?.toFixed(0) ?? 'n/a'} | ${a.before_fwdbwd_tokens_per_s?.toFixed(0) ?? 'n/a'} |`);
   return lines.join('\n') + '\n';
 }
 

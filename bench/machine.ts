@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { native } from '../src/engine/native.js';
+import { kernelLine } from '../src/engine/backend.js';
 
 export interface MachineInfo {
   date: string;
@@ -10,9 +11,13 @@ export interface MachineInfo {
   memGiB: number;
   node: string;
   kernels: string;
+  /** the active build with its capabilities and threads (backend.kernelLine) */
+  kernelLine: string;
   features: string;
   threads: number;
   commit: string;
+  /** 1-minute load average when the report was made (the machine may be shared) */
+  load: number;
 }
 
 export function machineInfo(): MachineInfo {
@@ -28,14 +33,16 @@ export function machineInfo(): MachineInfo {
     memGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     kernels: info.arch,
-    features: Object.entries(info.features).filter(([, v]) => v).map(([k]) => k).join(' '),
+    kernelLine: kernelLine(),
+    features: Object.entries(info.features).filter(([k, v]) => v && !k.startsWith('os')).map(([k]) => k).join(' '),
     threads: info.threads,
     commit,
+    load: os.loadavg()[0]!,
   };
 }
 
 export function machineLine(m: MachineInfo): string {
-  return `${m.date} · ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB · node ${m.node} · kernels ${m.kernels} (${m.features}) · ${m.threads} threads · commit ${m.commit}`;
+  return `${m.date} · ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB · node ${m.node} · ${m.kernelLine} · CPU ${m.features} · load ${m.load.toFixed(2)} · commit ${m.commit}`;
 }
 
 /** Median of run times after one warm-up, with at least `minRuns` runs and ~`minSeconds` total. */

@@ -4,6 +4,7 @@ Reads a JSON list of [m, n, k] on stdin; prints one JSON object with the
 BLAS numpy uses and the median GFLOP/s for each shape.
 """
 import json
+import os
 import sys
 import time
 
@@ -17,6 +18,26 @@ def blas_name():
         return f"{blas.get('name')} {blas.get('version', '')}".strip()
     except Exception:  # older numpy: no dict mode
         return "unknown"
+
+
+def openblas_core():
+    """The kernel OpenBLAS picked at run time (DYNAMIC_ARCH builds), e.g. 'SkylakeX' or 'Haswell'."""
+    import ctypes
+    import glob
+    import os
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
+    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".libs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return "unknown"
 
 
 def median_seconds(fn, min_runs=3, min_seconds=1.0):
@@ -43,7 +64,8 @@ def main():
         b = rng.standard_normal((n, k), dtype=np.float32)
         s = median_seconds(lambda: a @ b.T)
         out.append({"m": m, "n": n, "k": k, "gflops": 2 * m * n * k / s / 1e9})
-    print(json.dumps({"blas": blas_name(), "numpy": np.__version__, "gemm": out}))
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    print(json.dumps({"blas": blas_name(), "core": openblas_core(), "env": env, "numpy": np.__version__, "gemm": out}))
 
 
 if __name__ == "__main__":

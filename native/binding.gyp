@@ -1,7 +1,8 @@
-# The native kernels are built twice from the same sources: once for the
-# baseline x86-64 (SSE2) and once with AVX2+FMA. The addon picks one at load
-# time from the CPU's feature bits, so a build never executes an instruction
-# the CPU lacks. Each arch build lives in its own C++ namespace so the linker
+# The native kernels are built several times from the same sources: the
+# baseline x86-64 (SSE2), AVX2+FMA, AVX2+AVX-VNNI, AVX-512 (F/BW/VL/DQ),
+# AVX-512+VNNI and AVX-512+VNNI+BF16. The addon picks the best one at load
+# time from the CPU's feature bits and the OS-enabled register state (XCR0),
+# so a build never executes an instruction the CPU lacks. Each arch build lives in its own C++ namespace so the linker
 # can never merge an AVX2 function into the baseline path.
 {
   "target_defaults": {
@@ -25,8 +26,32 @@
       "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c"]
     },
     {
+      "target_name": "kernels_avx2vnni",
+      "type": "static_library",
+      "sources": ["src/arch_avx2vnni.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavxvnni"]
+    },
+    {
+      "target_name": "kernels_avx512",
+      "type": "static_library",
+      "sources": ["src/arch_avx512.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized"]
+    },
+    {
+      "target_name": "kernels_avx512vnni",
+      "type": "static_library",
+      "sources": ["src/arch_avx512vnni.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized", "-mavx512vnni"]
+    },
+    {
+      "target_name": "kernels_avx512bf16",
+      "type": "static_library",
+      "sources": ["src/arch_avx512bf16.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized", "-mavx512vnni", "-mavx512bf16"]
+    },
+    {
       "target_name": "baichuan2_native",
-      "dependencies": ["kernels_generic", "kernels_avx2"],
+      "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx2vnni", "kernels_avx512", "kernels_avx512vnni", "kernels_avx512bf16"],
       "sources": ["src/addon.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-fopenmp"],

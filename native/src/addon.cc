@@ -8,32 +8,103 @@
 #include <omp.h>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include "kernels.h"
 
 namespace {
 
 using bc::KernelTable;
 
+// CPU features from CPUID, and whether the OS saves the register state they
+// need (XCR0): a CPU can report AVX-512 while the kernel leaves the zmm state
+// disabled, and then the instructions fault.
 struct Features {
-  bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bf16 = false, amxBf16 = false;
+  bool avx = false, avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512cd = false;
+  bool avx512vnni = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
+  bool amxTile = false, amxBf16 = false, amxInt8 = false;
+  bool osYmm = false, osZmm = false, osAmx = false;  // XCR0 bits 1-2, 5-7, 17-18
 };
+
+uint64_t xgetbv0() {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
 
 Features detect() {
   Features f;
-  __builtin_cpu_init();
-  f.avx2 = __builtin_cpu_supports("avx2");
-  f.fma = __builtin_cpu_supports("fma");
-  f.avx512f = __builtin_cpu_supports("avx512f");
   unsigned a, b, c, d;
-  if (__get_cpuid_count(1, 0, &a, &b, &c, &d)) f.f16c = (c >> 29) & 1;
-  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = f.avx512f && ((a >> 5) & 1);
-  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.amxBf16 = (d >> 22) & 1;
+  if (!__get_cpuid_count(1, 0, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1;
+  f.fma = (c >> 12) & 1;
+  f.avx = (c >> 28) & 1;
+  f.f16c = (c >> 29) & 1;
+  if (osxsave) {
+    const uint64_t xcr0 = xgetbv0();
+    f.osYmm = (xcr0 & 0x6) == 0x6;
+    f.osZmm = f.osYmm && (xcr0 & 0xe0) == 0xe0;
+    f.osAmx = (xcr0 & 0x60000) == 0x60000;
+  }
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.avx2 = (b >> 5) & 1;
+    f.avx512f = (b >> 16) & 1;
+    f.avx512dq = (b >> 17) & 1;
+    f.avx512cd = (b >> 28) & 1;
+    f.avx512bw = (b >> 30) & 1;
+    f.avx512vl = (b >> 31) & 1;
+    f.avx512vnni = (c >> 11) & 1;
+    f.amxBf16 = (d >> 22) & 1;
+    f.avx512fp16 = (d >> 23) & 1;
+    f.amxTile = (d >> 24) & 1;
+    f.amxInt8 = (d >> 25) & 1;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+      f.avxvnni = (a >> 4) & 1;
+      f.avx512bf16 = (a >> 5) & 1;
+    }
+  }
   return f;
 }
 
 const Features kFeatures = detect();
-const KernelTable* active = (kFeatures.avx2 && kFeatures.fma && kFeatures.f16c) ? &bc::avx2::table : &bc::generic::table;
+
+bool hasAvx2(const Features& f) { return f.avx && f.avx2 && f.fma && f.f16c && f.osYmm; }
+bool hasAvx512(const Features& f) {
+  return hasAvx2(f) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512cd && f.osZmm;
+}
+
+// Every build, best first, with what the CPU and OS must provide for it.
+struct Build {
+  const KernelTable* table;
+  bool (*supported)(const Features&);
+  const char* needs;
+};
+const Build kBuilds[] = {
+    {&bc::avx512bf16::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni && f.avx512bf16; },
+     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI, AVX512-BF16 and OS zmm state"},
+    {&bc::avx512vnni::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni; },
+     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI and OS zmm state"},
+    {&bc::avx512::table, hasAvx512, "AVX-512 F/BW/VL/DQ/CD and OS zmm state"},
+    {&bc::avx2vnni::table, [](const Features& f) { return hasAvx2(f) && f.avxvnni; }, "AVX2, FMA, F16C, AVX-VNNI and OS ymm state"},
+    {&bc::avx2::table, hasAvx2, "AVX2, FMA, F16C and OS ymm state"},
+    {&bc::generic::table, [](const Features&) { return true; }, "x86-64"},
+};
+
+const Build* findBuild(const std::string& name) {
+  for (const Build& b : kBuilds)
+    if (name == b.table->name) return &b;
+  return nullptr;
+}
+
+const KernelTable* bestTable() {
+  for (const Build& b : kBuilds)
+    if (b.supported(kFeatures)) return b.table;
+  return &bc::generic::table;
+}
+
+const KernelTable* active = bestTable();
 
 [[noreturn]] void fail(Napi::Env env, const std::string& op, const std::string& msg) {
   throw Napi::RangeError::New(env, op + ": " + msg);
@@ -62,7 +133,8 @@ T* typedArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, con
   ArrayView v = arrayArg(info, i, op, name);
   if (v.type != type) fail(info.Env(), op, std::string(name) + " must be " + what);
   if (v.length < need)
-    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " + std::to_string(need));
+    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " +
+                             (need == INT64_MAX ? std::string("more than 2^63 (sizes or strides overflow)") : std::to_string(need)));
   return static_cast<T*>(v.data);
 }
 
@@ -110,14 +182,28 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("arch", active->name);
+  o.Set("best", bestTable()->name);
   o.Set("threads", omp_get_max_threads());
+  Napi::Object caps = Napi::Object::New(env);
+  caps.Set("bf16Dot", (active->caps & bc::kCapBf16Dot) != 0);
+  caps.Set("int8Gemm", (active->caps & bc::kCapInt8Gemm) != 0);
+  o.Set("caps", caps);
+  Napi::Array builds = Napi::Array::New(env), supported = Napi::Array::New(env);
+  uint32_t nb = 0, ns = 0;
+  for (const Build& b : kBuilds) {
+    builds.Set(nb++, b.table->name);
+    if (b.supported(kFeatures)) supported.Set(ns++, b.table->name);
+  }
+  o.Set("builds", builds);
+  o.Set("supported", supported);
   Napi::Object f = Napi::Object::New(env);
-  f.Set("avx2", kFeatures.avx2);
-  f.Set("fma", kFeatures.fma);
-  f.Set("f16c", kFeatures.f16c);
-  f.Set("avx512f", kFeatures.avx512f);
-  f.Set("avx512bf16", kFeatures.avx512bf16);
-  f.Set("amxBf16", kFeatures.amxBf16);
+  const Features& k = kFeatures;
+  const std::pair<const char*, bool> bits[] = {
+      {"avx", k.avx}, {"avx2", k.avx2}, {"fma", k.fma}, {"f16c", k.f16c}, {"avx512f", k.avx512f}, {"avx512bw", k.avx512bw},
+      {"avx512vl", k.avx512vl}, {"avx512dq", k.avx512dq}, {"avx512cd", k.avx512cd}, {"avx512vnni", k.avx512vnni},
+      {"avx512bf16", k.avx512bf16}, {"avx512fp16", k.avx512fp16}, {"avxvnni", k.avxvnni}, {"amxTile", k.amxTile},
+      {"amxBf16", k.amxBf16}, {"amxInt8", k.amxInt8}, {"osYmm", k.osYmm}, {"osZmm", k.osZmm}, {"osAmx", k.osAmx}};
+  for (const auto& kv : bits) f.Set(kv.first, kv.second);
   o.Set("features", f);
   return o;
 }
@@ -129,18 +215,45 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::string buildNames() {
+  std::string s;
+  for (const Build& b : kBuilds) s += (s.empty() ? "" : ", ") + std::string(b.table->name);
+  return s;
+}
+
+// Selects a build by name; the CPU and OS must support it. Returns an error message or "".
+std::string selectBuild(const std::string& name) {
+  const Build* b = findBuild(name);
+  if (!b) return "unknown kernel build '" + name + "' (builds: " + buildNames() + ")";
+  if (!b->supported(kFeatures)) return "kernel build '" + name + "' needs " + b->needs + ", which this CPU or OS lacks";
+  active = b->table;
+  return "";
+}
+
 Napi::Value SetArch(const Napi::CallbackInfo& info) {
-  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (name == "generic") active = &bc::generic::table;
-  else if (name == "avx2" && kFeatures.avx2 && kFeatures.fma && kFeatures.f16c) active = &bc::avx2::table;
-  else fail(info.Env(), "setArch", "unknown or unsupported arch '" + name + "'");
+  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const std::string err = selectBuild(name);
+  if (!err.empty()) fail(info.Env(), "setArch", err);
   return info.Env().Undefined();
 }
+
+// Overflow-safe size arithmetic for the bounds checks: a product or sum that
+// would exceed int64 saturates to kHuge, which no array can satisfy.
+constexpr int64_t kHuge = INT64_MAX;
+int64_t mulSat(int64_t a, int64_t b) {
+  int64_t r;
+  return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) ? kHuge : r;
+}
+int64_t addSat(int64_t a, int64_t b) {
+  int64_t r;
+  return a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) ? kHuge : r;
+}
+int64_t mulSat(int64_t a, int64_t b, int64_t c) { return mulSat(mulSat(a, b), c); }
 
 // Minimum array length for a row-major matrix of `rows` x `cols` with leading dim ld, batched.
 int64_t extent(int64_t batch, int64_t stride, int64_t rows, int64_t cols, int64_t ld) {
   if (batch == 0 || rows == 0 || cols == 0) return 0;
-  return (batch - 1) * stride + (rows - 1) * ld + cols;
+  return addSat(addSat(mulSat(batch - 1, stride), mulSat(rows - 1, ld)), cols);
 }
 
 // gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
@@ -180,8 +293,8 @@ Napi::Value RmsnormFwd(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 4, op, "rows");
   const int cols = dimArg(info, 5, op, "cols");
   const float eps = floatArg(info, 6, op, "eps");
-  active->rmsnormFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "weight", cols),
-                     f32Arg(info, 2, op, "y", rows * cols), f32Arg(info, 3, op, "rstd", rows), rows, cols, eps);
+  active->rmsnormFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "weight", cols),
+                     f32Arg(info, 2, op, "y", mulSat(rows, cols)), f32Arg(info, 3, op, "rstd", rows), rows, cols, eps);
   return info.Env().Undefined();
 }
 
@@ -190,7 +303,7 @@ Napi::Value RmsnormBwd(const Napi::CallbackInfo& info) {
   const std::string op = "rmsnorm.backward";
   const int64_t rows = intArg(info, 6, op, "rows");
   const int cols = dimArg(info, 7, op, "cols");
-  const int64_t n = rows * cols;
+  const int64_t n = mulSat(rows, cols);
   active->rmsnormBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "weight", cols), f32Arg(info, 2, op, "rstd", rows),
                      f32Arg(info, 3, op, "dy", n), f32Arg(info, 4, op, "dx", n), f32Arg(info, 5, op, "dw", cols), rows,
                      cols);
@@ -202,7 +315,7 @@ Napi::Value L2normFwd(const Napi::CallbackInfo& info) {
   const std::string op = "l2normRows";
   const int64_t rows = intArg(info, 3, op, "rows");
   const int cols = dimArg(info, 4, op, "cols");
-  active->l2normFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "y", rows * cols),
+  active->l2normFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)),
                     f32Arg(info, 2, op, "norm", rows), rows, cols, floatArg(info, 5, op, "eps"));
   return info.Env().Undefined();
 }
@@ -212,7 +325,7 @@ Napi::Value L2normBwd(const Napi::CallbackInfo& info) {
   const std::string op = "l2normRows.backward";
   const int64_t rows = intArg(info, 4, op, "rows");
   const int cols = dimArg(info, 5, op, "cols");
-  const int64_t n = rows * cols;
+  const int64_t n = mulSat(rows, cols);
   active->l2normBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "norm", rows), f32Arg(info, 2, op, "dy", n),
                     f32Arg(info, 3, op, "dx", n), rows, cols, floatArg(info, 6, op, "eps"));
   return info.Env().Undefined();
@@ -253,11 +366,15 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
             D = dimArg(info, 5, op, "D");
   const int64_t sb = intArg(info, 6, op, "sb"), st = intArg(info, 7, op, "st"), sh = intArg(info, 8, op, "sh");
   if (D % 2 != 0) fail(info.Env(), op, "head dim D=" + std::to_string(D) + " must be even");
-  const int64_t n = static_cast<int64_t>(B) * T * H * D;
-  const int64_t xExt = n == 0 ? 0 : (B - 1) * sb + (T - 1) * st + (H - 1) * sh + D;
-  const int64_t bt = static_cast<int64_t>(B) * T;
-  active->rope(f32Arg(info, 0, op, "x", xExt), f32Arg(info, 1, op, "y", n), B, T, H, D, sb, st, sh,
-               f32Arg(info, 9, op, "cos", bt * D), f32Arg(info, 10, op, "sin", bt * D), info[11].ToBoolean() ? 1 : 0);
+  const int64_t n = mulSat(mulSat(B, T), mulSat(H, D));
+  const int64_t xExt =
+      n == 0 ? 0 : addSat(addSat(mulSat(B - 1, sb), mulSat(T - 1, st)), addSat(mulSat(H - 1, sh), D));
+  const int64_t bt = mulSat(B, T);
+  const float* x = f32Arg(info, 0, op, "x", xExt);  // checked in argument order, so the message names the first short array
+  float* y = f32Arg(info, 1, op, "y", n);
+  const float* cs = f32Arg(info, 9, op, "cos", mulSat(bt, D));
+  const float* sn = f32Arg(info, 10, op, "sin", mulSat(bt, D));
+  active->rope(x, y, B, T, H, D, sb, st, sh, cs, sn, info[11].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
 }
 
@@ -266,7 +383,7 @@ Napi::Value SoftmaxFwd(const Napi::CallbackInfo& info) {
   const std::string op = "softmax";
   const int64_t rows = intArg(info, 2, op, "rows");
   const int cols = dimArg(info, 3, op, "cols");
-  active->softmaxFwd(f32Arg(info, 0, op, "x", rows * cols), f32Arg(info, 1, op, "y", rows * cols), rows, cols,
+  active->softmaxFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)), rows, cols,
                      info[4].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
 }
@@ -274,7 +391,7 @@ Napi::Value SoftmaxBwd(const Napi::CallbackInfo& info) {
   const std::string op = "softmax.backward";
   const int64_t rows = intArg(info, 3, op, "rows");
   const int cols = dimArg(info, 4, op, "cols");
-  const int64_t n = rows * cols;
+  const int64_t n = mulSat(rows, cols);
   active->softmaxBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), rows, cols,
                      info[5].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
@@ -296,7 +413,7 @@ Napi::Value XentFwd(const Napi::CallbackInfo& info) {
   const int ignore = static_cast<int>(info[4].As<Napi::Number>().Int32Value());
   int32_t* t = i32Arg(info, 1, op, "targets", rows);
   checkTargets(info.Env(), op, t, rows, cols, ignore);
-  active->xentFwd(f32Arg(info, 0, op, "logits", rows * cols), t, rows, cols, ignore, f32Arg(info, 5, op, "loss", rows),
+  active->xentFwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, rows, cols, ignore, f32Arg(info, 5, op, "loss", rows),
                   f32Arg(info, 6, op, "lse", rows), f32Arg(info, 7, op, "max", rows), i32Arg(info, 8, op, "argmax", rows));
   return info.Env().Undefined();
 }
@@ -313,8 +430,8 @@ Napi::Value XentBwd(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < rows; r++)
     if (am[r] < 0 || am[r] >= cols) fail(info.Env(), op, "argmax out of range");
   const float* gZ = isNullish(info, 5) ? nullptr : f32Arg(info, 5, op, "gZ", rows);
-  active->xentBwd(f32Arg(info, 0, op, "logits", rows * cols), t, f32Arg(info, 2, op, "lse", rows), am,
-                  f32Arg(info, 4, op, "gCe", rows), gZ, f32Arg(info, 6, op, "dlogits", rows * cols), rows, cols, ignore);
+  active->xentBwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, f32Arg(info, 2, op, "lse", rows), am,
+                  f32Arg(info, 4, op, "gCe", rows), gZ, f32Arg(info, 6, op, "dlogits", mulSat(rows, cols)), rows, cols, ignore);
   return info.Env().Undefined();
 }
 
@@ -337,9 +454,10 @@ bc::AttnArgs attnArgs(const Napi::CallbackInfo& info, const std::string& op) {
     Napi::Array a = v.As<Napi::Array>();
     for (uint32_t i = 0; i < 3; i++) {
       Napi::Value e = a.Get(i);
-      if (!e.IsNumber() || e.As<Napi::Number>().Int64Value() < 0)
-        fail(env, op, std::string("option ") + k + " must hold non-negative integers");
-      s[i] = e.As<Napi::Number>().Int64Value();
+      const double dv = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1.0;
+      if (!std::isfinite(dv) || dv != std::floor(dv) || dv < 0 || dv > 9.0e15)
+        fail(env, op, std::string("option ") + k + " must hold non-negative integers up to 9e15");
+      s[i] = static_cast<int64_t>(dv);
     }
   };
   bc::AttnArgs a{};
@@ -369,20 +487,20 @@ bc::AttnArgs attnArgs(const Napi::CallbackInfo& info, const std::string& op) {
 
 int64_t attnExtent(int B, int H, int T, int D, int64_t sb, int64_t sh, int64_t st) {
   if (B == 0 || H == 0 || T == 0 || D == 0) return 0;
-  return (B - 1) * sb + (H - 1) * sh + (T - 1) * st + D;
+  return addSat(addSat(mulSat(B - 1, sb), mulSat(H - 1, sh)), addSat(mulSat(T - 1, st), D));
 }
 
 // The optional slopes (index 1), key mask (index 2) and query mask (option), shared by forward and backward.
 void attnExtras(const Napi::CallbackInfo& info, const std::string& op, bc::AttnArgs* a) {
   a->slopes = isNullish(info, 1) ? nullptr : f32Arg(info, 1, op, "alibiSlopes", a->H);
-  a->keyMask = isNullish(info, 2) ? nullptr : i32Arg(info, 2, op, "keyMask", static_cast<int64_t>(a->B) * a->Tk);
+  a->keyMask = isNullish(info, 2) ? nullptr : i32Arg(info, 2, op, "keyMask", mulSat(a->B, a->Tk));
   a->queryMask = nullptr;
   Napi::Value qm = info[0].As<Napi::Object>().Get("queryMask");
   if (!qm.IsUndefined() && !qm.IsNull()) {
     if (!qm.IsTypedArray() || qm.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
       fail(info.Env(), op, "option queryMask must be an Int32Array");
     Napi::TypedArray t = qm.As<Napi::TypedArray>();
-    if (static_cast<int64_t>(t.ElementLength()) < static_cast<int64_t>(a->B) * a->Tq) fail(info.Env(), op, "queryMask is shorter than B * Tq");
+    if (static_cast<int64_t>(t.ElementLength()) < mulSat(a->B, a->Tq)) fail(info.Env(), op, "queryMask is shorter than B * Tq");
     a->queryMask = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
   }
 }
@@ -396,7 +514,7 @@ Napi::Value AttnFwd(const Napi::CallbackInfo& info) {
   const float* k = f32Arg(info, 4, op, "k", attnExtent(a.B, a.H, a.Tk, a.D, a.ksb, a.ksh, a.kst));
   const float* v = f32Arg(info, 5, op, "v", attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst));
   float* o = f32Arg(info, 6, op, "o", attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost));
-  float* lse = f32Arg(info, 7, op, "lse", static_cast<int64_t>(a.B) * a.H * a.Tq);
+  float* lse = f32Arg(info, 7, op, "lse", mulSat(a.B, a.H, a.Tq));
   active->attnFwd(&a, q, k, v, o, lse);
   return info.Env().Undefined();
 }
@@ -411,7 +529,7 @@ Napi::Value AttnBwd(const Napi::CallbackInfo& info) {
   const int64_t ve = attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst);
   const int64_t oe = attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost);
   active->attnBwd(&a, f32Arg(info, 3, op, "q", qe), f32Arg(info, 4, op, "k", ke), f32Arg(info, 5, op, "v", ve),
-                  f32Arg(info, 6, op, "o", oe), f32Arg(info, 7, op, "lse", static_cast<int64_t>(a.B) * a.H * a.Tq),
+                  f32Arg(info, 6, op, "o", oe), f32Arg(info, 7, op, "lse", mulSat(a.B, a.H, a.Tq)),
                   f32Arg(info, 8, op, "dO", oe),
                   f32Arg(info, 9, op, "dq", attnExtent(a.B, a.H, a.Tq, a.D, a.gqsb, a.gqsh, a.gqst)),
                   f32Arg(info, 10, op, "dk", attnExtent(a.B, a.H, a.Tk, a.D, a.gksb, a.gksh, a.gkst)),
@@ -475,9 +593,9 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   quantDims(info, op, K, G, bits);
   ArrayView w = arrayArg(info, 0, op, "w");
   if (w.type != napi_float32_array && w.type != napi_uint16_array) fail(info.Env(), op, "w must be a Float32Array or Uint16Array (bf16)");
-  if (w.length < N * K) fail(info.Env(), op, "w has " + std::to_string(w.length) + " elements, needs " + std::to_string(N * K));
-  uint8_t* q = u8Arg(info, 5, op, "q", N * (bits == 8 ? K : K / 2));
-  uint16_t* sc = u16Arg(info, 6, op, "scales", N * (K / G));
+  if (w.length < mulSat(N, K)) fail(info.Env(), op, "w has " + std::to_string(w.length) + " elements, needs " + std::to_string(N) + " x " + std::to_string(K));
+  uint8_t* q = u8Arg(info, 5, op, "q", mulSat(N, bits == 8 ? K : K / 2));
+  uint16_t* sc = u16Arg(info, 6, op, "scales", mulSat(N, K / G));
   active->quantizeRows(w.data, w.type == napi_float32_array ? bc::kF32 : bc::kBF16, N, K, G, bits, q, sc);
   return info.Env().Undefined();
 }
@@ -488,8 +606,8 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   const int64_t N = intArg(info, 2, op, "N");
   const int K = dimArg(info, 3, op, "K"), G = dimArg(info, 4, op, "G"), bits = dimArg(info, 5, op, "bits");
   quantDims(info, op, K, G, bits);
-  active->dequantizeRows(u8Arg(info, 0, op, "q", N * (bits == 8 ? K : K / 2)), u16Arg(info, 1, op, "scales", N * (K / G)), N, K, G, bits,
-                         f32Arg(info, 6, op, "out", N * K));
+  active->dequantizeRows(u8Arg(info, 0, op, "q", mulSat(N, bits == 8 ? K : K / 2)), u16Arg(info, 1, op, "scales", mulSat(N, K / G)), N, K, G, bits,
+                         f32Arg(info, 6, op, "out", mulSat(N, K)));
   return info.Env().Undefined();
 }
 
@@ -499,10 +617,10 @@ Napi::Value QMatmul(const Napi::CallbackInfo& info) {
   const int M = dimArg(info, 1, op, "M"), K = dimArg(info, 2, op, "K"), N = dimArg(info, 5, op, "N");
   const int G = dimArg(info, 6, op, "G"), bits = dimArg(info, 7, op, "bits");
   quantDims(info, op, K, G, bits);
-  const float* x = f32Arg(info, 0, op, "x", static_cast<int64_t>(M) * K);
-  const uint8_t* q = u8Arg(info, 3, op, "q", static_cast<int64_t>(N) * (bits == 8 ? K : K / 2));
-  const uint16_t* sc = u16Arg(info, 4, op, "scales", static_cast<int64_t>(N) * (K / G));
-  active->qmatmul(x, M, K, q, sc, N, G, bits, f32Arg(info, 8, op, "y", static_cast<int64_t>(M) * N));
+  const float* x = f32Arg(info, 0, op, "x", mulSat(M, K));
+  const uint8_t* q = u8Arg(info, 3, op, "q", mulSat(N, bits == 8 ? K : K / 2));
+  const uint16_t* sc = u16Arg(info, 4, op, "scales", mulSat(N, K / G));
+  active->qmatmul(x, M, K, q, sc, N, G, bits, f32Arg(info, 8, op, "y", mulSat(M, N)));
   return info.Env().Undefined();
 }
 
@@ -513,6 +631,12 @@ Napi::Value ReadBytes(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // BAICHUAN2_KERNELS forces a build (normally a lower one, to compare or to work around a fault).
+  const char* forced = std::getenv("BAICHUAN2_KERNELS");
+  if (forced && *forced) {
+    const std::string err = selectBuild(forced);
+    if (!err.empty()) throw Napi::Error::New(env, "BAICHUAN2_KERNELS=" + std::string(forced) + ": " + err);
+  }
   exports.Set("quantize", Napi::Function::New(env, Quantize));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
   exports.Set("qmatmul", Napi::Function::New(env, QMatmul));

@@ -1,6 +1,6 @@
 // The kernel table: every native kernel, as a plain C function pointer.
-// Two tables exist (arch_generic.cc, arch_avx2.cc), built from the same
-// sources in impl/; addon.cc picks one at load time. Nothing here knows about
+// One table per build (arch_*.cc), all built from the same sources in impl/;
+// addon.cc picks one at load time. Nothing here knows about
 // N-API or about the model: arrays are contiguous unless a stride says
 // otherwise, sizes are validated by the caller (addon.cc).
 #pragma once
@@ -30,8 +30,15 @@ struct AttnArgs {
   const int32_t* queryMask;
 };
 
+// What a build does differently from the baseline (the harness picks its reference by these).
+enum Caps : int {
+  kCapBf16Dot = 1,    // bf16 x bf16 GEMM multiplies in bf16 (vdpbf16ps), not widened to f32
+  kCapInt8Gemm = 2,   // quantised products with M > 8 quantise activations to int8 (as M <= 8 does)
+};
+
 struct KernelTable {
   const char* name;
+  int caps;
   // C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, op = transpose if trans*.
   void (*gemm)(int transA, int transB, int M, int N, int K, float alpha,
                const void* A, int typeA, int64_t lda, int64_t strideA,
@@ -86,5 +93,9 @@ struct KernelTable {
 
 namespace generic { extern const KernelTable table; }
 namespace avx2 { extern const KernelTable table; }
+namespace avx2vnni { extern const KernelTable table; }
+namespace avx512 { extern const KernelTable table; }
+namespace avx512vnni { extern const KernelTable table; }
+namespace avx512bf16 { extern const KernelTable table; }
 
 }  // namespace bc

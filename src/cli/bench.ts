@@ -7,6 +7,9 @@ import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainT
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
+import { runPerf, perfReport } from '../../bench/kernel-table.js';
+import { kernelInfo } from '../engine/backend.js';
+import { machineInfo, machineLine } from '../../bench/machine.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -31,6 +34,24 @@ export function registerBench(program: Command): void {
       const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
       const attn = benchAttention(best, { quick: o.quick, log });
       publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas });
+    });
+  bench
+    .command('kernels')
+    .description('every kernel of the harness table (test/engine/harness.test.ts) timed at model sizes on each kernel build this CPU supports')
+    .option('--builds <list>', 'comma-separated builds (default: every supported one)')
+    .option('--filter <regex>', 'only cases whose name matches')
+    .option('--threads <n>', 'kernel threads (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { builds?: string; filter?: string; threads?: string; append?: string; json?: boolean }) => {
+      if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
+      const supported = kernelInfo().supported as string[];
+      const builds = o.builds ? o.builds.split(',').map((b) => b.trim()) : supported;
+      for (const b of builds) if (!supported.includes(b)) throw new UsageError(`--builds: '${b}' is not a build this CPU supports (${supported.join(', ')})`);
+      let filter: RegExp | null = null;
+      try { filter = o.filter ? new RegExp(o.filter) : null; } catch { throw new UsageError(`--filter: '${o.filter}' is not a regular expression`); }
+      const rows = runPerf(builds, filter, (s) => console.error(s));
+      publish(perfReport(rows, `### bench kernels — ${machineLine(machineInfo())}`), o, rows);
     });
   bench
     .command('decode')

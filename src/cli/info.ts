@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { describeWeights, readConfig } from '../io/hf-folder.js';
 import { BaichuanForCausalLM } from '../model/baichuan.js';
 import { requireDir } from './common.js';
+import { kernelInfo, kernelLine } from '../engine/backend.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -25,6 +26,7 @@ export function registerInfo(program: Command): void {
         dtype: cfg.torchDtype, parameters: params, weightFormat: w.format, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
         tensors: w.tensors, tensorBytesByDtype: w.bytesByDtype,
         tokenizer: fs.existsSync(path.join(dir, 'tokenizer.model')),
+        kernels: { active: kernelInfo().arch, supported: kernelInfo().supported, caps: kernelInfo().caps, threads: kernelInfo().threads },
       };
       if (o.json) { console.log(JSON.stringify(info)); return; }
       console.log(`${info.folder}
@@ -34,6 +36,7 @@ export function registerInfo(program: Command): void {
   parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
   weights       ${info.weightFiles.length > 4 ? `${info.weightFiles.length} ${w.format} shards` : info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, config says ${cfg.torchDtype})
   tensors       ${w.tensors}: ${Object.entries(w.bytesByDtype).map(([d, b]) => `${(b / 2 ** 30).toFixed(2)} GiB ${d}`).join(', ')}
-  tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}`);
+  tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}
+  kernels       ${kernelLine()}; this CPU runs ${info.kernels.supported.join(', ')}`);
     });
 }

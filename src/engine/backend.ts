@@ -3,7 +3,7 @@
 // setBackend() without touching op or model code. Arguments are host arrays
 // (f32 unless named); a device backend would own device copies behind the
 // same calls.
-import { native, type NativeAttnOptions } from './native.js';
+import { native, KERNEL_BUILDS, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
 
 type F32 = Float32Array;
 
@@ -99,4 +99,26 @@ export function setBackend(b: Backend): void {
 /** Threads used by the kernels (default: all cores). */
 export function setThreads(n: number): void {
   current.setThreads(n);
+}
+
+/** Which kernel build runs, what the CPU offers, and the threads (see native/binding.gyp for the builds). */
+export function kernelInfo(): NativeInfo {
+  return native.info();
+}
+
+/**
+ * Select a kernel build by name (e.g. 'avx2' to compare with or fall back from
+ * 'avx512bf16'); it must be one the CPU and OS support. The environment
+ * variable BAICHUAN2_KERNELS does the same at load time.
+ */
+export function setKernels(name: KernelBuild): void {
+  if (!(KERNEL_BUILDS as readonly string[]).includes(name)) throw new RangeError(`setKernels: unknown kernel build '${name}' (builds: ${KERNEL_BUILDS.join(', ')})`);
+  native.setArch(name);
+}
+
+/** One line for reports: the active build, its capabilities and the threads. */
+export function kernelLine(): string {
+  const i = native.info();
+  const caps = [i.caps.bf16Dot ? 'bf16 dot products' : '', i.caps.int8Gemm ? 'int8 prefill' : ''].filter(Boolean).join(', ');
+  return `kernels ${i.arch}${caps ? ` (${caps})` : ''}${i.arch !== i.best ? ` [forced; best here ${i.best}]` : ''}, ${i.threads} threads`;
 }

@@ -4,8 +4,8 @@ export { type DType, type Storage, bf16ToF32, f32ToBf16, roundBf16, f16ToF32, f3
 export { Rng } from './rng.js';
 export { backward, noGrad, isGradEnabled, type GradNode } from './autograd.js';
 export { Module } from './module.js';
-export { backend, setBackend, setThreads, cpuBackend, type Backend } from './backend.js';
-export { native } from './native.js';
+export { backend, setBackend, setThreads, cpuBackend, kernelInfo, setKernels, kernelLine, type Backend } from './backend.js';
+export { KERNEL_BUILDS, type KernelBuild, type NativeInfo } from './native.js';
 export { reshape, permute, transpose, narrow, expand, unsqueeze, contiguous, cast } from './ops/shape.js';
 export { add, sub, mul, scale, silu, swiglu } from './ops/elementwise.js';
 export { sum, mean, max } from './ops/reduce.js';

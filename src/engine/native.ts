@@ -5,10 +5,24 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 
+/** The kernel builds, best first (native/binding.gyp); one is active. */
+export const KERNEL_BUILDS = ['avx512bf16', 'avx512vnni', 'avx512', 'avx2vnni', 'avx2', 'generic'] as const;
+export type KernelBuild = typeof KERNEL_BUILDS[number];
+
 export interface NativeInfo {
-  arch: 'generic' | 'avx2';
+  /** The active build. */
+  arch: KernelBuild;
+  /** The build chosen at load time from the CPU and OS (before BAICHUAN2_KERNELS or setArch). */
+  best: KernelBuild;
   threads: number;
-  features: { avx2: boolean; fma: boolean; f16c: boolean; avx512f: boolean; avx512bf16: boolean; amxBf16: boolean };
+  /** What the active build computes differently: bf16 GEMM with bf16 products; int8 prefill for quantised weights. */
+  caps: { bf16Dot: boolean; int8Gemm: boolean };
+  builds: KernelBuild[];
+  /** Builds this CPU and OS can run, best first. */
+  supported: KernelBuild[];
+  /** CPUID feature bits, and the OS-enabled register state from XCR0 (osYmm, osZmm, osAmx). */
+  features: Record<'avx' | 'avx2' | 'fma' | 'f16c' | 'avx512f' | 'avx512bw' | 'avx512vl' | 'avx512dq' | 'avx512cd' | 'avx512vnni' |
+    'avx512bf16' | 'avx512fp16' | 'avxvnni' | 'amxTile' | 'amxBf16' | 'amxInt8' | 'osYmm' | 'osZmm' | 'osAmx', boolean>;
 }
 
 /** Options of the attention kernels; strides are [batch, head, time] in elements (last dim contiguous). */
@@ -71,6 +85,8 @@ function findAddon(): string {
   }
   throw new Error('native addon not built: run `npm ci` (or `npm run build:native`) in the package folder');
 }
+
+// The addon selects its build at load time; BAICHUAN2_KERNELS=<build> forces one (it must be supported).
 
 const require = createRequire(import.meta.url);
 export const native: NativeAddon = require(findAddon()) as NativeAddon;

@@ -22,7 +22,7 @@ test('native kernels reject wrong types and short arrays with the kernel name', 
   assert.throws(() => native.swigluFwd(f, f, f, 5), /swiglu: (gate|up|out) has 4 elements, needs 5/);
   assert.throws(() => native.xentFwd(f, new Int32Array([9]), 1, 4, -100, f, f, f, new Int32Array(1)), /target 9 at row 0 is outside \[0, 4\)/);
   assert.throws(() => native.setThreads(0), /threads must be in 1..1024/);
-  assert.throws(() => native.setArch('avx512'), /unknown or unsupported arch/);
+  assert.throws(() => native.setArch('avx1024'), /unknown kernel build 'avx1024'/);
   assert.throws(() => native.attnFwd({ B: 1, H: 1, Tq: 2, Tk: 1, D: 4, q: [8, 8, 4], k: [4, 4, 4], v: [4, 4, 4], o: [8, 8, 4], past: 0, causal: true, scale: 1 }, null, null, new Float32Array(8), f, f, new Float32Array(8), new Float32Array(2)), /past \+ Tq <= Tk/);
   assert.throws(() => native.attnFwd({ B: 1, H: 1, Tq: 1, Tk: 1, D: 4, q: [4, 4, -4], k: [4, 4, 4], v: [4, 4, 4], o: [4, 4, 4], past: 0, causal: true, scale: 1 }, null, null, f, f, f, f, new Float32Array(1)), /option q must hold non-negative integers/);
 });
@@ -53,4 +53,23 @@ test('10,000 op calls do not leak memory', () => {
   // Native memory would show up in RSS; each step allocates ~100 KB of JS buffers,
   // so a leak of even one buffer per call would add > 200 MB.
   assert.ok(growth < 64 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
+});
+
+test('bounds arithmetic cannot overflow: huge sizes and strides are refused, not wrapped (issue 18)', () => {
+  const f = new Float32Array(4);
+  // (B - 1) * sb wrapped around int64 and passed the check, then the kernel read far out of bounds (a segfault)
+  assert.throws(() => native.rope(f, new Float32Array(2052), 1026, 1, 1, 2, 9e15, 0, 0, new Float32Array(2052), new Float32Array(2052), false), /rope: x has 4 elements, needs more than 2\^63/);
+  assert.throws(() => native.gemm(false, false, 2, 2, 2, 1, f, 2, 9e15, f, 2, 0, 0, f, 2, 0, 1026), /gemm: A is too small/);
+  assert.throws(() => native.gemm(false, false, 2, 2, 2, 1, f, 2, 0, f, 2, 0, 0, f, 9e15, 0, 1), /gemm: C has 4 elements, needs more than 2\^63|gemm: C has 4 elements/);
+  assert.throws(() => native.rmsnormFwd(f, f, f, f, 9e15, 2147483647, 1e-6), /rmsnorm: \w+ has 4 elements, needs (more than 2\^63|9000000000000000)/);
+  assert.throws(() => native.attnFwd({ B: 2, H: 1, Tq: 1, Tk: 1, D: 4, q: [9e15, 4, 4], k: [4, 4, 4], v: [4, 4, 4], o: [4, 4, 4], past: 0, causal: false, scale: 1 }, null, null, f, f, f, f, f), /attention: q has 4 elements, needs 9000000000000004/);
+  assert.throws(() => native.attnFwd({ B: 1, H: 1, Tq: 1, Tk: 1, D: 4, q: [1e300, 4, 4], k: [4, 4, 4], v: [4, 4, 4], o: [4, 4, 4], past: 0, causal: false, scale: 1 }, null, null, f, f, f, f, f), /option q must hold non-negative integers/);
+  assert.throws(() => native.qmatmul(f, 2147483647, 32, new Uint8Array(32), new Uint16Array(1), 2147483647, 32, 8, f), /qmatmul: x has 4 elements/);
+});
+
+test('the raw addon is not part of the public API (issue 18)', async () => {
+  const api = await import('../../src/index.js') as Record<string, unknown>;
+  assert.equal(api['native'], undefined);
+  assert.equal(typeof api['setKernels'], 'function');
+  assert.equal(typeof api['kernelInfo'], 'function');
 });

@@ -60,6 +60,161 @@ static inline float scoreRow(const AttnArgs* a, int b, int i, const float* qi, c
   return rowMax;
 }
 
+#if defined(__AVX512F__)
+// Register-blocked forward (AVX-512): per (query block, key block), the key
+// block is packed transposed [D][KB] and S = Q K^T is computed 4 queries x 64
+// keys at a time (16 zmm accumulators, one broadcast of q per 4 FMAs); masks
+// and the ALiBi bias are applied to the raw scores, then the online softmax
+// as in the row-wise version, and O += P V 4 queries x 64 dims at a time.
+// Every output row is still computed by one thread in key order.
+constexpr int ATT_QB512 = 64;  // queries per task: packing a key block is shared by 64 rows
+
+static inline __mmask16 laneMask(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+
+static void scoreBlock(const float* qh, int64_t qst, int i0, int nq, const float* kt, int D, float* S) {
+  for (int r0 = 0; r0 < nq; r0 += 4) {
+    const int rr = nq - r0 < 4 ? nq - r0 : 4;
+    const float* qr[4];
+    for (int t = 0; t < 4; t++) qr[t] = qh + static_cast<int64_t>(i0 + r0 + (t < rr ? t : rr - 1)) * qst;
+    __m512 acc[4][4];
+    for (int t = 0; t < 4; t++)
+      for (int x = 0; x < 4; x++) acc[t][x] = _mm512_setzero_ps();
+    for (int d = 0; d < D; d++) {
+      const float* kd = kt + static_cast<int64_t>(d) * ATT_KB;
+      const __m512 k0 = _mm512_load_ps(kd), k1 = _mm512_load_ps(kd + 16), k2 = _mm512_load_ps(kd + 32), k3 = _mm512_load_ps(kd + 48);
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; t++) {
+        const __m512 qb = _mm512_set1_ps(qr[t][d]);
+        acc[t][0] = _mm512_fmadd_ps(qb, k0, acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(qb, k1, acc[t][1]);
+        acc[t][2] = _mm512_fmadd_ps(qb, k2, acc[t][2]);
+        acc[t][3] = _mm512_fmadd_ps(qb, k3, acc[t][3]);
+      }
+    }
+    for (int t = 0; t < rr; t++)
+      for (int x = 0; x < 4; x++) _mm512_store_ps(S + (r0 + t) * ATT_KB + 16 * x, acc[t][x]);
+  }
+}
+
+static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst, int j0, float* acc, int D) {
+  for (int r0 = 0; r0 < nq; r0 += 4) {
+    const int rr = nq - r0 < 4 ? nq - r0 : 4;
+    const float* pr[4];
+    for (int t = 0; t < 4; t++) pr[t] = P + (r0 + (t < rr ? t : rr - 1)) * ATT_KB;
+    for (int d0 = 0; d0 < D; d0 += 64) {
+      const __mmask16 m[4] = {laneMask(D - d0), laneMask(D - d0 - 16), laneMask(D - d0 - 32), laneMask(D - d0 - 48)};
+      __m512 o[4][4];
+      for (int t = 0; t < 4; t++)
+        for (int x = 0; x < 4; x++) o[t][x] = _mm512_maskz_loadu_ps(m[x], acc + (r0 + (t < rr ? t : rr - 1)) * D + d0 + 16 * x);
+      for (int c = 0; c < nk; c++) {
+        const float* vr = vh + static_cast<int64_t>(j0 + c) * vst + d0;
+        const __m512 v0 = _mm512_maskz_loadu_ps(m[0], vr), v1 = _mm512_maskz_loadu_ps(m[1], vr + 16);
+        const __m512 v2 = _mm512_maskz_loadu_ps(m[2], vr + 32), v3 = _mm512_maskz_loadu_ps(m[3], vr + 48);
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) {
+          const __m512 pb = _mm512_set1_ps(pr[t][c]);
+          o[t][0] = _mm512_fmadd_ps(pb, v0, o[t][0]);
+          o[t][1] = _mm512_fmadd_ps(pb, v1, o[t][1]);
+          o[t][2] = _mm512_fmadd_ps(pb, v2, o[t][2]);
+          o[t][3] = _mm512_fmadd_ps(pb, v3, o[t][3]);
+        }
+      }
+      for (int t = 0; t < rr; t++)
+        for (int x = 0; x < 4; x++) _mm512_mask_storeu_ps(acc + (r0 + t) * D + d0 + 16 * x, m[x], o[t][x]);
+    }
+  }
+}
+
+static void attnFwd(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse) {
+  const int D = a->D, Tq = a->Tq;
+  const int qBlocks = (Tq + ATT_QB512 - 1) / ATT_QB512;
+  const int64_t tasks = static_cast<int64_t>(a->B) * a->H * qBlocks;
+#pragma omp parallel
+  {
+    static thread_local Scratch scratch;
+    float* kt = scratch.get(static_cast<size_t>(D) * ATT_KB + ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);
+    float* S = kt + static_cast<size_t>(D) * ATT_KB;  // [QB][KB] scores, then probabilities (64-byte aligned: D * KB * 4 bytes)
+    float* acc = S + ATT_QB512 * ATT_KB;
+    float* m = acc + static_cast<size_t>(ATT_QB512) * D;
+    float* l = m + ATT_QB512;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      const int qb = static_cast<int>(task % qBlocks);
+      const int h = static_cast<int>((task / qBlocks) % a->H);
+      const int b = static_cast<int>(task / qBlocks / a->H);
+      const int i0 = qb * ATT_QB512;
+      const int nq = Tq - i0 < ATT_QB512 ? Tq - i0 : ATT_QB512;
+      const float slope = a->slopes ? a->slopes[h] : 0.f;
+      const float* qh = q + b * a->qsb + h * a->qsh;
+      const float* kh = k + b * a->ksb + h * a->ksh;
+      const float* vh = v + b * a->vsb + h * a->vsh;
+      for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0.f; }
+      for (int64_t i = 0; i < static_cast<int64_t>(nq) * D; i++) acc[i] = 0.f;
+      const int jEnd = keyLimit(a, i0 + nq - 1);
+      for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
+        const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
+        for (int c = 0; c < ATT_KB; c++) {
+          const float* kr = kh + static_cast<int64_t>(j0 + c) * a->kst;
+          if (c < nk) for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = kr[d];
+          else for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = 0.f;
+        }
+        scoreBlock(qh, a->qst, i0, nq, kt, D, S);
+        for (int r = 0; r < nq; r++) {
+          const int i = i0 + r;
+          float* sr = S + r * ATT_KB;
+          float rowMax = -INFINITY;
+          const bool uniform = uniformRow(a, b, i);
+          // fast path: no masks and the whole block visible to this query
+          if (!uniform && !a->keyMask && (!a->causal || j0 + nk - 1 <= a->past + i)) {
+            const int off = j0 - (a->past + i);
+#pragma omp simd reduction(max : rowMax)
+            for (int c = 0; c < nk; c++) {
+              const float sc = sr[c] * a->scale + slope * static_cast<float>(off + c);
+              sr[c] = sc;
+              rowMax = rowMax > sc ? rowMax : sc;
+            }
+          } else
+          for (int c = 0; c < nk; c++) {
+            const int j = j0 + c;
+            float sc;
+            if (!keyVisible(a, b, i, j)) sc = -INFINITY;
+            else if (uniform) sc = 0.f;
+            else sc = sr[c] * a->scale + (a->slopes ? slope * static_cast<float>(j - (a->past + i)) : 0.f);
+            sr[c] = sc;
+            rowMax = maxF(rowMax, sc);
+          }
+          for (int c = nk; c < ATT_KB; c++) sr[c] = 0.f;
+          if (rowMax == -INFINITY) {  // nothing visible in this block
+            for (int c = 0; c < nk; c++) sr[c] = 0.f;
+            continue;
+          }
+          const float mNew = maxF(m[r], rowMax);
+          const float corr = m[r] == -INFINITY ? 0.f : std::exp(m[r] - mNew);
+          if (corr != 1.f)
+            for (int d = 0; d < D; d++) acc[r * D + d] *= corr;
+          float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+          for (int c = 0; c < nk; c++) {
+            const float p = expNeg(sr[c] - mNew);  // masked scores are -inf: p = 0
+            sr[c] = p;
+            sum += p;
+          }
+          l[r] = l[r] * corr + sum;
+          m[r] = mNew;
+        }
+        pvBlock(S, nq, nk, vh, a->vst, j0, acc, D);
+      }
+      for (int r = 0; r < nq; r++) {
+        const int i = i0 + r;
+        float* orow = o + b * a->osb + h * a->osh + static_cast<int64_t>(i) * a->ost;
+        const float inv = l[r] > 0.f ? 1.0f / l[r] : 0.f;
+        for (int d = 0; d < D; d++) orow[d] = acc[r * D + d] * inv;
+        lse[(static_cast<int64_t>(b) * a->H + h) * Tq + i] = l[r] > 0.f ? m[r] + std::log(l[r]) : -INFINITY;
+      }
+    }
+  }
+}
+#else
 static void attnFwd(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse) {
   const int D = a->D, Tq = a->Tq;
   const int qBlocks = (Tq + ATT_QB - 1) / ATT_QB;
@@ -127,6 +282,8 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
     }
   }
 }
+
+#endif
 
 // One thread per (b, h): the dk/dv rows of a head belong to that thread, and
 // every sum runs in a fixed order, so the result is thread-count independent.

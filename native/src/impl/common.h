@@ -76,3 +76,24 @@ static inline float expNeg(float x) {
   std::memcpy(&scale, &bits, 4);
   return x < -87.3f ? 0.0f : p * scale;
 }
+
+// exp(x) on the whole f32 range, branch-free like expNeg (so loops vectorise
+// at the build's width): 0 below -87.3, +inf above 88.3, else the same
+// reduction and polynomial (relative error below 2e-7).
+static inline float expF(float x) {
+  const float xc = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : p * scale;
+}

@@ -6,10 +6,17 @@
 // by exactly one thread, so results do not depend on the thread count.
 // Reference: src/engine/ref/matmul.ts (float64).
 
+#if defined(__AVX512F__)
+// 14 x 32: 28 zmm accumulators, 2 for the B row, broadcasts from memory.
+constexpr int MR = 14;
+constexpr int NR = 32;
+constexpr int MC = 168;   // multiple of MR; an A block (MC x KC f32) is 168 KiB, sized for L2
+#else
 constexpr int MR = 6;
 constexpr int NR = 16;
-constexpr int KC = 256;
 constexpr int MC = 144;   // multiple of MR; an A block (MC x KC f32) is 144 KiB, sized for L2
+#endif
+constexpr int KC = 256;
 constexpr int NC = 4096;  // multiple of NR; a B block (KC x NC f32) is 4 MiB, sized for L3
 
 static inline float toFloat(float x) { return x; }
@@ -40,7 +47,7 @@ static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, 
   }
 }
 
-static void packA(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
+static void packAFloat(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
   if (A.cs == 1) {
     if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
     else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
@@ -132,7 +139,46 @@ static void packBPanel(const GemmOperand& B, int64_t p0, int kc, int64_t j, int 
 }
 
 // acc = sum_k a[k*MR + r] * b[k*NR + c]; then C = alpha*acc + (first ? beta*C : C).
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+// Writes an MR x NR accumulator tile to C; edge tiles use masked loads/stores.
+static inline void storeTile(__m512 (&acc)[MR][2], float* c, int64_t ldc, int rows, int cols, float alpha, float beta,
+                             bool first) {
+  const __mmask16 m0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < rows; r++) {
+    float* cr = c + r * ldc;
+    __m512 x0 = _mm512_mul_ps(va, acc[r][0]), x1 = _mm512_mul_ps(va, acc[r][1]);
+    if (!first) {
+      x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
+      x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));
+    } else if (beta != 0.f) {
+      x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
+      x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
+    }
+    _mm512_mask_storeu_ps(cr, m0, x0);
+    _mm512_mask_storeu_ps(cr + 16, m1, x1);
+  }
+}
+
+static void microKernel(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                        float alpha, float beta, bool first) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
+    const float* ak = a + k * MR;
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) {
+      const __m512 av = _mm512_set1_ps(ak[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  storeTile(acc, c, ldc, rows, cols, alpha, beta, first);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
 static void microKernel(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
                         float alpha, float beta, bool first) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -205,16 +251,110 @@ static void microKernel(int kc, const float* a, const float* b, float* c, int64_
 }
 #endif
 
-static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
-                    float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  if (K == 0) {  // C = beta * C (beta == 0 must not read C: it may hold NaN)
-    for (int i = 0; i < M; i++)
-      for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+// The f32 path: operands widened to f32 while packing, f32 FMAs.
+struct F32Path {
+  using T = float;
+  static constexpr int kKC = KC;
+  static int depth(int kc) { return kc; }
+  static void packA(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, T* dst) { packAFloat(A, i0, mc, p0, kc, dst); }
+  static void packB(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, T* panel) { packBPanel(B, p0, kc, j, cols, panel); }
+  static void kernel(int d, const T* a, const T* b, float* c, int64_t ldc, int rows, int cols, float alpha, float beta, bool first) {
+    microKernel(d, a, b, c, ldc, rows, cols, alpha, beta, first);
+  }
+};
+
+#if defined(__AVX512BF16__)
+// The bf16 path (both operands bf16): packs hold k-pairs of bf16 bits as one
+// 32-bit word, and vdpbf16ps multiplies in bf16 (exact products) and
+// accumulates in f32: acc += a[2p+1]*b[2p+1], then += a[2p]*b[2p] (each step
+// rounded to f32, denormals flushed, as the instruction defines).
+static inline uint32_t bitsAt(const GemmOperand& X, int64_t r, int64_t c) {
+  return static_cast<const uint16_t*>(X.p)[r * X.rs + c * X.cs];
+}
+
+static void packAPairs(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, uint32_t* dst) {
+  const int kp = (kc + 1) / 2;
+  const uint16_t* src = static_cast<const uint16_t*>(A.p);
+  for (int ir = 0; ir < mc; ir += MR) {
+    uint32_t* panel = dst + static_cast<int64_t>(ir) * kp;
+    const int rows = mc - ir < MR ? mc - ir : MR;
+    for (int r = 0; r < MR; r++) {
+      if (r >= rows) { for (int p = 0; p < kp; p++) panel[p * MR + r] = 0; continue; }
+      const int64_t i = i0 + ir + r;
+      if (A.cs == 1) {
+        const uint16_t* row = src + i * A.rs + p0;
+        for (int p = 0; p < kc / 2; p++) panel[p * MR + r] = row[2 * p] | (static_cast<uint32_t>(row[2 * p + 1]) << 16);
+      } else {
+        for (int p = 0; p < kc / 2; p++)
+          panel[p * MR + r] = bitsAt(A, i, p0 + 2 * p) | (bitsAt(A, i, p0 + 2 * p + 1) << 16);
+      }
+      if (kc & 1) panel[(kp - 1) * MR + r] = bitsAt(A, i, p0 + kc - 1);
+    }
+  }
+}
+
+static void packBPairs(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, uint32_t* panel) {
+  const int kp = (kc + 1) / 2;
+  const uint16_t* src = static_cast<const uint16_t*>(B.p);
+  if (B.cs == 1) {  // row-major: two k rows interleaved
+    for (int p = 0; p < kp; p++) {
+      const uint16_t* r0 = src + (p0 + 2 * p) * B.rs + j;
+      const uint16_t* r1 = 2 * p + 1 < kc ? r0 + B.rs : nullptr;
+      uint32_t* out = panel + p * NR;
+      for (int c = 0; c < cols; c++) out[c] = r0[c] | (r1 ? static_cast<uint32_t>(r1[c]) << 16 : 0u);
+      for (int c = cols; c < NR; c++) out[c] = 0;
+    }
     return;
   }
+  for (int c = 0; c < NR; c++) {
+    if (c >= cols) { for (int p = 0; p < kp; p++) panel[p * NR + c] = 0; continue; }
+    if (B.rs == 1) {  // a Linear's [N, K] weight: column j + c is a contiguous row
+      const uint16_t* col = src + (j + c) * B.cs + p0;
+      for (int p = 0; p < kc / 2; p++) panel[p * NR + c] = col[2 * p] | (static_cast<uint32_t>(col[2 * p + 1]) << 16);
+    } else {
+      for (int p = 0; p < kc / 2; p++) panel[p * NR + c] = bitsAt(B, p0 + 2 * p, j + c) | (bitsAt(B, p0 + 2 * p + 1, j + c) << 16);
+    }
+    if (kc & 1) panel[(kp - 1) * NR + c] = bitsAt(B, p0 + kc - 1, j + c);
+  }
+}
+
+static void microKernelBf16(int kp, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, int rows, int cols,
+                            float alpha, float beta, bool first) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int p = 0; p < kp; p++) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(b + p * NR), b1 = (__m512bh)_mm512_load_si512(b + p * NR + 16);
+    const uint32_t* ap = a + p * MR;
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], b0, av);  // broadcast as the memory operand
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], b1, av);
+    }
+  }
+  storeTile(acc, c, ldc, rows, cols, alpha, beta, first);
+}
+
+struct Bf16Path {
+  using T = uint32_t;
+  static constexpr int kKC = 2 * KC;  // 256 pairs: a B panel is 32 KiB, as in the f32 path
+  static int depth(int kc) { return (kc + 1) / 2; }
+  static void packA(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, T* dst) { packAPairs(A, i0, mc, p0, kc, dst); }
+  static void packB(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, T* panel) { packBPairs(B, p0, kc, j, cols, panel); }
+  static void kernel(int d, const T* a, const T* b, float* c, int64_t ldc, int rows, int cols, float alpha, float beta, bool first) {
+    microKernelBf16(d, a, b, c, ldc, rows, cols, alpha, beta, first);
+  }
+};
+#endif
+
+template <typename P>
+static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
+                        float* C, int64_t ldc) {
+  using T = typename P::T;
+  constexpr int kKC = P::kKC;
   static thread_local Scratch bScratch;
-  float* bPack = bScratch.get(static_cast<size_t>(KC) * NC);
+  T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(P::depth(kKC)) * NC));
   // Equal-height A blocks (multiples of MR, at most MC) so tasks are balanced.
   const int icBlocks = (M + MC - 1) / MC;
   const int mcUnit = ((M + icBlocks - 1) / icBlocks + MR - 1) / MR * MR;
@@ -227,18 +367,19 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
     int jParts = (4 * nThreads + icBlocks - 1) / icBlocks;
     if (jParts > panels) jParts = panels;
     if (jParts < 1) jParts = 1;
-    for (int pc = 0; pc < K; pc += KC) {
-      const int kc = K - pc < KC ? K - pc : KC;
+    for (int pc = 0; pc < K; pc += kKC) {
+      const int kc = K - pc < kKC ? K - pc : kKC;
+      const int d = P::depth(kc);
       const bool first = pc == 0;
 #pragma omp parallel
       {
 #pragma omp for schedule(static)
         for (int jp = 0; jp < panels; jp++) {
           int j = jp * NR;
-          packBPanel(B, pc, kc, jc + j, nc - j < NR ? nc - j : NR, bPack + static_cast<int64_t>(jp) * NR * kc);
+          P::packB(B, pc, kc, jc + j, nc - j < NR ? nc - j : NR, bPack + static_cast<int64_t>(jp) * NR * d);
         }
         static thread_local Scratch aScratch;
-        float* aPack = aScratch.get(static_cast<size_t>(MC) * KC);
+        T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
         int packedIc = -1;
 #pragma omp for schedule(static, 1)
         for (int task = 0; task < icBlocks * jParts; task++) {
@@ -247,7 +388,7 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
           if (ic >= M) continue;
           const int mc = M - ic < mcUnit ? M - ic : mcUnit;
           if (packedIc != ic) {
-            packA(A, ic, mc, pc, kc, aPack);
+            P::packA(A, ic, mc, pc, kc, aPack);
             packedIc = ic;
           }
           const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
@@ -255,11 +396,11 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
           for (int jp = p0; jp < p1; jp++) {
             const int j = jp * NR;
             const int cols = nc - j < NR ? nc - j : NR;
-            const float* bp = bPack + static_cast<int64_t>(jp) * NR * kc;
+            const T* bp = bPack + static_cast<int64_t>(jp) * NR * d;
             for (int ir = 0; ir < mc; ir += MR) {
               const int rows = mc - ir < MR ? mc - ir : MR;
-              microKernel(kc, aPack + static_cast<int64_t>(ir) * kc, bp, C + (ic + ir) * ldc + jc + j, ldc, rows,
-                          cols, alpha, beta, first);
+              P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bp, C + (ic + ir) * ldc + jc + j, ldc, rows, cols, alpha,
+                        beta, first);
             }
           }
         }
@@ -268,13 +409,45 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
   }
 }
 
+static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
+                    float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // C = beta * C (beta == 0 must not read C: it may hold NaN)
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+#if defined(__AVX512BF16__)
+  if (A.type == kBF16 && B.type == kBF16) { gemmBlocked<Bf16Path>(A, B, M, N, K, alpha, beta, C, ldc); return; }
+#endif
+  gemmBlocked<F32Path>(A, B, M, N, K, alpha, beta, C, ldc);
+}
+
 // Decode-sized products (M <= 4) against a transposed B (a Linear's [N, K]
 // weight): no packing, each weight row is streamed once and dotted with the M
 // activation rows, so the product runs at memory bandwidth. Each output is
 // one dot product in a fixed order: thread-count independent.
 constexpr int GEMV_MAX_M = 4;
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+static inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+static inline __m512 load16(const uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+template <typename T>  // T = float or uint16_t (bf16), widened by load16
+static inline float dotRow(const float* a, const T* b, int K) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int k = 0;
+  for (; k + 32 <= K; k += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), load16(b + k), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), load16(b + k + 16), s1);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  for (; k < K; k++) s += a[k] * toFloat(b[k]);
+  return s;
+}
+#elif defined(__AVX2__) && defined(__FMA__)
 template <typename T>  // T = float or uint16_t (bf16), widened by load8
 static inline float dotRow(const float* a, const T* b, int K) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();

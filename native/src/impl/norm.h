@@ -10,6 +10,7 @@ static void rmsnormFwd(const float* x, const float* w, float* y, float* rstd, in
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < cols; c++) ss += static_cast<double>(xr[c]) * xr[c];
     // fp32 like the official code: var in fp32, rsqrt(var + eps) in fp32.
     const float var = static_cast<float>(ss / cols);
@@ -54,6 +55,7 @@ static void l2normFwd(const float* x, float* y, float* norm, int64_t rows, int c
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * cols;
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < cols; c++) ss += static_cast<double>(xr[c]) * xr[c];
     const float n = static_cast<float>(std::sqrt(ss));
     norm[r] = n;

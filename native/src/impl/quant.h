@@ -102,6 +102,15 @@ static inline __m256i unpackQ4(const uint8_t* w) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
 }
+#if defined(__AVXVNNI__)
+// AVX-VNNI: vpdpbusd sums four u8 x s8 products into each int32 lane in one instruction.
+static inline __m256 dotSigned(__m256i xv, __m256i wv) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv)));
+}
+static inline __m256 dotUnsigned(__m256i u, __m256i xv) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, xv));
+}
+#else
 // x . q for signed codes: maddubs needs an unsigned operand, so |x| times q with x's sign.
 static inline __m256 dotSigned(__m256i xv, __m256i wv) {
   const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));  // <= 2*127*127: no saturation
@@ -112,6 +121,7 @@ static inline __m256 dotUnsigned(__m256i u, __m256i xv) {
   const __m256i p16 = _mm256_maddubs_epi16(u, xv);  // <= 2*15*127: no saturation
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
+#endif
 #endif
 
 static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, int K, int G, int bits, float* out) {
@@ -170,12 +180,95 @@ static inline float hsum(__m256 v) {
 constexpr int kQMaxRows = 8;  // up to this many activation rows use the integer path
 constexpr int kMaxBlocks = 1024;  // K <= 32768 (checked by the caller)
 
+#if defined(__AVX512BW__)
+// 512-bit quantised GEMV (M <= 8). Two 32-element blocks per zmm; the weight
+// codes are made signed (4-bit: nibble - 8) and the integer dot uses |x| as
+// the unsigned operand and the codes with x's sign applied (masked negate):
+// exact, with no offset correction. VNNI: one vpdpbusd; otherwise maddubs +
+// madd (|x| * |w| <= 127 * 127, pairs below 2^15: no saturation).
+static inline __m512i dot4(__m512i acc, __m512i u, __m512i s) {
+#if defined(__AVX512VNNI__)
+  return _mm512_dpbusd_epi32(acc, u, s);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+
+// Signed codes of blocks b and b + 1 in element order (the upper block zero when `two` is false).
+static inline __m512i loadCodes2(const uint8_t* wrow, int b, int bits, bool two) {
+  if (bits == 8) {
+    const __m512i w = two ? _mm512_loadu_si512(wrow + b * 32) : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + b * 32)));
+    return w;
+  }
+  const __m256i v = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + b * 16))
+                        : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wrow + b * 16)));
+  // [lo nibbles | hi nibbles] per 128-bit lane, then lanes reordered to [lo0, hi0, lo1, hi1]
+  __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+  z = _mm512_and_si512(z, _mm512_set1_epi8(15));
+  z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+  const __m512i codes = _mm512_sub_epi8(z, _mm512_set1_epi8(8));
+  return two ? codes : _mm512_zextsi256_si512(_mm512_castsi512_si256(codes));
+}
+
+static bool qmatvec512(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
+                       int64_t N, int G, int bits, float* y, int64_t ldy) {
+  const int groups = K / G, blocks = K / 32, perGroup = G / 32, pairs = (blocks + 1) / 2;
+  const int64_t rowBytes = qRowBytes(K, bits);
+  // Per activation row: |x| and the sign masks (64 elements per mask), and the
+  // x-scales spread to 8 lanes per block; computed once for all N rows.
+  static thread_local Scratch xbuf;
+  const size_t absBytes = static_cast<size_t>(M) * pairs * 64;
+  float* base = xbuf.get(static_cast<size_t>(M) * pairs * 16 + (absBytes + static_cast<size_t>(M) * pairs * 8) / 4 + 16);
+  float* xsx = base;
+  uint8_t* xabs = reinterpret_cast<uint8_t*>(base + static_cast<size_t>(M) * pairs * 16);
+  __mmask64* xneg = reinterpret_cast<__mmask64*>(xabs + absBytes);
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  for (int m = 0; m < M; m++)
+    for (int p = 0; p < pairs; p++) {
+      const bool two = 2 * p + 1 < blocks;
+      const int8_t* src = xq + static_cast<int64_t>(m) * K + p * 64;
+      const __m512i xv = two ? _mm512_loadu_si512(src) : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
+      const int64_t mp = static_cast<int64_t>(m) * pairs + p;
+      _mm512_storeu_si512(xabs + mp * 64, _mm512_abs_epi8(xv));
+      xneg[mp] = _mm512_movepi8_mask(xv);
+      const float s0 = xs[static_cast<int64_t>(m) * blocks + 2 * p], s1 = two ? xs[static_cast<int64_t>(m) * blocks + 2 * p + 1] : 0.f;
+      _mm512_storeu_ps(xsx + mp * 16, _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(s0, s1, 0.f, 0.f))));
+    }
+#pragma omp parallel for schedule(static, 16)
+  for (int64_t n = 0; n < N; n++) {
+    const uint8_t* wrow = q + n * rowBytes;
+    const uint16_t* srow = scales + n * groups;
+    __m512 acc[kQMaxRows];
+    for (int m = 0; m < M; m++) acc[m] = _mm512_setzero_ps();
+    for (int p = 0; p < pairs; p++) {
+      const int b = 2 * p;
+      const bool two = b + 1 < blocks;
+      const __m512i w = loadCodes2(wrow, b, bits, two);
+      if (p + 4 < pairs) _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * (bits == 8 ? 32 : 16)), _MM_HINT_T0);
+      const float w0 = halfToFloat(srow[b / perGroup]), w1 = two ? halfToFloat(srow[(b + 1) / perGroup]) : 0.f;
+      const __m512 wsv = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(w0, w1, 0.f, 0.f)));
+      for (int m = 0; m < M; m++) {
+        const int64_t mp = static_cast<int64_t>(m) * pairs + p;
+        const __m512i ws = _mm512_mask_sub_epi8(w, xneg[mp], _mm512_setzero_si512(), w);
+        const __m512i d = dot4(_mm512_setzero_si512(), _mm512_loadu_si512(xabs + mp * 64), ws);
+        acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, _mm512_loadu_ps(xsx + mp * 16)), acc[m]);
+      }
+    }
+    for (int m = 0; m < M; m++) y[m * ldy + n] = _mm512_reduce_add_ps(acc[m]);
+  }
+  return true;
+}
+#endif
+
 static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
                         int64_t N, int G, int bits, float* y, int64_t ldy) {
   const int groups = K / G, blocks = K / 32, perGroup = G / 32;
   const int64_t rowBytes = qRowBytes(K, bits);
 #if defined(__AVX2__)
   const int64_t blockBytes = bits == 8 ? 32 : 16;
+#endif
+#if defined(__AVX512BW__)
+  if (qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy)) return;
 #endif
 #pragma omp parallel for schedule(static, 16)
   for (int64_t n = 0; n < N; n++) {
@@ -259,22 +352,142 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
   }
 }
 
+#if defined(__AVX512VNNI__)
+#define QUANT_INT8_GEMM 1
+// Prefill (M > 8) with int8 dot products: activations are quantised per
+// 32-block as in the GEMV (so every M gives the same numbers as refQMatmul),
+// stored as x + 128 (unsigned), and weights are repacked per call into panels
+// of 32 rows: for each block, [k/4][row][4] signed codes, so one vpdpbusd
+// multiplies 4 k-values of one activation row (a broadcast dword) with 16
+// weight rows. The int32 accumulators start at -128 * sum(codes) per row and
+// block, which removes the +128 exactly; each block's integer dot is then
+// scaled by w-scale * x-scale and added in f32, blocks in order. Each output
+// belongs to one thread: thread-count independent.
+constexpr int QNR = 32;  // weight rows per panel (2 zmm)
+constexpr int QMR = 6;   // activation rows per micro-tile
+
+struct QPanel {
+  int8_t* codes;   // [blocks][8][QNR][4]
+  int32_t* bias;   // [blocks][QNR] = -128 * sum of the block's codes
+  float* wscale;   // [blocks][QNR]
+};
+
+static void packQPanel(const uint8_t* q, const uint16_t* scales, int64_t n0, int rows, int K, int G, int bits, const QPanel& P) {
+  const int blocks = K / 32, groups = K / G, perGroup = G / 32;
+  const int64_t rowBytes = qRowBytes(K, bits);
+  for (int r = 0; r < QNR; r++) {
+    const bool live = r < rows;
+    const uint8_t* wrow = q + (n0 + r) * rowBytes;
+    for (int b = 0; b < blocks; b++) {
+      int8_t c[32];
+      int sum = 0;
+      for (int i = 0; i < 32; i++) {
+        c[i] = live ? static_cast<int8_t>(qAt(wrow, b * 32 + i, bits)) : 0;
+        sum += c[i];
+      }
+      int8_t* dst = P.codes + static_cast<int64_t>(b) * 8 * QNR * 4 + r * 4;
+      for (int kq = 0; kq < 8; kq++) std::memcpy(dst + kq * QNR * 4, c + kq * 4, 4);
+      P.bias[static_cast<int64_t>(b) * QNR + r] = -128 * sum;
+      P.wscale[static_cast<int64_t>(b) * QNR + r] = live ? halfToFloat(scales[(n0 + r) * groups + b / perGroup]) : 0.f;
+    }
+  }
+}
+
+template <int R>
+static void qTile(const QPanel& P, const uint8_t* xu, const float* xs, int64_t m0, int K, float* y, int64_t ldy, int64_t n0, int cols) {
+  const int blocks = K / 32;
+  __m512 f[R][2];
+  for (int r = 0; r < R; r++) f[r][0] = f[r][1] = _mm512_setzero_ps();
+  for (int b = 0; b < blocks; b++) {
+    const __m512i bias0 = _mm512_loadu_si512(P.bias + static_cast<int64_t>(b) * QNR);
+    const __m512i bias1 = _mm512_loadu_si512(P.bias + static_cast<int64_t>(b) * QNR + 16);
+    __m512i acc[R][2];
+    for (int r = 0; r < R; r++) { acc[r][0] = bias0; acc[r][1] = bias1; }
+    const int8_t* cb = P.codes + static_cast<int64_t>(b) * 8 * QNR * 4;
+#pragma GCC unroll 8
+    for (int kq = 0; kq < 8; kq++) {
+      const __m512i w0 = _mm512_load_si512(cb + kq * QNR * 4), w1 = _mm512_load_si512(cb + kq * QNR * 4 + 64);
+      for (int r = 0; r < R; r++) {
+        int32_t xd;
+        std::memcpy(&xd, xu + (m0 + r) * K + b * 32 + kq * 4, 4);
+        const __m512i xv = _mm512_set1_epi32(xd);
+        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xv, w0);
+        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xv, w1);
+      }
+    }
+    const __m512 s0 = _mm512_loadu_ps(P.wscale + static_cast<int64_t>(b) * QNR);
+    const __m512 s1 = _mm512_loadu_ps(P.wscale + static_cast<int64_t>(b) * QNR + 16);
+    for (int r = 0; r < R; r++) {
+      const __m512 xsb = _mm512_set1_ps(xs[(m0 + r) * blocks + b]);
+      f[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][0]), _mm512_mul_ps(s0, xsb), f[r][0]);
+      f[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][1]), _mm512_mul_ps(s1, xsb), f[r][1]);
+    }
+  }
+  const __mmask16 k0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 k1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+  for (int r = 0; r < R; r++) {
+    _mm512_mask_storeu_ps(y + (m0 + r) * ldy + n0, k0, f[r][0]);
+    _mm512_mask_storeu_ps(y + (m0 + r) * ldy + n0 + 16, k1, f[r][1]);
+  }
+}
+
+static void qmatmulInt8(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y) {
+  const int blocks = K / 32;
+  const size_t nb = static_cast<size_t>(M) * blocks;
+  float* xs = static_cast<float*>(alignedAlloc(2 * nb * sizeof(float)));
+  int8_t* xq = static_cast<int8_t*>(alignedAlloc(static_cast<size_t>(M) * K));
+  quantizeActivations(x, M, K, xq, xs, xs + nb);
+  uint8_t* xu = reinterpret_cast<uint8_t*>(xq);
+  for (int64_t i = 0; i < static_cast<int64_t>(M) * K; i++) xu[i] = static_cast<uint8_t>(xq[i] + 128);
+  const int panels = (N + QNR - 1) / QNR;
+#pragma omp parallel
+  {
+    static thread_local Scratch pbuf;
+    float* mem = pbuf.get(static_cast<size_t>(blocks) * QNR * (8 + 2));  // codes (8 floats' bytes per row-block) + bias + scale
+    QPanel P{reinterpret_cast<int8_t*>(mem), reinterpret_cast<int32_t*>(mem + static_cast<size_t>(blocks) * QNR * 8),
+             mem + static_cast<size_t>(blocks) * QNR * 9};
+#pragma omp for schedule(static)
+    for (int p = 0; p < panels; p++) {
+      const int64_t n0 = static_cast<int64_t>(p) * QNR;
+      const int cols = N - n0 < QNR ? static_cast<int>(N - n0) : QNR;
+      packQPanel(q, scales, n0, cols, K, G, bits, P);
+      int m0 = 0;
+      for (; m0 + QMR <= M; m0 += QMR) qTile<QMR>(P, xu, xs, m0, K, y, N, n0, cols);
+      switch (M - m0) {
+        case 5: qTile<5>(P, xu, xs, m0, K, y, N, n0, cols); break;
+        case 4: qTile<4>(P, xu, xs, m0, K, y, N, n0, cols); break;
+        case 3: qTile<3>(P, xu, xs, m0, K, y, N, n0, cols); break;
+        case 2: qTile<2>(P, xu, xs, m0, K, y, N, n0, cols); break;
+        case 1: qTile<1>(P, xu, xs, m0, K, y, N, n0, cols); break;
+        default: break;
+      }
+    }
+  }
+  std::free(xs);
+  std::free(xq);
+}
+#endif
+
 // y [M, N] = x [M, K] * W^T with W quantised. Small M: integer GEMV; large M
 // (prefill): W is dequantised a panel of rows at a time and multiplied with the f32 GEMM.
 static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y) {
   if (M <= kQMaxRows) {
     static thread_local Scratch xsBuf;
-    static thread_local std::vector<int8_t> xqBuf;
-    xqBuf.resize(static_cast<size_t>(M) * K);
     const size_t nb = static_cast<size_t>(M) * (K / 32);
-    float* xs = xsBuf.get(2 * nb);
-    quantizeActivations(x, M, K, xqBuf.data(), xs, xs + nb);
-    qmatvecRows(xqBuf.data(), xs, xs + nb, M, K, q, scales, N, G, bits, y, N);
+    float* xs = xsBuf.get(2 * nb + (static_cast<size_t>(M) * K + 3) / 4);
+    int8_t* xq = reinterpret_cast<int8_t*>(xs + 2 * nb);
+    quantizeActivations(x, M, K, xq, xs, xs + nb);
+    qmatvecRows(xq, xs, xs + nb, M, K, q, scales, N, G, bits, y, N);
     return;
   }
+#if defined(QUANT_INT8_GEMM)
+  qmatmulInt8(x, M, K, q, scales, N, G, bits, y);
+  return;
+#endif
   static thread_local Scratch panel;
   // panels of ~4M floats (16 MB): few enough GEMM calls that packing x and threading amortise
-  const int NB = static_cast<int>(std::max<int64_t>(64, (int64_t{1} << 22) / K / 16 * 16));
+  const int64_t nbRows = (int64_t{1} << 22) / K / 16 * 16;
+  const int NB = static_cast<int>(nbRows > 64 ? nbRows : 64);
   float* w = panel.get(static_cast<size_t>(NB) * K);
   for (int n0 = 0; n0 < N; n0 += NB) {
     const int nb = N - n0 < NB ? N - n0 : NB;

@@ -1,6 +1,16 @@
 // The table of this arch's kernels (included last, inside the arch namespace).
+#if defined(__AVX512BF16__)
+#define KERNEL_CAP_BF16 kCapBf16Dot
+#else
+#define KERNEL_CAP_BF16 0
+#endif
+#if defined(QUANT_INT8_GEMM)
+#define KERNEL_CAP_INT8 kCapInt8Gemm
+#else
+#define KERNEL_CAP_INT8 0
+#endif
 const KernelTable table = {
-    KERNEL_ARCH_NAME, gemm,       rmsnormFwd, rmsnormBwd, l2normFwd, l2normBwd, swigluFwd, swigluBwd,
+    KERNEL_ARCH_NAME, KERNEL_CAP_BF16 | KERNEL_CAP_INT8, gemm,       rmsnormFwd, rmsnormBwd, l2normFwd, l2normBwd, swigluFwd, swigluBwd,
     siluFwd,          siluBwd,    rope,       softmaxFwd, softmaxBwd, xentFwd,  xentBwd,   attnFwd,
     attnBwd,          adamw,      sumsq,      bf16ToF32,  f32ToBf16,  randomFill, quantizeRows,
     dequantizeRows,   qmatmul,    readBytes,
