@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { describeWeights, readConfig } from '../io/hf-folder.js';
 import { BaichuanForCausalLM } from '../model/baichuan.js';
 import { requireDir } from './common.js';
+import { describeGguf, isGgufFile } from '../io/gguf-baichuan.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -13,6 +14,7 @@ export function registerInfo(program: Command): void {
     .argument('<dir>', 'model folder')
     .option('--json', 'print JSON')
     .action((dir: string, o: { json?: boolean }) => {
+      if (isGgufFile(dir)) { ggufInfo(dir, !!o.json); return; }
       requireDir(dir, 'DIR');
       const cfg = readConfig(dir);
       const params = new BaichuanForCausalLM(cfg).parameterCount();
@@ -34,4 +36,22 @@ export function registerInfo(program: Command): void {
   weights       ${info.weightFiles.join(', ')} (${(bytes / 2 ** 30).toFixed(2)} GiB, ${cfg.torchDtype})
   tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}`);
     });
+}
+
+function ggufInfo(file: string, json: boolean): void {
+  const d = describeGguf(file), cfg = d.config;
+  const params = new BaichuanForCausalLM(cfg).parameterCount();
+  const info = {
+    file: path.resolve(file), name: d.name, position: cfg.position, layers: cfg.numHiddenLayers, hidden: cfg.hiddenSize, heads: cfg.numAttentionHeads,
+    ffn: cfg.intermediateSize, vocab: cfg.vocabSize, context: cfg.modelMaxLength, parameters: params, tensorTypes: d.types, bytes: fs.statSync(file).size,
+    tokenizer: d.tokenizer, llamaCppWarning: d.warning,
+  };
+  if (json) { console.log(JSON.stringify(info)); return; }
+  console.log(`${info.file} (GGUF, '${d.name}')
+  architecture  Baichuan 2, ${cfg.position === 'rope' ? 'RoPE (7B style)' : 'ALiBi (13B style)'}
+  shape         ${info.layers} layers, hidden ${info.hidden}, ${info.heads} heads x ${info.hidden / info.heads}, ffn ${info.ffn}, vocab ${info.vocab}
+  context       ${info.context} tokens
+  parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
+  tensors       ${Object.entries(d.types).map(([t, n]) => `${n} ${t}`).join(', ')} (${(info.bytes / 2 ** 30).toFixed(2)} GiB)
+  tokenizer     ${d.tokenizer ? 'tokenizer.ggml (SentencePiece)' : 'none'}${d.warning ? `\n  warning       ${d.warning}` : ''}`);
 }

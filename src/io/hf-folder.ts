@@ -12,6 +12,7 @@ import { BaichuanForCausalLM, checkShape, fromHfName, hfName } from '../model/ba
 import { Tensor } from '../engine/tensor.js';
 import type { DType } from '../engine/dtype.js';
 import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
+import { isGgufFile, loadGgufModel } from './gguf-baichuan.js';
 
 export interface LoadOptions {
   /** Convert floating weights to this dtype (default: keep the stored dtype; f16 becomes f32). */
@@ -64,7 +65,9 @@ export function weightIndex(dir: string, format: 'safetensors' | 'bin' = 'safete
   throw new Error(`${dir}: no weights found (model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`);
 }
 
+/** `dir` is a model folder or a GGUF file (src/io/gguf-baichuan.ts). */
 export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausalLM {
+  if (isGgufFile(dir)) return loadGgufModel(dir, opts);
   const config = readConfig(dir);
   const qc = readQuantizationConfig(dir);
   if (qc) return loadQuantizedModel(dir, qc, opts.onProgress);

@@ -152,6 +152,8 @@ export class NormHead extends Module {
   private cached: Tensor | null = null;
   /** A quantised model's head: rows normalised before quantisation, so used as is. */
   quantized: QuantizedWeight | null = null;
+  /** The stored rows are already L2-normalised (a GGUF file's output.weight): eval uses them as is. */
+  prenormalized = false;
   constructor(readonly cfg: BaichuanConfig) {
     super();
     this.registerParameter('weight', Tensor.placeholder([cfg.vocabSize, cfg.hiddenSize]));  // [V, C]
@@ -162,6 +164,7 @@ export class NormHead extends Module {
   /** The row-normalised weight [V, C] used for logits. */
   normalizedWeight(): Tensor {
     if (this.training) return l2normRows(this.param('weight'));
+    if (this.prenormalized) return this.param('weight');
     if (!this.cached) this.cached = noGrad(() => l2normRows(this.param('weight')));
     return this.cached;
   }
