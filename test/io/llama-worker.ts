@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     for (const m of job.models) {
       const model = await llama.loadModel({ modelPath: m.file, gpuLayers: 0 });
       // F32 K/V cache and no flash attention: llama.cpp's defaults store K/V in f16
-      const ctx = await model.createContext({ contextSize: 64, batchSize: 64, threads: 2, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+      const ctx = await model.createContext({ contextSize: 64, batchSize: 64, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
       const seq = ctx.getSequence();
       const res = await seq.controlledEvaluate(m.prompt.map((t) => [t, { generateNext: { probabilities: true } }]));
       out.logprobs.push(res.map((r: { next: { probabilities: Map<number, number> } }) => {
