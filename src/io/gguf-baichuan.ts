@@ -117,6 +117,7 @@ export function modelKv(cfg: BaichuanConfig, name: string, target: GgufTarget): 
     ['general.name', gv.str(name)],
     ['general.file_type', gv.u32(FILE_TYPE[target])],
     ['general.quantization_version', gv.u32(2)],
+    [`${ARCH}.tensor_data_layout`, gv.str('Meta AI original pth')],  // as llama.cpp's converter writes (q/k permuted)
     [`${ARCH}.context_length`, gv.u32(cfg.modelMaxLength)],
     [`${ARCH}.embedding_length`, gv.u32(cfg.hiddenSize)],
     [`${ARCH}.block_count`, gv.u32(cfg.numHiddenLayers)],

@@ -209,3 +209,21 @@ test('CLI: export gguf, then info, logits and generate read the .gguf file', { s
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--type must be one of f32, f16, bf16, q8_0, q4_0/);
 });
+
+test('reads a GGUF file written by llama.cpp itself (its Baichuan 1 vocabulary test file)', { skip }, () => {
+  const f = path.join(DATA, 'tokenizers/baichuan1/ggml-vocab-baichuan.gguf');
+  const g = readGgufHeader(f);
+  assert.equal(g.version, 3);
+  assert.equal(g.kv.get('general.name')!.value, 'Baichuan-7B');
+  assert.equal(g.tensors.length, 0);
+  const tsv = fs.readFileSync(path.join(DATA, 'tokenizers/baichuan1/vocab.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+  const tok = loadTokenizer(f);
+  assert.equal(tok.vocabSize, 64000);
+  const TYPES: Record<string, number> = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 };
+  tsv.forEach(([id, type, score, piece]) => {
+    const i = Number(id);
+    if (tok.pieces[i] !== JSON.parse(piece!) || tok.types[i] !== TYPES[type!] || tok.scores[i] !== Math.fround(Number(score))) assert.fail(`token ${i} differs from vocab.tsv`);
+  });
+  assert.deepEqual(tok.encode('<0x41>').length > 1, true);  // byte pieces are not matched as text
+  assert.throws(() => loadModel(f), /GGUF tensor 'token_embd.weight' is missing/);
+});
