@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
+import { contiguous } from '../engine/ops/shape.js';
 import { QuantizedWeight, type QuantBits } from '../engine/quant.js';
 import type { Tensor } from '../engine/tensor.js';
 import { hfName } from '../model/baichuan.js';
@@ -33,6 +34,8 @@ export interface ExportOptions {
   /** general.name (default: the folder's name, or the GGUF file's own). */
   name?: string;
   onProgress?: (done: number, total: number) => void;
+  /** Rows converted at a time (default: 2^24 elements' worth); the output does not depend on it. */
+  chunkRows?: number;
 }
 
 export interface ExportReport { file: string; type: GgufTarget; bytes: number; tensors: number; seconds: number; warnings: string[] }
@@ -114,21 +117,30 @@ function typeFor(hf: string, st: SourceTensor, target: GgufTarget, where: string
   return Q_TYPE[bits];
 }
 
-/** One whole HF tensor in ggml bytes (rows in HF order). */
-function encode(st: SourceTensor, type: GgmlType, normalize: boolean): Uint8Array {
+/** Rows converted at a time, so that the f32 copies of a [125696, 5120] head stay near 64 MiB. */
+const CHUNK_ELEMENTS = 1 << 24;
+
+/** One row block of a float tensor [n, K] in ggml bytes (normalising its rows first for the head). */
+function encodeRows(t: Tensor, type: GgmlType, normalize: boolean): Uint8Array {
+  if (normalize) t = l2normRows(t.to('f32'));
+  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) return toBlocks(QuantizedWeight.quantize(t.dtype === 'f16' ? t.to('f32') : t, type === GgmlType.Q8_0 ? 8 : 4, 32));
+  const s = t.to(type === GgmlType.F32 ? 'f32' : type === GgmlType.F16 ? 'f16' : 'bf16').copyStorage();
+  return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+}
+
+/** One whole HF tensor in ggml bytes (rows in HF order), converted a block of rows at a time. */
+function encode(st: SourceTensor, type: GgmlType, normalize: boolean, chunkRows?: number): Uint8Array {
   return noGrad(() => {
-    if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) {
-      const bits: QuantBits = type === GgmlType.Q8_0 ? 8 : 4;
-      if (st.kind === 'quant') return toBlocks(st.read());
-      let t = st.read();
-      if (normalize) t = l2normRows(t.to('f32'));
-      return toBlocks(QuantizedWeight.quantize(t.dtype === 'f16' ? t.to('f32') : t, bits, 32));
-    }
-    let t: Tensor = st.kind === 'quant' ? st.read().dequantize() : st.read();
-    if (normalize) t = l2normRows(t.to('f32'));
-    const dtype = type === GgmlType.F32 ? 'f32' : type === GgmlType.F16 ? 'f16' : 'bf16';
-    const s = t.to(dtype).copyStorage();
-    return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
+    if (st.kind === 'quant' && (type === GgmlType.Q8_0 || type === GgmlType.Q4_0)) return toBlocks(st.read());
+    const t: Tensor = st.kind === 'quant' ? st.read().dequantize() : st.read();
+    if (t.ndim === 1) return encodeRows(t, type, false);
+    const [N, K] = t.shape as [number, number];
+    const rows = chunkRows ?? Math.max(1, Math.floor(CHUNK_ELEMENTS / K));
+    if (rows >= N) return encodeRows(t, type, normalize);
+    const rowBytes = ggmlBytes(type, K);
+    const out = new Uint8Array(N * rowBytes);
+    for (let r = 0; r < N; r += rows) out.set(encodeRows(contiguous(t.narrow(0, r, Math.min(rows, N - r))), type, normalize), r * rowBytes);
+    return out;
   });
 }
 
@@ -160,8 +172,8 @@ export function exportGguf(src: ModelSource, out: string, o: ExportOptions = {})
       name: gguf, dims: st.shape.length === 1 ? [cols] : [cols, rows], type,
       produce: () => {
         o.onProgress?.(++done, layout.length);
-        if (!part) return encode(st, type, hf === 'lm_head.weight' && !src.headNormalized);
-        if (part === 'q') pack = encode(st, type, false);
+        if (!part) return encode(st, type, hf === 'lm_head.weight' && !src.headNormalized, o.chunkRows);
+        if (part === 'q') pack = encode(st, type, false, o.chunkRows);
         const rb = ggmlBytes(type, C);
         const i = { q: 0, k: 1, v: 2 }[part];
         const slice = pack!.subarray(i * C * rb, (i + 1) * C * rb);

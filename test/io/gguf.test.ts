@@ -120,6 +120,10 @@ test('f32 export: llama.cpp names and keys, exact logits after loading, export -
     exportGguf(openSource(src), a, { type });
     exportGguf(openSource(a), b, {});
     assert.ok(sameBytes(a, b), `${type}: export -> load -> export differs`);
+    // converting 7 rows at a time (as a 13B head is, in 2^24-element blocks) writes the same bytes
+    const c = path.join(dir, `c-${type}.gguf`);
+    exportGguf(openSource(src), c, { type, chunkRows: 7 });
+    assert.ok(sameBytes(a, c), `${type}: row-chunked conversion differs`);
     assert.equal(ggufSource(a).config.position, 'rope');
   }
 });
