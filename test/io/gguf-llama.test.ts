@@ -155,6 +155,7 @@ for (const name of ['rope32', 'alibi40']) {
   test(`llama.cpp agrees with us on a tiny ${name === 'rope32' ? '32-layer RoPE' : '40-layer ALiBi'} model: f32 within 1e-4`, { skip }, () => {
     const f = exported()[`${name}-f32`]!;
     const d = maxDiff(ourLogprobs(loadModel(f)), llamaResults().get(`${name}-f32`)!);
+    console.log(`${name} f32: llama.cpp vs ours ${d.toExponential(3)}`);
     assert.ok(d < 1e-4, `f32: max |log p diff| ${d}`);
   });
 
@@ -181,6 +182,7 @@ for (const name of ['rope32', 'alibi40']) {
 test('negative control: a 40-layer RoPE model runs as ALiBi in llama.cpp (the export warning is real)', { skip }, () => {
   const f = exported()['rope40-f32']!;
   const d = maxDiff(ourLogprobs(loadModel(f)), llamaResults().get('rope40-f32')!);
+  console.log(`rope40 run as ALiBi by llama.cpp: ${d.toExponential(3)}`);
   assert.ok(d > 1e-2, `llama.cpp unexpectedly agrees (${d}) on a RoPE model it should run with ALiBi`);
 });
 
