@@ -48,7 +48,7 @@ function ensureLlama(): string | { reason: string } {
   const ok = () => fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version === VERSION && fs.existsSync(path.join(CACHE, 'node_modules/@node-llama-cpp/linux-x64'));
   if (!ok()) {
     // --ignore-scripts: the prebuilt binary needs no post-install step (and nothing is built or downloaded beyond npm)
-    const r = spawnSync('npm', ['install', '--prefix', CACHE, '--no-save', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${VERSION}`, `@node-llama-cpp/linux-x64@${VERSION}`], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync('npm', ['install', '--prefix', CACHE, '--no-save', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${VERSION}`, `@node-llama-cpp/linux-x64@${VERSION}`], { encoding: 'utf8', timeout: 180_000 });
     if (r.status !== 0 || !ok()) return { reason: `could not install node-llama-cpp@${VERSION} into ${CACHE}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')}` };
   }
   return CACHE;
