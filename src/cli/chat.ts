@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { buildChatInput, type ChatMessage } from '../infer/chat-format.js';
 import { streamText } from '../infer/stream.js';
 import { addSamplingFlags, samplingFrom, type SamplingFlags } from './generate.js';
-import { openModel, openTokenizer, requireDir } from './common.js';
+import { openModel, openTokenizer, requireModel } from './common.js';
 
 export function registerChat(program: Command): void {
   addSamplingFlags(program
@@ -14,7 +14,7 @@ export function registerChat(program: Command): void {
     .option('--system <text>', 'system prompt')
     .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)'))
     .action(async (o: SamplingFlags & { model: string; system?: string; tokenizer?: string }) => {
-      const dir = requireDir(o.model, '--model');
+      const dir = requireModel(o.model, '--model');
       const s = samplingFrom({ maxNewTokens: '512', ...o }, dir);
       const model = openModel(dir);
       const tok = openTokenizer(dir, o.tokenizer);

@@ -7,6 +7,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import { Progress } from './progress.js';
+import { isGgufFile } from '../io/gguf.js';
 
 export function parseIds(v: string, flag = '--ids'): number[] {
   const parts = v.split(/[\s,]+/).filter(Boolean);
@@ -15,6 +16,12 @@ export function parseIds(v: string, flag = '--ids'): number[] {
     if (!/^\d+$/.test(p)) throw new UsageError(`${flag}: '${p}' is not a non-negative integer id`);
     return Number(p);
   });
+}
+
+/** A model folder or a GGUF file (loadModel and loadTokenizer read both). */
+export function requireModel(target: string | undefined, flag: string): string {
+  if (target && isGgufFile(target)) return target;
+  return requireDir(target, flag);
 }
 
 export function requireDir(dir: string | undefined, flag: string): string {
@@ -30,9 +37,14 @@ export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausa
   return loadModel(dir, { dtype, inference: true, checkFinite: process.env.BAICHUAN2_CHECK_FINITE !== '0', onBytes: (d, t) => { if (t > 2 ** 28) (bar ??= Progress.bytes(`loading ${dir}`, t)).update(d); } });
 }
 
+/** Whether a model folder holds tokenizer.model (a GGUF file always carries its vocabulary). */
+export function hasTokenizer(model: string): boolean {
+  return isGgufFile(model) || fs.existsSync(path.join(model, 'tokenizer.model'));
+}
+
 /** The model folder's tokenizer, or an explicit one. */
 export function openTokenizer(modelDir: string | undefined, explicit?: string): BpeTokenizer {
-  const target = explicit ?? (modelDir ? path.join(modelDir, 'tokenizer.model') : undefined);
+  const target = explicit ?? (modelDir ? (isGgufFile(modelDir) ? modelDir : path.join(modelDir, 'tokenizer.model')) : undefined);
   if (!target) throw new UsageError('a tokenizer is needed: pass --tokenizer FILE (or a model folder that contains tokenizer.model)');
   return loadTokenizer(target);
 }

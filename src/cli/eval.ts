@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { evaluate } from '../eval/evaluate.js';
 import { TASKS } from '../eval/tasks/registry.js';
 import { parseFloatFlag, parseIntFlag, UsageError } from './flags.js';
-import { requireDir } from './common.js';
+import { requireModel } from './common.js';
 import { Progress } from './progress.js';
 
 interface EvalFlags {
@@ -32,7 +32,7 @@ export function registerEval(program: Command): void {
     .option('--timeout <s>', 'sandbox: seconds per program', '10')
     .option('--memory <mb>', 'sandbox: address-space limit per program (MiB)', '2048')
     .action(async (o: EvalFlags) => {
-      const model = requireDir(o.model, '--model');
+      const model = requireModel(o.model, '--model');
       let tasks = o.task.split(',').map((t) => t.trim()).filter(Boolean);
       if (tasks.includes('paper')) tasks = ['ceval', 'mmlu', 'cmmlu', 'gaokao', 'agieval', 'bbh', 'gsm8k', 'humaneval', 'jecqa', 'usmle', 'medmcqa', 'math', 'mbpp'];
       for (const t of tasks) if (!TASKS[t]) throw new UsageError(`--task: unknown task '${t}' (known: ${Object.keys(TASKS).join(', ')}, paper)`);

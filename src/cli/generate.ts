@@ -6,7 +6,7 @@ import { streamText } from '../infer/stream.js';
 import { generate } from '../infer/generate.js';
 import { BAICHUAN_CHAT_SAMPLING, type SamplingOptions } from '../infer/sampling.js';
 import { UsageError, parseFloatFlag, parseIntFlag } from './flags.js';
-import { openModel, openTokenizer, parseIds, requireDir } from './common.js';
+import { openModel, openTokenizer, parseIds, requireModel, hasTokenizer } from './common.js';
 
 export interface SamplingFlags {
   maxNewTokens?: string; temperature?: string; topK?: string; topP?: string; repetitionPenalty?: string; seed?: string; greedy?: boolean;
@@ -52,10 +52,10 @@ export function registerGenerate(program: Command): void {
     .option('--json', 'last line: {"ids": [new ids], "text": ...}'))
     .action(async (o: SamplingFlags & { model: string; prompt?: string; ids?: string; tokenizer?: string; json?: boolean }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt, --ids');
-      const dir = requireDir(o.model, '--model');
+      const dir = requireModel(o.model, '--model');
       const s = samplingFrom(o, dir);
       const model = openModel(dir);
-      const tok = o.prompt !== undefined || o.tokenizer || fs.existsSync(path.join(dir, 'tokenizer.model')) ? openTokenizer(dir, o.tokenizer) : null;
+      const tok = o.prompt !== undefined || o.tokenizer || hasTokenizer(dir) ? openTokenizer(dir, o.tokenizer) : null;
       const prompt = o.ids !== undefined ? parseIds(o.ids) : tok!.encode(o.prompt!);
       if (!tok) {
         const r = generate(model, [prompt], s);

@@ -6,6 +6,7 @@ import { describeWeights, readConfig } from '../io/hf-folder.js';
 import { BaichuanForCausalLM } from '../model/baichuan.js';
 import { requireDir } from './common.js';
 import { kernelInfo, kernelLine } from '../engine/backend.js';
+import { describeGguf, isGgufFile } from '../io/gguf-baichuan.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -14,6 +15,7 @@ export function registerInfo(program: Command): void {
     .argument('<dir>', 'model folder')
     .option('--json', 'print JSON')
     .action((dir: string, o: { json?: boolean }) => {
+      if (isGgufFile(dir)) { ggufInfo(dir, !!o.json); return; }
       requireDir(dir, 'DIR');
       const cfg = readConfig(dir);
       const params = new BaichuanForCausalLM(cfg).parameterCount();
@@ -39,4 +41,22 @@ export function registerInfo(program: Command): void {
   tokenizer     ${info.tokenizer ? 'tokenizer.model' : 'none'}
   kernels       ${kernelLine()}; this CPU runs ${info.kernels.supported.join(', ')}`);
     });
+}
+
+function ggufInfo(file: string, json: boolean): void {
+  const d = describeGguf(file), cfg = d.config;
+  const params = new BaichuanForCausalLM(cfg).parameterCount();
+  const info = {
+    file: path.resolve(file), name: d.name, position: cfg.position, layers: cfg.numHiddenLayers, hidden: cfg.hiddenSize, heads: cfg.numAttentionHeads,
+    ffn: cfg.intermediateSize, vocab: cfg.vocabSize, context: cfg.modelMaxLength, parameters: params, tensorTypes: d.types, bytes: fs.statSync(file).size,
+    tokenizer: d.tokenizer, llamaCppWarning: d.warning,
+  };
+  if (json) { console.log(JSON.stringify(info)); return; }
+  console.log(`${info.file} (GGUF, '${d.name}')
+  architecture  Baichuan 2, ${cfg.position === 'rope' ? 'RoPE (7B style)' : 'ALiBi (13B style)'}
+  shape         ${info.layers} layers, hidden ${info.hidden}, ${info.heads} heads x ${info.hidden / info.heads}, ffn ${info.ffn}, vocab ${info.vocab}
+  context       ${info.context} tokens
+  parameters    ${params.toLocaleString('en-US')} (${(params / 1e9).toFixed(2)} B)
+  tensors       ${Object.entries(d.types).map(([t, n]) => `${n} ${t}`).join(', ')} (${(info.bytes / 2 ** 30).toFixed(2)} GiB)
+  tokenizer     ${d.tokenizer ? 'tokenizer.ggml (SentencePiece)' : 'none'}${d.warning ? `\n  warning       ${d.warning}` : ''}`);
 }

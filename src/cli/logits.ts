@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
-import { openModel, parseIds, requireDir } from './common.js';
+import { openModel, parseIds, requireModel } from './common.js';
 
 export function registerLogits(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function registerLogits(program: Command): void {
     .requiredOption('--model <dir>', 'model folder')
     .requiredOption('--ids <ids>', 'comma-separated token ids')
     .action((o: { model: string; ids: string }) => {
-      const model = openModel(requireDir(o.model, '--model'));
+      const model = openModel(requireModel(o.model, '--model'));
       const ids = parseIds(o.ids);
       const out = noGrad(() => model.forward(Tensor.from(ids, [1, ids.length], 'i32')).logits.f32());
       const V = model.config.vocabSize;

@@ -17,6 +17,7 @@ import { registerEval } from './eval.js';
 import { registerQuantize } from './quantize.js';
 import { registerConvert } from './convert.js';
 import { registerData } from './data.js';
+import { registerExport } from './export.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   registerQuantize(program);
   registerConvert(program);
   registerData(program);
+  registerExport(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

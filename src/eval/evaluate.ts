@@ -50,7 +50,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   if (!o.tasks.length) throw new Error('evaluate: no tasks given');
   const cacheDir = o.cacheDir ?? path.join(o.out ? path.dirname(o.out) : '.', '.eval-cache');
   const sha256 = hashModelFolder(o.model, { memoFile: path.join(cacheDir, 'model-hashes.json') });
-  const lm = o.lm ?? new ModelLM(loadModel(o.model), loadTokenizer(o.tokenizer ?? path.join(o.model, 'tokenizer.model')));
+  const lm = o.lm ?? new ModelLM(loadModel(o.model), loadTokenizer(o.tokenizer ?? o.model));
   const results: TaskResult[] = [];
   for (const name of o.tasks) {
     const task = loadTask(name, { data: o.data, shots: o.shots, pairs: o.pairs, split: o.split, encode: (t) => lm.encode(t), maxLength: lm.maxLength });

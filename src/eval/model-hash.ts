@@ -12,15 +12,18 @@ const HASHED = /^(config\.json|tokenizer\.model|.*\.safetensors|.*\.bin|.*\.inde
 
 export function hashModelFolder(dir: string, o: { memoFile?: string; onProgress?: (done: number, total: number) => void } = {}): string {
   const { memoFile, onProgress } = o;
-  const files = fs.readdirSync(dir).filter((f) => HASHED.test(f)).sort();
-  if (!files.includes('config.json')) throw new Error(`${dir}: no config.json; not a model folder`);
-  const key = JSON.stringify(files.map((f) => { const st = fs.statSync(path.join(dir, f)); return [f, st.size, st.mtimeMs]; }).concat([[path.resolve(dir)]]));
+  // a GGUF file is hashed alone (it holds the config, tokenizer and weights)
+  const single = fs.statSync(dir).isFile();
+  const root = single ? path.dirname(dir) : dir;
+  const files = single ? [path.basename(dir)] : fs.readdirSync(dir).filter((f) => HASHED.test(f)).sort();
+  if (!single && !files.includes('config.json')) throw new Error(`${dir}: no config.json; not a model folder`);
+  const key = JSON.stringify(files.map((f) => { const st = fs.statSync(path.join(root, f)); return [f, st.size, st.mtimeMs]; }).concat([[path.resolve(dir)]]));
   let memo: Record<string, string> = {};
   if (memoFile && fs.existsSync(memoFile)) {
     try { memo = JSON.parse(fs.readFileSync(memoFile, 'utf8')) as Record<string, string>; } catch { memo = {}; }
     if (memo[key]) return memo[key]!;
   }
-  const digest = hashFiles(dir, files, onProgress);
+  const digest = hashFiles(root, files, onProgress);
   if (memoFile) {
     fs.mkdirSync(path.dirname(memoFile), { recursive: true });
     fs.writeFileSync(memoFile + '.tmp', JSON.stringify({ ...memo, [key]: digest }));

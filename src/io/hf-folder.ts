@@ -16,6 +16,7 @@ import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
 import type { DType } from '../engine/dtype.js';
 import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
+import { isGgufFile, loadGgufModel } from './gguf-baichuan.js';
 
 export interface LoadOptions {
   /** Convert floating weights to this dtype (default: keep the stored dtype; f16 becomes f32). */
@@ -67,6 +68,7 @@ const isBuffer = (name: string) => name.endsWith('.inv_freq') || name.endsWith('
  * plus one tensor when a dtype conversion is asked for.
  */
 export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausalLM {
+  if (isGgufFile(dir)) return loadGgufModel(dir, opts);
   const config = readConfig(dir);
   const qc = readQuantizationConfig(dir);
   if (qc) return loadQuantizedModel(dir, qc, opts.onProgress);
