@@ -11,4 +11,4 @@ export { generate, GenerationSession, type GenerateOptions, type GenerateResult 
 export { streamText, DeltaDecoder } from './infer/stream.js';
 export { buildChatInput, type ChatMessage } from './infer/chat-format.js';
 export { sampleToken, applyRepetitionPenalty, BAICHUAN_CHAT_SAMPLING, type SamplingOptions } from './infer/sampling.js';
-export { evaluate, ModelLM, runTask, loadTask, TASKS, corpusBleu, passAtK, runPython, type EvalLM, type TaskResult, type EvaluationReport } from './eval/index.js';
+export { evaluate, ModelLM, runTask, loadTask, TASKS, corpusBleu, passAtK, runPython, assertSandboxUsable, SandboxRefusedError, MINIMUM_ISOLATION, type SandboxOptions, type SandboxResult, type EvalLM, type TaskResult, type EvaluationReport } from './eval/index.js';
