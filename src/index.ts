@@ -1,7 +1,7 @@
 // baichuan2-ts: public API.
 export * from './engine/index.js';
-export { type BaichuanConfig, type PositionScheme, configFromJSON, configToJSON, ffnSize, PRESETS } from './model/config.js';
-export { BaichuanForCausalLM, type ForwardOptions, type ForwardOutput, initTensor } from './model/baichuan.js';
+export { type BaichuanConfig, type PositionScheme, configFromJSON, configToJSON, ffnSize, PRESETS, positionNotes } from './model/config.js';
+export { BaichuanForCausalLM, type ForwardOptions, type ForwardOutput, initTensor, checkTokenIds } from './model/baichuan.js';
 export { KvCache } from './model/kv-cache.js';
 export { loadModel, saveModel, readConfig, type LoadOptions, type SaveOptions } from './io/hf-folder.js';
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './io/safetensors.js';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './flags.js';
 import { loadModel } from '../io/hf-folder.js';
+import { positionNotes } from '../model/config.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
@@ -26,7 +27,12 @@ export function requireDir(dir: string | undefined, flag: string): string {
 export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausalLM {
   let bar: Progress | null = null;
   // a bar only for real checkpoints (hundreds of tensors), not test models
-  return loadModel(dir, { dtype, onProgress: (d, t) => { if (t > 50) (bar ??= new Progress(`loading ${dir}`, t)).update(d); } });
+  const model = loadModel(dir, { dtype, onProgress: (d, t) => { if (t > 50) (bar ??= new Progress(`loading ${dir}`, t)).update(d); } });
+  // say which position scheme was chosen when config.json does not name it, and warn on a mismatch
+  const notes = positionNotes(model.config, path.join(dir, 'config.json'));
+  if (model.config.positionSource === 'inferred') console.error(`position: ${model.config.position} (${notes.reason})`);
+  for (const w of notes.warnings) console.error(`warning: ${w}`);
+  return model;
 }
 
 /** The model folder's tokenizer, or an explicit one. */

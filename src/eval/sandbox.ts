@@ -152,7 +152,9 @@ function bwrapPlan(root: boolean, disable: Set<SandboxTestLayer>): Plan {
   const prefix = [
     ...(root ? DROP : []),
     'bwrap', '--unshare-user', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    ...(pidOn ? ['--unshare-pid'] : []), ...(netOn ? ['--unshare-net'] : []),
+    // --as-pid-1: the program is the namespace's init, so bwrap's exit (it waits for pid 1)
+    // comes only after the kernel has killed and reaped everything else in the namespace
+    ...(pidOn ? ['--unshare-pid', '--as-pid-1'] : []), ...(netOn ? ['--unshare-net'] : []),
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     fsOn ? '--ro-bind' : '--bind', '/', '/',
     '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp', '--tmpfs', '/dev/shm',
@@ -259,9 +261,13 @@ export function runPython(program: string, opts: SandboxOptions = {}): Promise<S
       resolve({ status, exitCode: code, signal, stderr, stdout, ms: performance.now() - started, isolation });
     };
     child.on('error', (e) => { stderr += String(e); finish(null, null); });
-    // a process that escaped the group may still hold the pipes: do not wait for them for long
+    // After the launcher exits, wait for the pipes to close: every process of the run holds
+    // them until it is gone. With a PID namespace the kernel kills them all, so that wait
+    // ends (and the run returns with nothing left behind); without one, a process that
+    // escaped the group may hold them for ever, so wait briefly.
+    const grace = isolation.includes('pidns') ? 5000 : 300;
     child.on('exit', (code, signal) => {
-      const t = setTimeout(() => { child.stdout!.destroy(); child.stderr!.destroy(); finish(code, signal); }, 300);
+      const t = setTimeout(() => { child.stdout!.destroy(); child.stderr!.destroy(); finish(code, signal); }, grace);
       child.on('close', () => { clearTimeout(t); finish(code, signal); });
     });
   });
