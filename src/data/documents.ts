@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { Worker } from 'node:worker_threads';
 
 export interface ReadStats { documents: number; bytes: number; skipped: { file: string; line: number; reason: string }[] }
 
@@ -79,7 +79,7 @@ function checkWeight(w: unknown): number | undefined | null {
 }
 
 /** Streaming iteration (bounded memory) for large inputs. */
-export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats(), sourceField = 'source', o: { maxLineBytes?: number } = {}): AsyncGenerator<DocumentRecord> {
+export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats(), sourceField = 'source', o: { maxLineBytes?: number; parquetTimeoutMs?: number } = {}): AsyncGenerator<DocumentRecord> {
   const skip = (file: string, line: number, reason: string) => { stats.skipped.push({ file, line, reason }); };
   const accept = (text: string) => { stats.documents++; stats.bytes += Buffer.byteLength(text); };
   for (const file of files) {
@@ -94,7 +94,7 @@ export async function* readDocumentRecords(files: readonly string[], stats: Read
       continue;
     }
     if (file.endsWith('.parquet')) {
-      yield* readParquet(file, stats, sourceField, fallbackSource);
+      yield* readParquet(file, stats, sourceField, fallbackSource, o.parquetTimeoutMs ?? PARQUET_ROW_GROUP_TIMEOUT_MS);
       continue;
     }
     let input: Readable = fs.createReadStream(file);
@@ -124,37 +124,44 @@ export async function* readDocumentRecords(files: readonly string[], stats: Read
   }
 }
 
-async function* readParquet(file: string, stats: ReadStats, sourceField: string, fallbackSource: string): AsyncGenerator<DocumentRecord> {
-  let buf;
-  let meta;
+/** Longest a Parquet row group may take to decode before the file is declared corrupt (ms). */
+export const PARQUET_ROW_GROUP_TIMEOUT_MS = 120_000;
+
+async function* readParquet(file: string, stats: ReadStats, sourceField: string, fallbackSource: string, timeoutMs: number): AsyncGenerator<DocumentRecord> {
+  // decoded in a worker, so a file that sends the decoder into an endless loop is stopped
+  const worker = new Worker(new URL('./parquet-worker.js', import.meta.url), { workerData: { file, sourceField } });
+  type Msg = { kind: 'meta'; groups: number } | { kind: 'rows'; start: number; rows: Record<string, unknown>[] } | { kind: 'error'; message: string } | { kind: 'done' };
+  const next = () => new Promise<Msg>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file}: a Parquet row group took more than ${timeoutMs / 1000} s to decode; the file is corrupt (or raise the limit)`)), timeoutMs);
+    const done = () => { clearTimeout(timer); worker.off('message', onMsg); worker.off('error', onErr); };
+    const onMsg = (m: Msg) => { done(); resolve(m); };
+    const onErr = (e: Error) => { done(); reject(new Error(`${file}: not a readable Parquet file (${e.message})`)); };
+    worker.on('message', onMsg);
+    worker.on('error', onErr);
+  });
   try {
-    buf = await asyncBufferFromFile(file);
-    meta = await parquetMetadataAsync(buf);
-  } catch (e) {
-    throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
-  }
-  const has = (name: string) => meta.schema.some((el) => el.name === name);
-  if (!has('text')) throw new Error(`${file}: Parquet file has no "text" column`);
-  const columns = ['text', ...(has(sourceField) ? [sourceField] : []), ...(has('weight') ? ['weight'] : [])];
-  let row = 0;
-  for (const rg of meta.row_groups) {
-    const n = Number(rg.num_rows);
-    let rows: Record<string, unknown>[];
-    try {
-      rows = (await parquetReadObjects({ file: buf, metadata: meta, columns, rowStart: row, rowEnd: row + n })) as Record<string, unknown>[];
-    } catch (e) {
-      throw new Error(`${file}: row group at row ${row} is unreadable (${(e as Error).message}); the Parquet file is corrupt`);
+    let m = await next();
+    while (m.kind !== 'done') {
+      if (m.kind === 'error') throw new Error(`${file}: ${m.message}`);
+      if (m.kind === 'rows') {
+        let row = m.start;
+        for (const r of m.rows) {
+          row++;
+          if (typeof r.text !== 'string') { stats.skipped.push({ file, line: row, reason: 'missing text field' }); continue; }
+          const weight = checkWeight(r.weight);
+          if (weight === null) { stats.skipped.push({ file, line: row, reason: 'weight is not a non-negative number' }); continue; }
+          stats.documents++;
+          stats.bytes += Buffer.byteLength(r.text);
+          const s = r.source;
+          yield { text: r.text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
+        }
+      }
+      const reply = next();
+      worker.postMessage('next');
+      m = await reply;
     }
-    for (const r of rows) {
-      row++;
-      if (typeof r.text !== 'string') { stats.skipped.push({ file, line: row, reason: 'missing text field' }); continue; }
-      const weight = checkWeight(r.weight);
-      if (weight === null) { stats.skipped.push({ file, line: row, reason: 'weight is not a non-negative number' }); continue; }
-      stats.documents++;
-      stats.bytes += Buffer.byteLength(r.text);
-      const s = r[sourceField];
-      yield { text: r.text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
-    }
+  } finally {
+    await worker.terminate();
   }
 }
 

@@ -99,7 +99,7 @@ test(`fuzz: documents, .jsonl, .jsonl.gz and .parquet (${RUNS} cases each)`, asy
     const stats: FuzzStats = { cases: 0, accepted: 0, rejected: 0 };
     await fuzz(fc.asyncProperty(mutated(valid), async (buf) => {
       fs.writeFileSync(file, buf);
-      await checkParse(file, buf, async () => { for await (const _ of readDocumentRecords([file], newReadStats(), 'source', { maxLineBytes: 1 << 20 })) { /* consume */ } }, stats);
+      await checkParse(file, buf, async () => { for await (const _ of readDocumentRecords([file], newReadStats(), 'source', { maxLineBytes: 1 << 20, parquetTimeoutMs: 3000 })) { /* consume */ } }, stats);
     }), fcParams());
     report(t, name, stats);
   }
