@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './flags.js';
 import { loadModel } from '../io/hf-folder.js';
+import { positionNotes } from '../model/config.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
@@ -34,7 +35,12 @@ export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausa
   let bar: Progress | null = null;
   // a bar (bytes, ETA) only for real checkpoints, not test models; loaded for inference (head normalised in place)
   // BAICHUAN2_CHECK_FINITE=0 skips the NaN/Inf scan of the weights (about 1 s per 10 GB)
-  return loadModel(dir, { dtype, inference: true, checkFinite: process.env.BAICHUAN2_CHECK_FINITE !== '0', onBytes: (d, t) => { if (t > 2 ** 28) (bar ??= Progress.bytes(`loading ${dir}`, t)).update(d); } });
+  const model = loadModel(dir, { dtype, inference: true, checkFinite: process.env.BAICHUAN2_CHECK_FINITE !== '0', onBytes: (d, t) => { if (t > 2 ** 28) (bar ??= Progress.bytes(`loading ${dir}`, t)).update(d); } });
+  // say which position scheme was chosen when config.json does not name it, and warn on a mismatch
+  const notes = positionNotes(model.config, isGgufFile(dir) ? dir : path.join(dir, 'config.json'));
+  if (model.config.positionSource === 'inferred') console.error(`position: ${model.config.position} (${notes.reason})`);
+  for (const w of notes.warnings) console.error(`warning: ${w}`);
+  return model;
 }
 
 /** Whether a model folder holds tokenizer.model (a GGUF file always carries its vocabulary). */

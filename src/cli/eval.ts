@@ -9,7 +9,7 @@ import { Progress } from './progress.js';
 
 interface EvalFlags {
   model: string; task: string; data: string; shots?: string; limit?: string; out?: string; cache?: string; tokenizer?: string;
-  pairs?: string; split?: string; samples?: string; temperature?: string; seed: string; timeout: string; memory: string;
+  pairs?: string; split?: string; samples?: string; temperature?: string; seed: string; timeout: string; memory: string; unsafeExec?: boolean;
 }
 
 export function registerEval(program: Command): void {
@@ -31,6 +31,7 @@ export function registerEval(program: Command): void {
     .option('--seed <n>', 'sampling seed', '0')
     .option('--timeout <s>', 'sandbox: seconds per program', '10')
     .option('--memory <mb>', 'sandbox: address-space limit per program (MiB)', '2048')
+    .option('--unsafe-exec', 'run generated code even when the sandbox is below its minimum (no network namespace or no read-only filesystem)')
     .action(async (o: EvalFlags) => {
       const model = requireModel(o.model, '--model');
       let tasks = o.task.split(',').map((t) => t.trim()).filter(Boolean);
@@ -45,7 +46,7 @@ export function registerEval(program: Command): void {
         samples: o.samples === undefined ? undefined : parseIntFlag(o.samples, '--samples', 1, 1000),
         temperature: parseFloatFlag(o.temperature ?? '0.8', '--temperature', 1e-6, 10),
         seed: parseIntFlag(o.seed, '--seed', 0, 2 ** 32 - 1),
-        sandbox: { timeoutMs: parseFloatFlag(o.timeout, '--timeout', 0.1, 3600) * 1000, memoryBytes: parseIntFlag(o.memory, '--memory', 64) * 2 ** 20 },
+        sandbox: { timeoutMs: parseFloatFlag(o.timeout, '--timeout', 0.1, 3600) * 1000, memoryBytes: parseIntFlag(o.memory, '--memory', 64) * 2 ** 20, unsafeExec: o.unsafeExec === true },
         onTaskStart: (t, n) => { bar = new Progress(`eval ${t}`, n); },
         onProgress: (_t, d) => bar?.update(d),
       });

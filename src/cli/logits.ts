@@ -1,8 +1,9 @@
 // `baichuan2 logits`: eval-mode logits of a token sequence, as JSON (fp32).
 import type { Command } from 'commander';
-import { Tensor } from '../engine/tensor.js';
-import { noGrad } from '../engine/autograd.js';
+import { sequenceLogits } from '../infer/log-likelihood.js';
+import { checkTokenIds } from '../model/baichuan.js';
 import { openModel, parseIds, requireModel } from './common.js';
+import { UsageError } from './flags.js';
 
 export function registerLogits(program: Command): void {
   program
@@ -13,8 +14,9 @@ export function registerLogits(program: Command): void {
     .action((o: { model: string; ids: string }) => {
       const model = openModel(requireModel(o.model, '--model'));
       const ids = parseIds(o.ids);
-      const out = noGrad(() => model.forward(Tensor.from(ids, [1, ids.length], 'i32')).logits.f32());
       const V = model.config.vocabSize;
+      try { checkTokenIds(ids, V, '--ids'); } catch (e) { throw new UsageError((e as Error).message); }
+      const out = sequenceLogits(model, ids);
       const rows = ids.map((_, t) => Array.from(out.subarray(t * V, (t + 1) * V)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
     });

@@ -18,9 +18,22 @@ import { registerQuantize } from './quantize.js';
 import { registerConvert } from './convert.js';
 import { registerData } from './data.js';
 import { registerExport } from './export.js';
+import { registerSandbox } from './sandbox.js';
 import { UsageError } from './flags.js';
 
+/**
+ * A closed stdout (`baichuan2 logits ... | head`) is a normal end, not an error: exit 0
+ * quietly, for every command, instead of an unhandled EPIPE stack trace.
+ */
+export function exitQuietlyOnEpipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnEpipe();
   const program = new Command();
   program.name('baichuan2').description('Baichuan 2 in TypeScript: train, fine-tune, evaluate and run Baichuan-2-architecture models').showHelpAfterError();
   program.exitOverride();
@@ -40,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
   registerConvert(program);
   registerData(program);
   registerExport(program);
+  registerSandbox(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

@@ -8,6 +8,7 @@ import { BpeTokenizer } from '../tokenizer/bpe.js';
 import { collectDocuments, newReadStats } from '../data/documents.js';
 import { UsageError, parseFloatFlag, parseIntFlag } from './flags.js';
 import { Progress } from './progress.js';
+import { writeFileAtomic } from '../engine/atomic-write.js';
 
 export function registerTrainTokenizer(program: Command): void {
   program
@@ -30,9 +31,7 @@ export function registerTrainTokenizer(program: Command): void {
       let bar: Progress | null = null;
       const { model, report } = trainBpe(texts, { vocabSize, characterCoverage: coverage, maxPieceLength: maxLen, onProgress: (d, t) => (bar ??= new Progress('merges', t)).update(d) });
       fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-      const tmp = `${o.out}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, serializeModel(model));
-      fs.renameSync(tmp, o.out);
+      writeFileAtomic(o.out, serializeModel(model));
       const tok = new BpeTokenizer(model);
       let tokens = 0;
       for (const t of texts) tokens += tok.encode(t).length;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { Worker } from 'node:worker_threads';
 
 export interface ReadStats { documents: number; bytes: number; skipped: { file: string; line: number; reason: string }[] }
 
@@ -30,19 +30,47 @@ export const INPUT_PATTERN = /\.(jsonl|jsonl\.gz|json\.gz|parquet|txt)$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Lines as raw bytes, so invalid UTF-8 is caught per line. */
-async function* byteLines(stream: Readable): AsyncGenerator<Buffer> {
-  let rest = Buffer.alloc(0);
-  for await (const chunk of stream) {
-    const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+/** Default longest line of a .jsonl input (bytes); one document of more is almost surely not text. */
+export const MAX_LINE_BYTES = 64 << 20;
+
+/** A line longer than the reader's limit (a binary file, or a file with no newlines). */
+export class LineTooLongError extends Error {
+  constructor(readonly file: string, readonly line: number, readonly limit: number) {
+    super(`${file}:${line}: line longer than ${limit} bytes (the reader's limit, maxLineBytes); is this a JSONL file?`);
+    this.name = 'LineTooLongError';
+  }
+}
+
+/**
+ * Lines as raw bytes, so invalid UTF-8 is caught per line. Linear: the pieces of
+ * a line that spans chunks are kept as a list and joined once, at its newline
+ * (re-copying a growing buffer per chunk made a 16 MB line take seconds).
+ */
+export async function* byteLines(stream: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, file = '<stream>', maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let line = 0;
+  const check = (n: number) => { if (partBytes + n > maxLineBytes) throw new LineTooLongError(file, line + 1, maxLineBytes); };
+  for await (const c of stream) {
+    const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
     let start = 0;
-    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
-      yield buf.subarray(start, i);
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, i);
+      check(piece.length);
+      line++;
+      yield parts.length ? Buffer.concat([...parts, piece], partBytes + piece.length) : piece;
+      parts = [];
+      partBytes = 0;
       start = i + 1;
     }
-    rest = Buffer.from(buf.subarray(start));
+    if (start < chunk.length) {
+      const tail = chunk.subarray(start);
+      check(tail.length);
+      parts.push(tail);
+      partBytes += tail.length;
+    }
   }
-  if (rest.length) yield rest;
+  if (partBytes) yield Buffer.concat(parts, partBytes);
 }
 
 function checkWeight(w: unknown): number | undefined | null {
@@ -51,7 +79,7 @@ function checkWeight(w: unknown): number | undefined | null {
 }
 
 /** Streaming iteration (bounded memory) for large inputs. */
-export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats(), sourceField = 'source'): AsyncGenerator<DocumentRecord> {
+export async function* readDocumentRecords(files: readonly string[], stats: ReadStats = newReadStats(), sourceField = 'source', o: { maxLineBytes?: number; parquetTimeoutMs?: number } = {}): AsyncGenerator<DocumentRecord> {
   const skip = (file: string, line: number, reason: string) => { stats.skipped.push({ file, line, reason }); };
   const accept = (text: string) => { stats.documents++; stats.bytes += Buffer.byteLength(text); };
   for (const file of files) {
@@ -66,14 +94,14 @@ export async function* readDocumentRecords(files: readonly string[], stats: Read
       continue;
     }
     if (file.endsWith('.parquet')) {
-      yield* readParquet(file, stats, sourceField, fallbackSource);
+      yield* readParquet(file, stats, sourceField, fallbackSource, o.parquetTimeoutMs ?? PARQUET_ROW_GROUP_TIMEOUT_MS);
       continue;
     }
     let input: Readable = fs.createReadStream(file);
     if (file.endsWith('.gz')) input = input.pipe(zlib.createGunzip());
     let lineNo = 0;
     try {
-      for await (const raw of byteLines(input)) {
+      for await (const raw of byteLines(input as AsyncIterable<Buffer>, file, o.maxLineBytes)) {
         lineNo++;
         let line: string;
         try { line = utf8.decode(raw); } catch { skip(file, lineNo, 'invalid UTF-8'); continue; }
@@ -96,32 +124,44 @@ export async function* readDocumentRecords(files: readonly string[], stats: Read
   }
 }
 
-async function* readParquet(file: string, stats: ReadStats, sourceField: string, fallbackSource: string): AsyncGenerator<DocumentRecord> {
-  let buf;
-  let meta;
+/** Longest a Parquet row group may take to decode before the file is declared corrupt (ms). */
+export const PARQUET_ROW_GROUP_TIMEOUT_MS = 120_000;
+
+async function* readParquet(file: string, stats: ReadStats, sourceField: string, fallbackSource: string, timeoutMs: number): AsyncGenerator<DocumentRecord> {
+  // decoded in a worker, so a file that sends the decoder into an endless loop is stopped
+  const worker = new Worker(new URL('./parquet-worker.js', import.meta.url), { workerData: { file, sourceField } });
+  type Msg = { kind: 'meta'; groups: number } | { kind: 'rows'; start: number; rows: Record<string, unknown>[] } | { kind: 'error'; message: string } | { kind: 'done' };
+  const next = () => new Promise<Msg>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file}: a Parquet row group took more than ${timeoutMs / 1000} s to decode; the file is corrupt (or raise the limit)`)), timeoutMs);
+    const done = () => { clearTimeout(timer); worker.off('message', onMsg); worker.off('error', onErr); };
+    const onMsg = (m: Msg) => { done(); resolve(m); };
+    const onErr = (e: Error) => { done(); reject(new Error(`${file}: not a readable Parquet file (${e.message})`)); };
+    worker.on('message', onMsg);
+    worker.on('error', onErr);
+  });
   try {
-    buf = await asyncBufferFromFile(file);
-    meta = await parquetMetadataAsync(buf);
-  } catch (e) {
-    throw new Error(`${file}: not a readable Parquet file (${(e as Error).message})`);
-  }
-  const has = (name: string) => meta.schema.some((el) => el.name === name);
-  if (!has('text')) throw new Error(`${file}: Parquet file has no "text" column`);
-  const columns = ['text', ...(has(sourceField) ? [sourceField] : []), ...(has('weight') ? ['weight'] : [])];
-  let row = 0;
-  for (const rg of meta.row_groups) {
-    const n = Number(rg.num_rows);
-    const rows = (await parquetReadObjects({ file: buf, metadata: meta, columns, rowStart: row, rowEnd: row + n })) as Record<string, unknown>[];
-    for (const r of rows) {
-      row++;
-      if (typeof r.text !== 'string') { stats.skipped.push({ file, line: row, reason: 'missing text field' }); continue; }
-      const weight = checkWeight(r.weight);
-      if (weight === null) { stats.skipped.push({ file, line: row, reason: 'weight is not a non-negative number' }); continue; }
-      stats.documents++;
-      stats.bytes += Buffer.byteLength(r.text);
-      const s = r[sourceField];
-      yield { text: r.text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
+    let m = await next();
+    while (m.kind !== 'done') {
+      if (m.kind === 'error') throw new Error(`${file}: ${m.message}`);
+      if (m.kind === 'rows') {
+        let row = m.start;
+        for (const r of m.rows) {
+          row++;
+          if (typeof r.text !== 'string') { stats.skipped.push({ file, line: row, reason: 'missing text field' }); continue; }
+          const weight = checkWeight(r.weight);
+          if (weight === null) { stats.skipped.push({ file, line: row, reason: 'weight is not a non-negative number' }); continue; }
+          stats.documents++;
+          stats.bytes += Buffer.byteLength(r.text);
+          const s = r.source;
+          yield { text: r.text, source: typeof s === 'string' ? s : fallbackSource, ...(weight !== undefined ? { weight } : {}) };
+        }
+      }
+      const reply = next();
+      worker.postMessage('next');
+      m = await reply;
     }
+  } finally {
+    await worker.terminate();
   }
 }
 

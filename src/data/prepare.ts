@@ -14,6 +14,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { readDocumentRecords, newReadStats, type ReadStats } from './documents.js';
 import { sha256, type Manifest, type ShardInfo } from '../train/shards.js';
 import { murmur32 } from './pipeline/text.js';
+import { writeFileAtomic } from '../engine/atomic-write.js';
 
 export interface PrepareOptions {
   tokenizer: string;
@@ -55,9 +56,7 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
       const chunk = all.subarray(0, take);
       const file = `${name}-${String(s.shards.length).padStart(5, '0')}.bin`;
       const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      const tmp = path.join(o.out, `${file}.tmp`);
-      fs.writeFileSync(tmp, bytes);
-      fs.renameSync(tmp, path.join(o.out, file));
+      writeFileAtomic(path.join(o.out, file), bytes);
       s.shards.push({ file, tokens: take, sha256: sha256(bytes) });
       s.buf = take < all.length ? [all.slice(take)] : [];
       s.n -= take;
@@ -138,8 +137,7 @@ export async function prepare(o: PrepareOptions): Promise<{ manifest: Manifest; 
     ...(weighted ? { sampledTrainDocuments: sampledTrain } : {}),
   };
   const mf = path.join(o.out, 'manifest.json');
-  fs.writeFileSync(`${mf}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
-  fs.renameSync(`${mf}.tmp`, mf);
+  writeFileAtomic(mf, JSON.stringify(manifest, null, 2) + '\n');
   return { manifest, stats };
   }
 }

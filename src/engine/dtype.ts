@@ -100,6 +100,8 @@ export function encodeElement(d: DType, x: number): number {
   if (d === 'f16') return f32ToF16(x);
   if (d === 'i32') {
     if (!Number.isInteger(x)) throw new TypeError(`i32 tensor: ${x} is not an integer`);
+    // refuse rather than let the Int32Array store wrap it (4294967301 would become 5)
+    if (x < -0x80000000 || x > 0x7fffffff) throw new RangeError(`i32 tensor: ${x} does not fit in 32 bits`);
     return x;
   }
   return x;

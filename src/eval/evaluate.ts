@@ -9,6 +9,7 @@ import { hashModelFolder } from './model-hash.js';
 import { markdownReport } from './report.js';
 import { runTask, type RunOptions, type TaskResult } from './runner.js';
 import { loadTask } from './tasks/registry.js';
+import { writeFileAtomic } from '../engine/atomic-write.js';
 
 export interface EvaluateOptions {
   model: string;
@@ -64,10 +65,8 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   const report: EvaluationReport = { model: { dir: path.resolve(o.model), sha256 }, date: new Date().toISOString(), results, markdown: markdownReport(results, modelLabel(o.model)) };
   if (o.out) {
     fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-    const tmp = o.out + '.tmp';
-    fs.writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
-    fs.renameSync(tmp, o.out);
-    fs.writeFileSync(o.out.replace(/\.json$/, '') + '.md', report.markdown);
+    writeFileAtomic(o.out, JSON.stringify(report, null, 2) + '\n');
+    writeFileAtomic(o.out.replace(/\.json$/, '') + '.md', report.markdown);
   }
   return report;
 }

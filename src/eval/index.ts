@@ -7,6 +7,6 @@ export type { Task, EvalItem, ChoiceItem, GenItem, CodeItem, PplItem } from './t
 export { corpusBleu, tokenize13a, tokenizeZh, type BleuScore } from './metrics/bleu.js';
 export { passAtK, meanPassAtK } from './metrics/pass-at-k.js';
 export * from './metrics/answers.js';
-export { runPython, sandboxLauncher, type SandboxOptions, type SandboxResult } from './sandbox.js';
+export { runPython, sandboxLauncher, assertSandboxUsable, meetsMinimum, MINIMUM_ISOLATION, SandboxRefusedError, type SandboxOptions, type SandboxResult, type SandboxStatus } from './sandbox.js';
 export { hashModelFolder } from './model-hash.js';
 export { markdownReport } from './report.js';

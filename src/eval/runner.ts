@@ -12,7 +12,7 @@ import type { EvalLM } from './lm.js';
 import { corpusBleu } from './metrics/bleu.js';
 import { extractBbhAnswer, extractLastNumber, extractMathAnswer, mathEquivalent, numbersEqual } from './metrics/answers.js';
 import { passAtK } from './metrics/pass-at-k.js';
-import { runPython, type SandboxOptions } from './sandbox.js';
+import { assertSandboxUsable, runPython, type SandboxOptions } from './sandbox.js';
 import type { ChoiceItem, CodeItem, EvalItem, GenItem, Task } from './tasks/types.js';
 import { CEVAL_SUBJECTS } from './tasks/ceval-subjects.js';
 
@@ -45,6 +45,8 @@ export interface TaskResult {
   fitting: { itemsWithFewerShots: number; shotsDropped: number; leftTruncated: number };
   seconds: number;
   cachedItems: number;
+  /** Code tasks: the sandbox layers the programs ran under. */
+  isolation?: string[];
 }
 
 type ItemRecord = Record<string, unknown> & { id: string; subject: string };
@@ -92,6 +94,8 @@ export async function runTask(lm: EvalLM, task: Task, o: RunOptions = {}): Promi
   const items = limitItems(task.items, o.limit);
   const samples = o.samples ?? 1;
   const temperature = samples > 1 ? (o.temperature ?? 0.8) : 0;
+  // refuse before any generation when generated code could not be contained
+  const isolation = items.some((it) => it.kind === 'code') ? assertSandboxUsable(o.sandbox) : undefined;
   const cache = readCache(o.cacheFile);
   if (o.cacheFile) fs.mkdirSync(path.dirname(o.cacheFile), { recursive: true });
   const records: ItemRecord[] = [];
@@ -118,7 +122,7 @@ export async function runTask(lm: EvalLM, task: Task, o: RunOptions = {}): Promi
   return {
     task: task.name, title: task.title, metric: task.metric, score, n: records.length, perSubject, extra,
     settings: { shots: task.shots, protocol: task.protocol, limit: o.limit ?? null, samples, temperature, source: task.source },
-    fitting, seconds: (performance.now() - t0) / 1000, cachedItems,
+    fitting, seconds: (performance.now() - t0) / 1000, cachedItems, ...(isolation ? { isolation } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import { Rng } from '../engine/rng.js';
 import { KvCache } from '../model/kv-cache.js';
-import type { BaichuanForCausalLM } from '../model/baichuan.js';
+import { checkTokenIds, type BaichuanForCausalLM } from '../model/baichuan.js';
 import { sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -53,7 +53,7 @@ export class GenerationSession {
     if (Tp === 0) throw new RangeError('generate: empty prompt');
     if (Tp + maxNew > cfg.modelMaxLength)
       throw new RangeError(`generate: prompt of ${Tp} tokens + ${maxNew} new tokens exceeds the context length ${cfg.modelMaxLength}`);
-    for (const p of prompts) for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new RangeError(`generate: token id ${id} is outside the vocabulary [0, ${cfg.vocabSize})`);
+    prompts.forEach((p, b) => checkTokenIds(p, cfg.vocabSize, `generate: prompt ${b}`));
     this.eos = opts.eosTokenId ?? cfg.eosTokenId;
     this.rng = new Rng(opts.seed ?? 0);
     const H = cfg.numAttentionHeads;

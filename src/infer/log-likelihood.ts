@@ -3,7 +3,7 @@
 // quality scoring (data pipeline). Logits are fp32; the log-softmax is float64.
 import { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
-import type { BaichuanForCausalLM } from '../model/baichuan.js';
+import { checkTokenIds, type BaichuanForCausalLM } from '../model/baichuan.js';
 
 /** log-softmax of one row, in float64. */
 export function logSoftmaxRow(row: ArrayLike<number>): Float64Array {
@@ -19,6 +19,7 @@ export function logSoftmaxRow(row: ArrayLike<number>): Float64Array {
 
 /** Logits [T, V] of one sequence (eval mode, no cache); with lastOnly, only the last position's [V]. */
 export function sequenceLogits(model: BaichuanForCausalLM, ids: readonly number[], lastOnly = false): Float32Array {
+  checkTokenIds(ids, model.config.vocabSize, 'sequenceLogits');
   return noGrad(() => model.forward(Tensor.from(Int32Array.from(ids), [1, ids.length], 'i32'), { lastLogitsOnly: lastOnly }).logits.f32());
 }
 
@@ -31,6 +32,7 @@ export function sumLogProb(model: BaichuanForCausalLM, tokens: readonly number[]
   const max = model.config.modelMaxLength;
   if (tokens.length - 1 > max) throw new RangeError(`sumLogProb: ${tokens.length - 1} positions exceed the context ${max}`);
   const V = model.config.vocabSize;
+  checkTokenIds(tokens, V, 'sumLogProb');
   const logits = sequenceLogits(model, tokens.slice(0, -1));
   let sum = 0;
   for (let t = from; t < tokens.length; t++) sum += logSoftmaxRow(logits.subarray((t - 1) * V, t * V))[tokens[t]!]!;

@@ -164,6 +164,18 @@ export class BaichuanForCausalLM extends Module {
 }
 
 /** One parameter's initial value (official scheme), from its own seed. */
+/**
+ * Range-check token ids that came from outside (flags, files, API callers) before
+ * they are converted to i32: a value like 4294967301 must be refused, not wrap to 5.
+ */
+export function checkTokenIds(ids: ArrayLike<number>, vocabSize: number, what = 'token ids'): void {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+      throw new RangeError(`${what}: id ${id} at position ${i} is outside the vocabulary [0, ${vocabSize})`);
+  }
+}
+
 export function initTensor(name: string, shape: number[], cfg: BaichuanConfig, seed: number): Tensor {
   if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') return Tensor.ones(shape);
   if (name === 'lm_head.weight') {

@@ -117,6 +117,30 @@ export function configToJSON(c: BaichuanConfig): Record<string, unknown> {
   };
 }
 
+const RELEASED_13B = (c: BaichuanConfig) => c.numHiddenLayers === 40 && c.hiddenSize === 5120;
+const RELEASED_7B = (c: BaichuanConfig) => c.numHiddenLayers === 32 && c.hiddenSize === 4096;
+
+/**
+ * Which position scheme a config uses and why, plus warnings when the choice and the
+ * model's shapes disagree. RoPE and ALiBi models have the same weight shapes, so the
+ * only evidence in a checkpoint is the released sizes: 40 layers x 5120 hidden is
+ * Baichuan 2 13B (ALiBi), 32 x 4096 is 7B (RoPE). Called wherever a model folder is
+ * opened (the loader's shapes equal these config dims once the weights are checked).
+ */
+export function positionNotes(c: BaichuanConfig, where = 'config.json'): { reason: string; warnings: string[] } {
+  const dims = `${c.numHiddenLayers} layers x ${c.hiddenSize} hidden`;
+  const reason = c.positionSource === 'config'
+    ? `${where}: position_embedding = "${c.position}"`
+    : `${where} has no position_embedding: ${c.position === 'alibi' ? `${dims} are the released 13B shapes, which use ALiBi` : `${dims} ${RELEASED_7B(c) ? 'are the released 7B shapes, which use RoPE' : 'are not the 13B shapes, so RoPE (the 7B scheme)'}`}; ` +
+      'add "position_embedding": "rope" or "alibi" to make it explicit';
+  const warnings: string[] = [];
+  if (c.positionSource === 'config' && c.position === 'rope' && RELEASED_13B(c))
+    warnings.push(`${where}: position_embedding is "rope" but ${dims} are Baichuan 2 13B's shapes, which was trained with ALiBi; a 13B checkpoint run with RoPE gives wrong logits`);
+  if (c.positionSource === 'config' && c.position === 'alibi' && RELEASED_7B(c))
+    warnings.push(`${where}: position_embedding is "alibi" but ${dims} are Baichuan 2 7B's shapes, which was trained with RoPE; a 7B checkpoint run with ALiBi gives wrong logits`);
+  return { reason, warnings };
+}
+
 /** FFN size rule of the paper: hidden * 8/3 rounded up to a multiple of 128. */
 export function ffnSize(hidden: number, multiple = 128): number {
   return Math.ceil((hidden * 8) / 3 / multiple) * multiple;

@@ -15,5 +15,10 @@ export function loadTokenizer(target: string): BpeTokenizer {
   let file = target;
   if (fs.existsSync(target) && fs.statSync(target).isDirectory()) file = path.join(target, 'tokenizer.model');
   if (!fs.existsSync(file)) throw new Error(`${target}: no tokenizer.model found`);
-  return new BpeTokenizer(readModelFile(file));
+  const model = readModelFile(file);
+  try {
+    return new BpeTokenizer(model);
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message.replace(/^tokenizer: /, '')}`);
+  }
 }

@@ -8,6 +8,7 @@ import { saveModel, loadModel } from '../io/hf-folder.js';
 import { writeSafetensors, readSafetensors } from '../io/safetensors.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { AdamW } from './optimizer.js';
+import { commitDir, tempDirFor, writeFileAtomic } from '../engine/atomic-write.js';
 
 export interface TrainerState {
   step: number;
@@ -25,17 +26,13 @@ export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: Ada
   const dir = checkpointsDir(out);
   fs.mkdirSync(dir, { recursive: true });
   const name = `step-${String(state.step).padStart(7, '0')}`;
-  const tmp = path.join(dir, `${name}.tmp-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  const final = path.join(dir, name);
+  const tmp = tempDirFor(final);
   saveModel(model, tmp, { tokenizerModel: tokenizer });
   writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.stateTensors(), { step: String(opt.step) });
-  fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
-  const final = path.join(dir, name);
-  fs.rmSync(final, { recursive: true, force: true });
-  fs.renameSync(tmp, final);
-  const latest = path.join(dir, 'latest.json');
-  fs.writeFileSync(`${latest}.tmp`, JSON.stringify({ checkpoint: name, step: state.step }) + '\n');
-  fs.renameSync(`${latest}.tmp`, latest);
+  writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  commitDir(tmp, final);
+  writeFileAtomic(path.join(dir, 'latest.json'), JSON.stringify({ checkpoint: name, step: state.step }) + '\n');
   // keep the newest `keep` checkpoints
   const all = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const d of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(dir, d), { recursive: true, force: true });

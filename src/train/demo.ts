@@ -15,6 +15,7 @@ import { generate } from '../infer/generate.js';
 import { evaluate } from '../eval/evaluate.js';
 import { ModelLM } from '../eval/lm.js';
 import type { TaskResult } from '../eval/runner.js';
+import { meetsMinimum, MINIMUM_ISOLATION, sandboxLauncher } from '../eval/sandbox.js';
 
 export interface DemoOptions {
   root: string;
@@ -82,7 +83,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let benchmarks: TaskResult[] = [];
   if (o.evalData && fs.existsSync(o.evalData)) {
     const limit = q ? 2 : 20;
-    const tasks = ['ceval', 'cmmlu', 'mmlu', 'humaneval'];  // GSM8K's 256-token CoT decodes would add minutes
+    // GSM8K's 256-token CoT decodes would add minutes; HumanEval only where generated code can be contained
+    const contained = meetsMinimum(sandboxLauncher().isolation);
+    const tasks = ['ceval', 'cmmlu', 'mmlu', ...(contained ? ['humaneval'] : [])];
+    if (!contained) log(`      HumanEval skipped: the sandbox here is below its minimum (${MINIMUM_ISOLATION.join(' + ')}); install bubblewrap`, true);
     log(`      benchmarks (${limit} items each, chance level expected at this size): ${tasks.join(', ')}`, true);
     const rep = await evaluate({ model: modelDir, tasks, data: o.evalData, limit, out: path.join(o.out, 'eval', 'results.json'), lm: new ModelLM(model, tok) });  // the model in memory
     benchmarks = rep.results;

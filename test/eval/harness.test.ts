@@ -11,18 +11,21 @@ import { ModelLM } from '../../src/eval/lm.js';
 import { runTask, fitPrompt } from '../../src/eval/runner.js';
 import { loadTask } from '../../src/eval/tasks/registry.js';
 import { hashModelFolder } from '../../src/eval/model-hash.js';
+import { meetsMinimum, sandboxLauncher } from '../../src/eval/sandbox.js';
 import { loadModel } from '../../src/io/hf-folder.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { EVAL_DATA, tinyEvalModel } from './fixture.js';
 
 const haveData = fs.existsSync(EVAL_DATA);
 const skip = haveData ? false : `needs ${EVAL_DATA}`;
+const sandboxIsolation = sandboxLauncher().isolation;
+const codeSkip = skip || (meetsMinimum(sandboxIsolation) ? false : `the sandbox here is below its minimum (${sandboxIsolation.join(', ')}): generated code is refused`);
 
 function lmFor(dir: string): ModelLM {
   return new ModelLM(loadModel(dir), loadTokenizer(path.join(dir, 'tokenizer.model')));
 }
 
-test('every paper task runs end to end on real items (tiny random model)', { skip }, async () => {
+test('every paper task runs end to end on real items (tiny random model)', { skip: codeSkip }, async () => {
   const dir = tinyEvalModel();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-eval-'));
   const tasks = ['ceval', 'mmlu', 'cmmlu', 'gaokao', 'agieval', 'bbh', 'gsm8k', 'humaneval', 'jecqa', 'usmle', 'medmcqa', 'math', 'mbpp'];
@@ -40,6 +43,7 @@ test('every paper task runs end to end on real items (tiny random model)', { ski
   assert.deepEqual(Object.keys(mmlu.perSubject).length, 2, 'limit spreads over subjects');
   const ceval = report.results.find((r) => r.task === 'ceval')!;
   assert.ok(Object.keys(ceval.extra).some((k) => k.startsWith('category: ')), 'C-Eval reports its categories');
+  assert.deepEqual(report.results.find((r) => r.task === 'humaneval')!.isolation, sandboxIsolation, 'code results record the sandbox layers');
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
   assert.equal(saved.model.sha256.length, 64);
   const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { loadTask } from '../../src/eval/tasks/registry.js';
 import type { ChoiceItem, CodeItem, GenItem } from '../../src/eval/tasks/types.js';
-import { runPython } from '../../src/eval/sandbox.js';
+import { meetsMinimum, runPython, sandboxLauncher } from '../../src/eval/sandbox.js';
 import { EVAL_DATA } from './fixture.js';
 
 const skip = fs.existsSync(EVAL_DATA) ? false : `needs ${EVAL_DATA}`;
@@ -83,7 +83,7 @@ test('generative loaders: GSM8K, MATH, BBH', { skip }, () => {
   assert.match(b0.shots[2]!, /So the answer is (True|False)\.\n\n$/);
 });
 
-test('HumanEval and MBPP: reference solutions pass in the sandbox, wrong ones fail', { skip }, async () => {
+test('HumanEval and MBPP: reference solutions pass in the sandbox, wrong ones fail', { skip: skip || (!meetsMinimum(sandboxLauncher().isolation) && 'the sandbox here is below its minimum: generated code is refused') }, async () => {
   const he = load('humaneval');
   assert.equal(he.items.length, 164);
   const mb = load('mbpp');

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { writeFileAtomic } from '../../engine/atomic-write.js';
 
 /** One document as it flows through the stages. `ord` is its global position (keep-first order). */
 export interface Doc {
@@ -24,11 +25,6 @@ export function shardName(i: number, format: ShardFormat): string {
   return `part-${String(i).padStart(5, '0')}.${format}`;
 }
 
-export function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
 
 export function writeShard(file: string, docs: readonly Doc[]): void {
   if (file.endsWith('.parquet')) {
@@ -40,10 +36,10 @@ export function writeShard(file: string, docs: readonly Doc[]): void {
       ...(has('quality') ? [{ name: 'quality', data: docs.map((d) => d.quality ?? null), type: 'DOUBLE' as const }] : []),
       ...(has('weight') ? [{ name: 'weight', data: docs.map((d) => d.weight ?? null), type: 'DOUBLE' as const }] : []),
     ];
-    writeAtomic(file, new Uint8Array(parquetWriteBuffer({ columnData })));
+    writeFileAtomic(file, new Uint8Array(parquetWriteBuffer({ columnData })));
     return;
   }
-  writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + (docs.length ? '\n' : ''));
+  writeFileAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + (docs.length ? '\n' : ''));
 }
 
 export async function readShard(file: string): Promise<Doc[]> {

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { listShards, shardName, type Doc } from './doc-io.js';
+import { writeFileAtomic } from '../../engine/atomic-write.js';
 import { collectDocuments, newReadStats, readDocumentRecords, skippedByReason } from '../documents.js';
 import type { PipelineConfig, StageName } from './config.js';
 import { runShardTasks } from './pool.js';
@@ -44,15 +45,13 @@ function stageDone(dir: string): StageReport | null {
 
 function markDone(dir: string, r: StageReport): void {
   const f = path.join(dir, '_stage.json');
-  fs.writeFileSync(f + '.tmp', JSON.stringify(r, null, 1));
-  fs.renameSync(f + '.tmp', f);
+  writeFileAtomic(f, JSON.stringify(r, null, 1));
 }
 
 /** A shard's counts, saved beside it once the shard is complete (resume skips shards that have them). */
 function saveStats(output: string, r: ShardResult): void {
   const f = output + '.stats.json';
-  fs.writeFileSync(f + '.tmp', JSON.stringify(r));
-  fs.renameSync(f + '.tmp', f);
+  writeFileAtomic(f, JSON.stringify(r));
 }
 
 function loadStats(output: string): ShardResult | null {

@@ -2,7 +2,8 @@
 // (counts): run in worker threads by the pool, or in-process. A task reads
 // one input shard and writes its output shard (and key files for the global
 // steps) atomically, so a finished shard is never redone on resume.
-import { readShard, writeAtomic, writeShard, type Doc } from './doc-io.js';
+import { readShard, writeShard, type Doc } from './doc-io.js';
+import { writeFileAtomic as writeAtomic } from '../../engine/atomic-write.js';
 import { firstFailedRule, type FilterConfig } from './filters.js';
 import { CharTrigramScorer, filterSentences, type SentenceScorer } from './quality.js';
 import { ModelSentenceScorer } from './model-scorer.js';
