@@ -31,6 +31,15 @@ export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<numb
   }
 }
 
+/**
+ * In place: OpenAI's frequency and presence penalties over the generated tokens'
+ * counts: logit[j] -= count[j] * frequency + (count[j] > 0 ? presence : 0).
+ */
+export function applyPresencePenalties(logits: Float32Array, counts: ReadonlyMap<number, number>, frequency: number, presence: number): void {
+  if (frequency === 0 && presence === 0) return;
+  for (const [id, c] of counts) if (c > 0) logits[id] = logits[id]! - c * frequency - presence;
+}
+
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
