@@ -16,6 +16,7 @@ import { registerScaling } from './scaling.js';
 import { registerEval } from './eval.js';
 import { registerQuantize } from './quantize.js';
 import { registerData } from './data.js';
+import { registerServe } from './serve.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<void> {
   registerEval(program);
   registerQuantize(program);
   registerData(program);
+  registerServe(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

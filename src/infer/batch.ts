@@ -45,6 +45,8 @@ export interface StepToken {
   logprob?: TokenLogprob;
   /** True for a token sampled from a prefill (the sequence's first token). */
   prefill: boolean;
+  /** Seconds of this sequence's prefill forward (prefill tokens only). */
+  prefillSeconds?: number;
 }
 
 export interface BatchOptions {
@@ -150,10 +152,11 @@ export class ContinuousBatch {
       budget -= s.prompt.length;
       const t0 = performance.now();
       const logits = this.forward([s], [s.prompt]);
-      this.stats.prefillSeconds += (performance.now() - t0) / 1000;
+      const dt = (performance.now() - t0) / 1000;
+      this.stats.prefillSeconds += dt;
       this.stats.prefillTokens += s.prompt.length;
       s.prefilled = true;
-      out.push(this.pick(s, logits, true));
+      out.push({ ...this.pick(s, logits, true), prefillSeconds: dt });
     }
     const decoding = live.filter((s) => s.prefilled && !out.some((o) => o.seq === s.id));
     this.lastBatchSize = decoding.length;
