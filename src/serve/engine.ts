@@ -297,7 +297,7 @@ export class Engine {
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'stats') this.stats = m.stats;
-    else if (m.type === 'chunk') this.pending.get(m.id)?.push(m.chunk);
+    else if (m.type === 'chunks') for (const { id, chunk } of m.items) this.pending.get(id)?.push(chunk);
     else if (m.type === 'failed') this.pending.get(m.id)?.fail(new EngineError(`generation failed: ${m.message}`, 500, 'generation_failed'));
   }
 

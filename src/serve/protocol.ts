@@ -84,6 +84,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; vocabSize: number; loadSeconds: number }
   | { type: 'load-error'; message: string }
-  | { type: 'chunk'; id: number; chunk: EngineChunk }
+  /** Every chunk of one scheduler step, in order (one message per step, not per token). */
+  | { type: 'chunks'; items: { id: number; chunk: EngineChunk }[] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'stats'; stats: EngineStats };

@@ -8,7 +8,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import { Scheduler } from './scheduler.js';
 import { setThreads } from '../engine/backend.js';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import type { EngineChunk, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 /**
  * The one place a loaded model is adapted before serving. A LoRA adapter is
@@ -26,12 +26,14 @@ function post(m: FromWorker): void {
 async function main(): Promise<void> {
   const init = workerData as WorkerInit;
   let sched: Scheduler;
+  let out: { id: number; chunk: EngineChunk }[] = [];
+  const flush = () => { if (out.length) { post({ type: 'chunks', items: out }); out = []; } };
   try {
     const t0 = performance.now();
     if (init.threads !== undefined) setThreads(init.threads);
     const model = prepareModel(loadModel(init.modelDir, { dtype: init.dtype }), init);
     const tok = loadTokenizer(init.tokenizer);
-    sched = new Scheduler(model, tok, { slots: init.slots, capacity: init.capacity, rowsPerForward: init.rowsPerForward }, (id, chunk) => post({ type: 'chunk', id, chunk }));
+    sched = new Scheduler(model, tok, { slots: init.slots, capacity: init.capacity, rowsPerForward: init.rowsPerForward }, (id, chunk) => out.push({ id, chunk }));
     post({ type: 'ready', vocabSize: model.config.vocabSize, loadSeconds: (performance.now() - t0) / 1000 });
   } catch (e) {
     post({ type: 'load-error', message: (e as Error).message });
@@ -56,7 +58,9 @@ async function main(): Promise<void> {
     }
     try {
       sched.tick();
+      flush();
     } catch (e) {
+      flush();
       // a failing step fails every running request, never the process
       for (const id of sched.running()) { post({ type: 'failed', id, message: (e as Error).message }); sched.cancel(id); }
     }

@@ -1,0 +1,82 @@
+// A bounded load test on loopback: 32 concurrent streaming clients all get
+// complete streams ending in [DONE] with the right usage; the same requests
+// one at a time give the same texts and at most half the throughput; the
+// process's RSS stays flat over repeated rounds.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../../src/serve/engine.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { tinyModelDir } from './fixture.js';
+
+let engine: Engine, srv: RunningServer;
+before(async () => {
+  engine = new Engine({ model: tinyModelDir(), parallel: 16, maxQueue: 64, threads: 1 });
+  srv = await startServer({ engine, modelName: 'tiny', port: 0 });
+  await engine.ready;
+});
+after(async () => { await srv.close(); await engine.close(); });
+
+const CLIENTS = 32, MAX_TOKENS = 24;
+const prompt = (i: number) => `client ${i}: the quick brown fox ${'jumps '.repeat(i % 5)}`;
+
+interface StreamResult { text: string; done: boolean; usage: { prompt_tokens: number; completion_tokens: number } | null; tokens: number; finish: string | null }
+
+async function streamOne(i: number): Promise<StreamResult> {
+  const r = await fetch(`${srv.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: prompt(i) }], max_tokens: MAX_TOKENS, seed: i, temperature: 0.8, stream: true, stream_options: { include_usage: true }, logprobs: true }),
+  });
+  assert.equal(r.status, 200);
+  const raw = await r.text();
+  const events = raw.split('\n\n').filter(Boolean).map((e) => { assert.ok(e.startsWith('data: '), e); return e.slice(6); });
+  const out: StreamResult = { text: '', done: events[events.length - 1] === '[DONE]', usage: null, tokens: 0, finish: null };
+  for (const e of events.slice(0, -1)) {
+    const j = JSON.parse(e) as { choices: { delta: { content?: string }; finish_reason: string | null; logprobs: { content: unknown[] } | null }[]; usage: StreamResult['usage'] };
+    if (j.usage) out.usage = j.usage;
+    for (const c of j.choices) {
+      out.text += c.delta.content ?? '';
+      out.tokens += c.logprobs?.content.length ?? 0;
+      if (c.finish_reason) out.finish = c.finish_reason;
+    }
+  }
+  return out;
+}
+
+test('32 concurrent streaming clients: complete streams, right usage, 2x the one-at-a-time throughput, flat RSS', async () => {
+  const promptTokens = await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
+    const r = await fetch(`${srv.url}/tokenize`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: prompt(i) }] }) });
+    return ((await r.json()) as { count: number }).count;
+  }));
+  const check = (rs: StreamResult[]) => rs.forEach((r, i) => {
+    assert.ok(r.done, `client ${i}: stream ends with [DONE]`);
+    assert.ok(r.finish === 'length' || r.finish === 'stop', `client ${i}: finish_reason`);
+    assert.ok(r.usage, `client ${i}: a usage chunk`);
+    assert.equal(r.usage!.prompt_tokens, promptTokens[i], `client ${i}: prompt tokens`);
+    assert.equal(r.usage!.completion_tokens, r.tokens, `client ${i}: completion tokens = tokens streamed`);
+    if (r.finish === 'length') assert.equal(r.tokens, MAX_TOKENS);
+  });
+  // warm-up, then one at a time
+  await streamOne(0);
+  let t0 = performance.now();
+  const serial: StreamResult[] = [];
+  for (let i = 0; i < CLIENTS; i++) serial.push(await streamOne(i));
+  const serialS = (performance.now() - t0) / 1000;
+  check(serial);
+  const rss: number[] = [];
+  let bestConcurrentS = Infinity;
+  for (let round = 0; round < 5; round++) {
+    t0 = performance.now();
+    const together = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => streamOne(i)));
+    bestConcurrentS = Math.min(bestConcurrentS, (performance.now() - t0) / 1000);
+    check(together);
+    assert.deepEqual(together.map((r) => r.text), serial.map((r) => r.text), 'the same texts as one at a time');
+    rss.push(process.memoryUsage.rss());
+  }
+  const tokens = serial.reduce((n, r) => n + r.tokens, 0);
+  const speedup = serialS / bestConcurrentS;
+  console.log(`# ${tokens} tokens: one at a time ${(tokens / serialS).toFixed(0)} tok/s, 32 concurrent ${(tokens / bestConcurrentS).toFixed(0)} tok/s (x${speedup.toFixed(2)}); RSS MB ${rss.map((r) => (r / 2 ** 20).toFixed(0)).join(' ')}`);
+  assert.ok(speedup >= 2, `batched throughput is ${speedup.toFixed(2)}x one at a time (need >= 2x)`);
+  // after the first rounds have settled, repeated rounds do not grow the process
+  assert.ok(rss[4]! - rss[1]! < 40 * 2 ** 20, `RSS grew ${((rss[4]! - rss[1]!) / 2 ** 20).toFixed(1)} MB over 3 rounds`);
+  assert.equal(engine.load, 0);
+});
