@@ -208,11 +208,11 @@ export class Engine {
   }
 
   /** The prompt ids of a chat, as the model will see it (and what fitContext dropped). */
-  chatPrompt(messages: ChatMessage[], fit?: { maxNewTokens: number }): { ids: number[]; droppedMessages: number } {
+  chatPrompt(messages: ChatMessage[], fit?: { maxNewTokens: number }): { ids: number[]; droppedMessages: number; truncatedTokens: number } {
     const o = { userTokenId: this.generation.userTokenId, assistantTokenId: this.generation.assistantTokenId };
     try {
       if (fit) return fitChatInput(messages, (t) => this.encode(t), { ...o, modelMaxLength: this.contextLength, maxNewTokens: fit.maxNewTokens });
-      return { ids: fitChatInput(messages, (t) => this.encode(t), { ...o, modelMaxLength: Infinity, maxNewTokens: 0 }).ids, droppedMessages: 0 };
+      return fitChatInput(messages, (t) => this.encode(t), { ...o, modelMaxLength: Infinity, maxNewTokens: 0 });
     } catch (e) {
       throw new EngineError((e as Error).message.replace(/^chat: /, ''), 400, null, 'messages');
     }
@@ -222,18 +222,18 @@ export class Engine {
     if (!Array.isArray(req.messages) || req.messages.length === 0) throw new EngineError('messages must be a non-empty array', 400, null, 'messages');
     let fit: { maxNewTokens: number } | undefined;
     if (req.fitContext) fit = { maxNewTokens: Math.min(req.maxTokens ?? this.generation.maxNewTokens, this.contextLength - 1) };
-    const { ids, droppedMessages } = this.chatPrompt(req.messages, fit);
-    return this.run(ids, fit ? { ...req, maxTokens: fit.maxNewTokens } : req, 'messages', droppedMessages, opts.signal);
+    const { ids, droppedMessages, truncatedTokens } = this.chatPrompt(req.messages, fit);
+    return this.run(ids, fit ? { ...req, maxTokens: fit.maxNewTokens } : req, 'messages', { droppedMessages, truncatedTokens }, opts.signal);
   }
 
   completion(req: CompletionRequest, opts: { signal?: AbortSignal } = {}): EngineStream {
     const ids = typeof req.prompt === 'string' ? this.encode(req.prompt) : req.prompt;
     if (ids.length === 0) throw new EngineError('prompt is empty', 400, null, 'prompt');
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new EngineError(`prompt: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`, 400, null, 'prompt');
-    return this.run(ids, req, 'prompt', 0, opts.signal);
+    return this.run(ids, req, 'prompt', { droppedMessages: 0, truncatedTokens: 0 }, opts.signal);
   }
 
-  private run(ids: number[], req: SamplingRequest, promptParam: string, droppedMessages: number, signal?: AbortSignal): EngineStream {
+  private run(ids: number[], req: SamplingRequest, promptParam: string, fitted: { droppedMessages: number; truncatedTokens: number }, signal?: AbortSignal): EngineStream {
     if (this.state === 'loading') throw new EngineError('the model is still loading', 503, 'model_loading');
     if (this.state !== 'ready') throw new EngineError(`the engine is not available (${this.loadError ?? this.state})`, 503, 'engine_unavailable');
     const job = this.job(ids, req, promptParam);
@@ -241,7 +241,7 @@ export class Engine {
     if (this.outstanding + job.n > this.parallel + this.maxQueue) throw new EngineError('the server is busy: the request queue is full, retry later', 429, 'queue_full');
     if (signal?.aborted) throw abortError();
     const id = this.nextId++;
-    const stream = new EngineStream({ type: 'start', promptTokens: ids.length, droppedMessages });
+    const stream = new EngineStream({ type: 'start', promptTokens: ids.length, ...fitted });
     this.outstanding += job.n;
     const done = () => {
       if (!this.pending.delete(id)) return;

@@ -44,7 +44,7 @@ export type FinishReason = 'stop' | 'length';
 
 export type EngineChunk =
   /** First chunk: the prompt as the model sees it. */
-  | { type: 'start'; promptTokens: number; droppedMessages: number }
+  | { type: 'start'; promptTokens: number; droppedMessages: number; truncatedTokens: number }
   /** New text of choice `index` (never half a UTF-8 character; stop text never appears). */
   | { type: 'delta'; index: number; text: string; tokens: number[]; logprobs?: TokenInfo[] }
   | { type: 'finish'; index: number; finishReason: FinishReason }
