@@ -19,15 +19,18 @@ export function corpus(): string[] {
 /** Write the tiny model folder (once per process) and return its path. */
 let cached: string | null = null;
 export function tinyModelDir(): string {
-  if (cached) return cached;
+  return (cached ??= modelDir({}));
+}
+
+/** A model folder with the trained tokenizer and config overrides (e.g. a slower, wider model). */
+export function modelDir(overrides: Record<string, unknown>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'b2-serve-'));
   const { model: sp } = trainBpe(corpus(), { vocabSize: 600, maxPieceLength: 8 });
   const tokFile = path.join(dir, 'tokenizer.src.model');
   fs.writeFileSync(tokFile, serializeModel(sp));
-  const cfg = configFromJSON({ ...PRESETS.tiny, vocab_size: sp.pieces.length, hidden_size: 64, intermediate_size: 192, num_attention_heads: 4, model_max_length: 256 });
+  const cfg = configFromJSON({ ...PRESETS.tiny, vocab_size: sp.pieces.length, hidden_size: 64, intermediate_size: 192, num_attention_heads: 4, model_max_length: 256, ...overrides });
   const m = new BaichuanForCausalLM(cfg).initWeights(5);
   const model = path.join(dir, 'tiny-chat');
   saveModel(m, model, { tokenizerModel: tokFile, generationConfig: { ...DEFAULT_GENERATION_CONFIG, max_new_tokens: 64 } });
-  cached = model;
   return model;
 }
