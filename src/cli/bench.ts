@@ -7,6 +7,7 @@ import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainT
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
+import { benchServe, serveReport } from '../../bench/serve.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -63,6 +64,27 @@ export function registerBench(program: Command): void {
       const sizes = o.sizes.split(',').map((x) => parseIntFlag(x.trim(), '--sizes', 1));
       const rows = benchData(sizes, o.work, (s) => console.error(s));
       publish(dataReport(rows), o, rows);
+    });
+  bench
+    .command('serve')
+    .description('the HTTP server under load: output tok/s, TTFT and inter-token latency p50/p99 at several concurrency levels')
+    .requiredOption('--model <dir>', 'model folder with tokenizer.model (quantised folders work)')
+    .option('--concurrency <list>', 'concurrent streaming clients per level', '1,4,16')
+    .option('--requests <n>', 'requests per level (default: 2 x concurrency, at least 4)')
+    .option('--prompt-tokens <n>', 'prompt length', '64')
+    .option('--max-tokens <n>', 'tokens to generate per request', '32')
+    .option('--parallel <n>', 'KV slots (default: the largest concurrency)')
+    .option('--threads <n>', 'kernel threads of the engine (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { model: string; concurrency: string; requests?: string; promptTokens: string; maxTokens: string; parallel?: string; threads?: string; append?: string; json?: boolean }) => {
+      const int = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseIntFlag(v, flag, 1));
+      const r = await benchServe(requireDir(o.model, '--model'), {
+        concurrency: o.concurrency.split(',').map((x) => parseIntFlag(x.trim(), '--concurrency', 1, 256)),
+        requests: int(o.requests, '--requests'), promptTokens: int(o.promptTokens, '--prompt-tokens')!, maxTokens: int(o.maxTokens, '--max-tokens')!,
+        parallel: int(o.parallel, '--parallel'), threads: int(o.threads, '--threads'), log: (s) => console.error(s),
+      });
+      publish(serveReport(r), o, r);
     });
   bench
     .command('tokenizer')

@@ -98,7 +98,9 @@ export class ContinuousBatch {
     const H = cfg.numAttentionHeads;
     this.cache = new SlotKvCache(cfg.numHiddenLayers, o.slots, H, cfg.hiddenSize / H, capacity);
     this.freeSlots = Array.from({ length: o.slots }, (_, i) => o.slots - 1 - i);
-    this.rowsPerForward = o.rowsPerForward ?? 4;
+    // float GEMMs take their per-row path up to 4 rows, the int8/int4 kernels up to 8
+    const quantized = model.model.layers[0]?.mlp.gate_proj.quantized != null;
+    this.rowsPerForward = o.rowsPerForward ?? (quantized ? 8 : 4);
     this.prefillBudget = o.prefillTokensPerStep ?? 512;
     model.eval();
   }
