@@ -7,7 +7,7 @@ import { UsageError, parseIntFlag } from './flags.js';
 import { requireDir } from './common.js';
 
 interface ServeFlags {
-  model: string; tokenizer?: string; host: string; port: string; parallel: string; apiKey?: string; cors?: string;
+  model: string; tokenizer?: string; adapter?: string; host: string; port: string; parallel: string; apiKey?: string; cors?: string;
   ctx?: string; maxQueue: string; maxBody: string; maxTokens?: string; modelName?: string; dtype?: string; threads?: string;
 }
 
@@ -17,6 +17,7 @@ export function registerServe(program: Command): void {
     .description('OpenAI-compatible HTTP server with continuous batching, and a web chat page at /')
     .requiredOption('--model <dir>', 'model folder (with tokenizer.model; quantised folders work)')
     .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)')
+    .option('--adapter <dir>', 'LoRA adapter folder, applied when the engine loads the model')
     .option('--host <addr>', 'address to bind (0.0.0.0 exposes the server to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', '8080')
     .option('--parallel <n>', 'sequences decoded together (KV slots)', '4')
@@ -33,7 +34,7 @@ export function registerServe(program: Command): void {
       const dir = requireDir(o.model, '--model');
       if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got '${o.dtype}'`);
       const engine = new Engine({
-        model: dir, tokenizer: o.tokenizer, parallel: parseIntFlag(o.parallel, '--parallel', 1, 256),
+        model: dir, tokenizer: o.tokenizer, adapter: o.adapter, parallel: parseIntFlag(o.parallel, '--parallel', 1, 256),
         ctx: o.ctx === undefined ? undefined : parseIntFlag(o.ctx, '--ctx', 2), maxQueue: parseIntFlag(o.maxQueue, '--max-queue', 0),
         maxTokensCap: o.maxTokens === undefined ? undefined : parseIntFlag(o.maxTokens, '--max-tokens', 1), dtype: o.dtype as 'f32' | 'bf16' | undefined,
         threads: o.threads === undefined ? undefined : parseIntFlag(o.threads, '--threads', 1, 1024),

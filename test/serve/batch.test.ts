@@ -7,7 +7,8 @@ import { ContinuousBatch, type SequenceOptions } from '../../src/infer/batch.js'
 import { generate } from '../../src/infer/generate.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
 import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
-import { applyPresencePenalties } from '../../src/infer/sampling.js';
+import { applyPresencePenalties, sampleToken } from '../../src/infer/sampling.js';
+import { Rng } from '../../src/engine/rng.js';
 import { readGenerationConfig, resolveSampling, BAICHUAN_GENERATION_DEFAULTS } from '../../src/infer/generation-config.js';
 
 function tiny(position: 'rope' | 'alibi'): BaichuanForCausalLM {
@@ -89,3 +90,38 @@ test('OpenAI frequency/presence penalties and the sampling-settings policy', () 
   assert.equal(resolveSampling({ topK: 0, temperature: 0.7 }, d).topK, 0);
   assert.deepEqual(readGenerationConfig('/nonexistent-folder'), d);
 });
+
+test('top-k selection in one pass picks what a full sort picks (ties to the lower id)', () => {
+  const r = new Rng(3);
+  for (let trial = 0; trial < 40; trial++) {
+    const V = 50 + r.int(300);
+    const logits = Float32Array.from({ length: V }, () => Math.round(r.normal() * 4) / 2);  // many ties
+    for (const k of [1, 2, 5, 40]) {
+      const ref = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, k);
+      // with temperature -> 0 the draw follows the candidate order: u in [0,1) walks the same prefix
+      for (let s = 0; s < 5; s++) {
+        const o = { temperature: 0.7, topK: k, topP: 0.9 };
+        const got = sampleToken(logits.slice(), [], o, new Rng(s));
+        const refTok = refSample(logits.slice(), ref, o, new Rng(s));
+        assert.equal(got, refTok, `V=${V} k=${k} seed=${s}`);
+      }
+    }
+  }
+});
+
+/** The sampler of infer/sampling.ts written over explicitly sorted candidates. */
+function refSample(logits: Float32Array, idx: number[], o: { temperature: number; topP: number }, rng: Rng): number {
+  const m = logits[idx[0]!]! / o.temperature;
+  let probs = idx.map((i) => Math.exp(logits[i]! / o.temperature - m));
+  let z = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / z);
+  let cum = 0, keep = 0;
+  while (keep < probs.length) { cum += probs[keep]!; keep++; if (cum >= o.topP) break; }
+  const cand = idx.slice(0, keep);
+  probs = probs.slice(0, keep);
+  z = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / z);
+  let u = rng.uniform();
+  for (let i = 0; i < cand.length; i++) { u -= probs[i]!; if (u < 0) return cand[i]!; }
+  return cand[cand.length - 1]!;
+}
