@@ -12,8 +12,8 @@ import { machineInfo, machineLine } from './machine.js';
 
 export interface ServeBenchOptions {
   concurrency: number[];
-  /** Requests per level (default: 2 x concurrency, at least 4). */
-  requests?: number;
+  /** Requests per level, one number for all or one per level (default: 2 x concurrency, at least 4). */
+  requests?: number[];
   promptTokens: number;
   maxTokens: number;
   parallel?: number;
@@ -78,8 +78,8 @@ export async function benchServe(model: string, o: ServeBenchOptions): Promise<S
     };
     await one(0, [], []);  // warm-up
     const rows: ServeBenchRow[] = [];
-    for (const c of o.concurrency) {
-      const n = o.requests ?? Math.max(4, 2 * c);
+    for (const [li, c] of o.concurrency.entries()) {
+      const n = o.requests?.[o.requests.length === 1 ? 0 : li] ?? Math.max(4, 2 * c);
       const ttft: number[] = [], itl: number[] = [];
       const s0 = { ...eng.stats };
       let next = 0, tokens = 0;

@@ -70,7 +70,7 @@ export function registerBench(program: Command): void {
     .description('the HTTP server under load: output tok/s, TTFT and inter-token latency p50/p99 at several concurrency levels')
     .requiredOption('--model <dir>', 'model folder with tokenizer.model (quantised folders work)')
     .option('--concurrency <list>', 'concurrent streaming clients per level', '1,4,16')
-    .option('--requests <n>', 'requests per level (default: 2 x concurrency, at least 4)')
+    .option('--requests <list>', 'requests per level: one number, or one per level (default: 2 x concurrency, at least 4)')
     .option('--prompt-tokens <n>', 'prompt length', '64')
     .option('--max-tokens <n>', 'tokens to generate per request', '32')
     .option('--parallel <n>', 'KV slots (default: the largest concurrency)')
@@ -79,9 +79,11 @@ export function registerBench(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .action(async (o: { model: string; concurrency: string; requests?: string; promptTokens: string; maxTokens: string; parallel?: string; threads?: string; append?: string; json?: boolean }) => {
       const int = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseIntFlag(v, flag, 1));
+      const levels = o.concurrency.split(',').length;
+      if (o.requests && ![1, levels].includes(o.requests.split(',').length)) throw new UsageError(`--requests: give one number or ${levels} (one per --concurrency level)`);
       const r = await benchServe(requireDir(o.model, '--model'), {
         concurrency: o.concurrency.split(',').map((x) => parseIntFlag(x.trim(), '--concurrency', 1, 256)),
-        requests: int(o.requests, '--requests'), promptTokens: int(o.promptTokens, '--prompt-tokens')!, maxTokens: int(o.maxTokens, '--max-tokens')!,
+        requests: o.requests?.split(',').map((x) => parseIntFlag(x.trim(), '--requests', 1)), promptTokens: int(o.promptTokens, '--prompt-tokens')!, maxTokens: int(o.maxTokens, '--max-tokens')!,
         parallel: int(o.parallel, '--parallel'), threads: int(o.threads, '--threads'), log: (s) => console.error(s),
       });
       publish(serveReport(r), o, r);
