@@ -36,6 +36,7 @@ export class Scheduler {
   private readonly jobs = new Map<number, Job>();
   private readonly bySeq = new Map<number, Choice>();
   private readonly eos: number;
+  private failures: { id: number; message: string }[] = [];
 
   constructor(model: BaichuanForCausalLM, private readonly tok: BpeTokenizer, o: { slots: number; capacity: number; rowsPerForward?: number },
               private readonly emit: (id: number, chunk: EngineChunk) => void) {
@@ -65,6 +66,13 @@ export class Scheduler {
     this.jobs.delete(id);
   }
 
+  /** Jobs refused since the last call (their other choices are cancelled). */
+  takeFailures(): { id: number; message: string }[] {
+    const f = this.failures;
+    this.failures = [];
+    return f;
+  }
+
   /** Ids of the requests not yet finished. */
   running(): number[] {
     return [...this.jobs.keys()];
@@ -80,10 +88,17 @@ export class Scheduler {
     while (this.batch.free > 0 && this.waiting.length) {
       const c = this.waiting.shift()!;
       const g = c.job.job;
-      c.seq = this.batch.add(g.prompt, {
-        ...g.sampling, maxNewTokens: g.maxTokens, seed: (g.seed + c.index) >>> 0, frequencyPenalty: g.frequencyPenalty, presencePenalty: g.presencePenalty,
-        topLogprobs: g.logprobs, eosTokenId: this.eos,
-      });
+      try {
+        c.seq = this.batch.add(g.prompt, {
+          ...g.sampling, maxNewTokens: g.maxTokens, seed: (g.seed + c.index) >>> 0, frequencyPenalty: g.frequencyPenalty, presencePenalty: g.presencePenalty,
+          topLogprobs: g.logprobs, eosTokenId: this.eos,
+        });
+      } catch (e) {
+        // a job the batch refuses fails alone; the others keep running
+        this.failures.push({ id: c.job.id, message: (e as Error).message });
+        this.cancel(c.job.id);
+        continue;
+      }
       this.bySeq.set(c.seq, c);
     }
     if (this.batch.active === 0) return;

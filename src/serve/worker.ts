@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     try {
       sched.tick();
       flush();
+      for (const f of sched.takeFailures()) post({ type: 'failed', id: f.id, message: f.message });
     } catch (e) {
       flush();
       // a failing step fails every running request, never the process

@@ -9,7 +9,7 @@ const BIN = path.resolve(process.cwd(), 'bin/baichuan2.js');
 
 test('chat: streams replies through the engine and says when old history is dropped', () => {
   const long = 'The quick brown fox jumps over the lazy dog. '.repeat(5);
-  const r = spawnSync(process.execPath, [BIN, 'chat', '--model', tinyModelDir(), '--max-new-tokens', '100', '--seed', '1'], { input: `hello\n${long}\n/exit\n`, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, 'chat', '--model', tinyModelDir(), '--max-new-tokens', '100', '--seed', '1'], { input: `hello\n${long}\n/exit\n`, encoding: 'utf8', timeout: 240_000 });
   assert.equal(r.status, 0, r.stderr);
   const replies = r.stdout.split('\n').filter((l) => l.startsWith('assistant> '));
   assert.equal(replies.length, 2, r.stdout);

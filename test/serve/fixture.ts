@@ -22,9 +22,14 @@ export function tinyModelDir(): string {
   return (cached ??= modelDir({}));
 }
 
+// every folder made here goes when the test process exits
+const made: string[] = [];
+process.on('exit', () => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+
 /** A model folder with the trained tokenizer and config overrides (e.g. a slower, wider model). */
 export function modelDir(overrides: Record<string, unknown>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'b2-serve-'));
+  made.push(dir);
   const { model: sp } = trainBpe(corpus(), { vocabSize: 600, maxPieceLength: 8 });
   const tokFile = path.join(dir, 'tokenizer.src.model');
   fs.writeFileSync(tokFile, serializeModel(sp));
