@@ -18,3 +18,11 @@ export { streamText, DeltaDecoder } from './infer/stream.js';
 export { buildChatInput, type ChatMessage } from './infer/chat-format.js';
 export { sampleToken, applyRepetitionPenalty, BAICHUAN_CHAT_SAMPLING, type SamplingOptions } from './infer/sampling.js';
 export { evaluate, ModelLM, runTask, loadTask, TASKS, corpusBleu, passAtK, runPython, assertSandboxUsable, SandboxRefusedError, MINIMUM_ISOLATION, type SandboxOptions, type SandboxResult, type EvalLM, type TaskResult, type EvaluationReport } from './eval/index.js';
+// serving: continuous batching, the engine (worker thread) and the OpenAI-compatible server
+export { SlotKvCache } from './model/kv-cache.js';
+export { fitChatInput, type FittedChatInput } from './infer/chat-format.js';
+export { applyPresencePenalties } from './infer/sampling.js';
+export { readGenerationConfig, resolveSampling, BAICHUAN_GENERATION_DEFAULTS, type GenerationDefaults, type SamplingOverrides } from './infer/generation-config.js';
+export { ContinuousBatch, type SequenceOptions, type StepToken, type BatchOptions } from './infer/batch.js';
+export { Engine, EngineError, EngineStream, collectChunks, type EngineOptions, type ChatRequest, type CompletionRequest, type SamplingRequest, type CompletionResult, type EngineChunk, type TokenInfo, type Timings, type Usage } from './serve/engine.js';
+export { startServer, type ServerOptions, type RunningServer } from './serve/server.js';

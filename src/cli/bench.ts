@@ -10,6 +10,7 @@ import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
 import { runPerf, perfReport } from '../../bench/kernel-table.js';
 import { kernelInfo } from '../engine/backend.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
+import { benchServe, serveReport } from '../../bench/serve.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -84,6 +85,29 @@ export function registerBench(program: Command): void {
       const sizes = o.sizes.split(',').map((x) => parseIntFlag(x.trim(), '--sizes', 1));
       const rows = benchData(sizes, o.work, (s) => console.error(s));
       publish(dataReport(rows), o, rows);
+    });
+  bench
+    .command('serve')
+    .description('the HTTP server under load: output tok/s, TTFT and inter-token latency p50/p99 at several concurrency levels')
+    .requiredOption('--model <dir>', 'model folder with tokenizer.model (quantised folders work)')
+    .option('--concurrency <list>', 'concurrent streaming clients per level', '1,4,16')
+    .option('--requests <list>', 'requests per level: one number, or one per level (default: 2 x concurrency, at least 4)')
+    .option('--prompt-tokens <n>', 'prompt length', '64')
+    .option('--max-tokens <n>', 'tokens to generate per request', '32')
+    .option('--parallel <n>', 'KV slots (default: the largest concurrency)')
+    .option('--threads <n>', 'kernel threads of the engine (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { model: string; concurrency: string; requests?: string; promptTokens: string; maxTokens: string; parallel?: string; threads?: string; append?: string; json?: boolean }) => {
+      const int = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseIntFlag(v, flag, 1));
+      const levels = o.concurrency.split(',').length;
+      if (o.requests && ![1, levels].includes(o.requests.split(',').length)) throw new UsageError(`--requests: give one number or ${levels} (one per --concurrency level)`);
+      const r = await benchServe(requireDir(o.model, '--model'), {
+        concurrency: o.concurrency.split(',').map((x) => parseIntFlag(x.trim(), '--concurrency', 1, 256)),
+        requests: o.requests?.split(',').map((x) => parseIntFlag(x.trim(), '--requests', 1)), promptTokens: int(o.promptTokens, '--prompt-tokens')!, maxTokens: int(o.maxTokens, '--max-tokens')!,
+        parallel: int(o.parallel, '--parallel'), threads: int(o.threads, '--threads'), log: (s) => console.error(s),
+      });
+      publish(serveReport(r), o, r);
     });
   bench
     .command('tokenizer')

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { streamText } from '../infer/stream.js';
 import { generate } from '../infer/generate.js';
-import { BAICHUAN_CHAT_SAMPLING, type SamplingOptions } from '../infer/sampling.js';
+import type { SamplingOptions } from '../infer/sampling.js';
+import { readGenerationConfig, resolveSampling } from '../infer/generation-config.js';
 import { UsageError, parseFloatFlag, parseIntFlag } from './flags.js';
 import { openModel, openTokenizer, parseIds, requireModel, hasTokenizer } from './common.js';
 
@@ -23,20 +24,19 @@ export function addSamplingFlags(c: Command): Command {
     .option('--greedy', 'argmax decoding (the repetition penalty still applies if given)');
 }
 
-/** Flags over generation_config.json over Baichuan 2 Chat's defaults. */
+/** Flags over generation_config.json over Baichuan 2 Chat's defaults (the policy lives in infer/generation-config). */
 export function samplingFrom(o: SamplingFlags, modelDir: string): SamplingOptions & { maxNewTokens: number; seed: number } {
-  let gc: Record<string, number> = {};
-  const f = path.join(modelDir, 'generation_config.json');
-  if (fs.existsSync(f)) gc = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, number>;
-  const pick = (flag: string | undefined, name: string, key: string, def: number, min: number, max: number) =>
-    flag !== undefined ? parseFloatFlag(flag, name, min, max) : (gc[key] ?? def);
+  const num = (flag: string | undefined, name: string, min: number, max: number) => (flag !== undefined ? parseFloatFlag(flag, name, min, max) : undefined);
+  const topK = num(o.topK, '--top-k', 0, 1e9);
   return {
-    greedy: !!o.greedy,
+    ...resolveSampling({
+      greedy: !!o.greedy,
+      temperature: num(o.temperature, '--temperature', 1e-6, 100),
+      topK: topK === undefined ? undefined : Math.round(topK),
+      topP: num(o.topP, '--top-p', 1e-6, 1),
+      repetitionPenalty: num(o.repetitionPenalty, '--repetition-penalty', 1e-6, 100),
+    }, readGenerationConfig(modelDir)),
     maxNewTokens: parseIntFlag(o.maxNewTokens ?? '128', '--max-new-tokens', 0),
-    temperature: pick(o.temperature, '--temperature', 'temperature', BAICHUAN_CHAT_SAMPLING.temperature, 1e-6, 100),
-    topK: Math.round(pick(o.topK, '--top-k', 'top_k', BAICHUAN_CHAT_SAMPLING.topK, 0, 1e9)),
-    topP: pick(o.topP, '--top-p', 'top_p', BAICHUAN_CHAT_SAMPLING.topP, 1e-6, 1),
-    repetitionPenalty: o.greedy && o.repetitionPenalty === undefined ? 1 : pick(o.repetitionPenalty, '--repetition-penalty', 'repetition_penalty', BAICHUAN_CHAT_SAMPLING.repetitionPenalty, 1e-6, 100),
     seed: parseIntFlag(o.seed ?? '0', '--seed', 0, 2 ** 32 - 1),
   };
 }

@@ -19,6 +19,7 @@ import { registerConvert } from './convert.js';
 import { registerData } from './data.js';
 import { registerExport } from './export.js';
 import { registerSandbox } from './sandbox.js';
+import { registerServe } from './serve.js';
 import { UsageError } from './flags.js';
 
 /**
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<void> {
   registerData(program);
   registerExport(program);
   registerSandbox(program);
+  registerServe(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

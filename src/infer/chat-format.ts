@@ -16,6 +16,19 @@ export interface ChatFormatOptions {
 }
 
 export function buildChatInput(messages: readonly ChatMessage[], encode: (text: string) => number[], o: ChatFormatOptions): number[] {
+  return fitChatInput(messages, encode, o).ids;
+}
+
+export interface FittedChatInput {
+  ids: number[];
+  /** Messages (oldest rounds first) left out to fit max_input_tokens. */
+  droppedMessages: number;
+  /** Tokens then cut from the left (into the system prompt or the newest round). */
+  truncatedTokens: number;
+}
+
+/** buildChatInput, also saying what was left out, so a caller can tell the user. */
+export function fitChatInput(messages: readonly ChatMessage[], encode: (text: string) => number[], o: ChatFormatOptions): FittedChatInput {
   if (messages.length === 0) throw new Error('chat: no messages');
   const user = o.userTokenId ?? 195, assistant = o.assistantTokenId ?? 196;
   const maxInput = o.modelMaxLength - o.maxNewTokens;
@@ -34,15 +47,17 @@ export function buildChatInput(messages: readonly ChatMessage[], encode: (text: 
   }
   const maxHistory = maxInput - system.length;
   let history: number[] = [];
+  let kept = 0;
   for (let r = rounds.length - 1; r >= 0; r--) {
     const ids: number[] = [];
     for (const m of rounds[r]!) ids.push(m.role === 'user' ? user : assistant, ...encode(m.content));
-    if (history.length === 0 || ids.length + history.length <= maxHistory) history = ids.concat(history);
+    if (history.length === 0 || ids.length + history.length <= maxHistory) { history = ids.concat(history); kept += rounds[r]!.length; }
     else break;
     if (history.length >= maxHistory) break;
   }
   let input = system.concat(history);
   if (messages[messages.length - 1]!.role !== 'assistant') input.push(assistant);
-  if (input.length > maxInput) input = input.slice(input.length - maxInput);
-  return input;
+  const truncatedTokens = Math.max(0, input.length - maxInput);
+  if (truncatedTokens) input = input.slice(truncatedTokens);
+  return { ids: input, droppedMessages: rest.length - kept, truncatedTokens };
 }

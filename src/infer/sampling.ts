@@ -31,9 +31,31 @@ export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<numb
   }
 }
 
+/**
+ * In place: OpenAI's frequency and presence penalties over the generated tokens'
+ * counts: logit[j] -= count[j] * frequency + (count[j] > 0 ? presence : 0).
+ */
+export function applyPresencePenalties(logits: Float32Array, counts: ReadonlyMap<number, number>, frequency: number, presence: number): void {
+  if (frequency === 0 && presence === 0) return;
+  for (const [id, c] of counts) if (c > 0) logits[id] = logits[id]! - c * frequency - presence;
+}
+
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+/** The k best ids by logit, descending, ties to the lower id: the first k of a full sort, in one pass. */
+function topIndices(logits: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (best.length === k && !(v > logits[best[k - 1]!]!)) continue;  // ties keep the earlier (lower) id
+    let j = best.length < k ? best.length : k - 1;
+    while (j > 0 && logits[best[j - 1]!]! < v) { best[j] = best[j - 1]!; j--; }
+    best[j] = i;
+  }
   return best;
 }
 
@@ -43,10 +65,14 @@ export function sampleToken(logits: Float32Array, seen: Iterable<number>, o: Sam
   if (o.greedy) return argmax(logits);
   const temp = o.temperature ?? 1;
   // candidates sorted by logit, descending (top-k first, as HF applies TopK before TopP)
-  let idx = Array.from(logits.keys());
-  idx.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  const k = o.topK && o.topK > 0 ? Math.min(o.topK, idx.length) : idx.length;
-  idx = idx.slice(0, k);
+  const k = o.topK && o.topK > 0 ? Math.min(o.topK, logits.length) : logits.length;
+  let idx: number[];
+  if (k <= 64) idx = topIndices(logits, k);
+  else {
+    idx = Array.from(logits.keys());
+    idx.sort((a, b) => logits[b]! - logits[a]! || a - b);
+    idx = idx.slice(0, k);
+  }
   const m = logits[idx[0]!]! / temp;
   let probs = idx.map((i) => Math.exp(logits[i]! / temp - m));
   let z = probs.reduce((s, p) => s + p, 0);

@@ -13,7 +13,7 @@ import { Rng } from '../engine/rng.js';
 import type { DType } from '../engine/dtype.js';
 import { DecoderLayer, NormHead, RMSNorm, type ForwardContext } from './layers.js';
 import type { BaichuanConfig } from './config.js';
-import type { KvCache } from './kv-cache.js';
+import type { KvCache, SlotKvCache } from './kv-cache.js';
 
 export interface ForwardOptions {
   /** [B, past + T] (or [B, T] without a cache): 1 for real tokens, 0 for padding. */
@@ -25,6 +25,12 @@ export interface ForwardOptions {
   /** [B, T] i32 next-token targets already aligned with the inputs (no shift; packed pre-training). */
   targets?: Tensor;
   cache?: KvCache;
+  /**
+   * Continuous batching (inference only): row b of the input appends to slot rows[b]
+   * of this cache at the slot's own length (RoPE positions follow it) and attends to
+   * that slot alone. No padding, no attentionMask; positionIds are ignored.
+   */
+  slots?: { cache: SlotKvCache; rows: readonly number[] };
   outputHiddenStates?: boolean;
   /** Only compute logits for the last position (generation). */
   lastLogitsOnly?: boolean;
@@ -75,6 +81,7 @@ export class BaichuanForCausalLM extends Module {
     if (past + T > cfg.modelMaxLength)
       throw new RangeError(`BaichuanForCausalLM: ${past + T} positions exceed the context length model_max_length = ${cfg.modelMaxLength}`);
     if (cache && (cache.B !== B)) throw new RangeError(`BaichuanForCausalLM: cache holds ${cache.B} rows, input has ${B}`);
+    if (opts.slots) checkSlots(opts.slots, B, T, cfg.modelMaxLength, !!cache);
     const ids = inputIds.copyStorage() as Int32Array;
     for (let i = 0; i < ids.length; i++)
       if (ids[i]! < 0 || ids[i]! >= cfg.vocabSize) throw new RangeError(`BaichuanForCausalLM: token id ${ids[i]} at position ${i} is outside the vocabulary [0, ${cfg.vocabSize})`);
@@ -104,14 +111,17 @@ export class BaichuanForCausalLM extends Module {
     let ropeT: ForwardContext['rope'] = null;
     if (cfg.position === 'rope') {
       const D = cfg.hiddenSize / cfg.numAttentionHeads;
-      if (opts.positionIds) {
+      if (opts.slots) {
+        const { cache: sc, rows } = opts.slots;
+        ropeT = ropeTables(Int32Array.from({ length: B * T }, (_, i) => sc.lengths[rows[Math.floor(i / T)]!]! + (i % T)), D, cfg.ropeTheta);
+      } else if (opts.positionIds) {
         if (opts.positionIds.length !== B * T) throw new RangeError(`positionIds has ${opts.positionIds.length} entries, expected B x T = ${B * T}`);
         ropeT = ropeTables(opts.positionIds, D, cfg.ropeTheta);
       } else {
         ropeT = ropeTables(Array.from({ length: T }, (_, t) => past + t), D, cfg.ropeTheta);
       }
     }
-    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past, recompute: opts.recompute };
+    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past, recompute: opts.recompute, slots: opts.slots };
 
     let h = embedding(inputIds, this.model.embedTokens, cfg.padTokenId);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
@@ -120,6 +130,7 @@ export class BaichuanForCausalLM extends Module {
       if (hidden && i < this.model.layers.length - 1) hidden.push(h);
     });
     if (cache) cache.length = past + T;
+    if (opts.slots) for (const r of opts.slots.rows) opts.slots.cache.lengths[r]! += T;
     h = this.model.norm.forward(h);
     if (hidden) hidden.push(h);
     if (opts.lastLogitsOnly) h = contiguous(h.narrow(1, T - 1, 1));
@@ -160,6 +171,17 @@ export class BaichuanForCausalLM extends Module {
       this.setParameter(name, dtype === 'f32' ? t : t.to(dtype).detach());
     }
     return this;
+  }
+}
+
+function checkSlots(slots: NonNullable<ForwardOptions['slots']>, B: number, T: number, maxLen: number, hasCache: boolean): void {
+  if (hasCache) throw new RangeError('BaichuanForCausalLM: give either cache or slots, not both');
+  const { cache, rows } = slots;
+  if (rows.length !== B) throw new RangeError(`BaichuanForCausalLM: ${rows.length} slot rows for an input of ${B} rows`);
+  if (new Set(rows).size !== B) throw new RangeError('BaichuanForCausalLM: a slot appears twice in one forward');
+  for (const r of rows) {
+    if (!Number.isInteger(r) || r < 0 || r >= cache.slots) throw new RangeError(`BaichuanForCausalLM: slot ${r} is outside [0, ${cache.slots})`);
+    if (cache.lengths[r]! + T > maxLen) throw new RangeError(`BaichuanForCausalLM: slot ${r} would hold ${cache.lengths[r]! + T} positions, beyond the context length model_max_length = ${maxLen}`);
   }
 }
 

@@ -12,7 +12,7 @@ import { rope } from '../engine/ops/position.js';
 import { attention } from '../engine/ops/attention.js';
 import { packedSelfAttention } from '../engine/ops/packed-attention.js';
 import type { BaichuanConfig } from './config.js';
-import type { KvCache } from './kv-cache.js';
+import type { KvCache, SlotKvCache } from './kv-cache.js';
 
 /** What every layer of one forward pass shares. */
 export interface ForwardContext {
@@ -30,6 +30,8 @@ export interface ForwardContext {
   past: number;
   /** Recompute each layer's activations in the backward pass instead of storing them. */
   recompute?: boolean;
+  /** Continuous batching: row b appends to slot rows[b] of the cache and attends to that slot alone. */
+  slots?: { cache: SlotKvCache; rows: readonly number[] };
 }
 
 export class RMSNorm extends Module {
@@ -74,7 +76,7 @@ export class Attention extends Module {
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const { B, T } = ctx;
     const C = this.cfg.hiddenSize, H = this.cfg.numAttentionHeads, D = C / H;
-    if (!ctx.cache) {
+    if (!ctx.cache && !ctx.slots) {
       // training and cache-free forwards: one fused op, no head split copies
       const qkv = this.W_pack.forward(x);
       const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
@@ -88,6 +90,7 @@ export class Attention extends Module {
       q = rope(q, ctx.rope.cos, ctx.rope.sin);
       k = rope(k, ctx.rope.cos, ctx.rope.sin);
     }
+    if (ctx.slots) return this.o_proj.forward(slotAttention(q, k, v, ctx, this.layerIndex, ctx.slots));
     let kAll: Tensor, vAll: Tensor;
     if (ctx.cache) {
       const cache = ctx.cache;
@@ -103,6 +106,30 @@ export class Attention extends Module {
     const a = attention(q.permute(0, 2, 1, 3), kAll, vAll, { causal: true, past: ctx.past, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
     return this.o_proj.forward(a.permute(0, 2, 1, 3).reshape(B, T, C));
   }
+}
+
+/**
+ * Attention of rows that each own a cache slot: row b's keys go to its slot at
+ * the slot's length, and its queries attend to that slot alone (exactly the
+ * computation of a batch-1 forward with a KvCache). q, k, v: [B, T, H, D].
+ */
+function slotAttention(q: Tensor, k: Tensor, v: Tensor, ctx: ForwardContext, layer: number, slots: NonNullable<ForwardContext['slots']>): Tensor {
+  const [B, T, H, D] = q.shape as [number, number, number, number];
+  const { cache, rows } = slots;
+  cache.write(layer, rows, k.contiguous().f32(), v.contiguous().f32(), T);
+  const qh = q.permute(0, 2, 1, 3);
+  const st = cache.strides;
+  const out = new Float32Array(B * T * H * D);
+  let dtype: Tensor['dtype'] = 'f32';
+  rows.forEach((s, b) => {
+    const past = cache.lengths[s]!;  // lengths advance after the last layer
+    const kv = (buf: Float32Array) => new Tensor(buf, [1, H, past + T, D], 'f32', st, s * st[0]);
+    const a = attention(qh.narrow(0, b, 1), kv(cache.keys[layer]!), kv(cache.values[layer]!), { causal: true, past, alibiSlopes: ctx.alibiSlopes });
+    dtype = a.dtype;
+    out.set(a.permute(0, 2, 1, 3).contiguous().f32(), b * T * H * D);
+  });
+  const merged = Tensor.from(out, [B, T, H * D]);
+  return dtype === 'f32' ? merged : merged.to(dtype).detach();
 }
 
 export class MLP extends Module {
