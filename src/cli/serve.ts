@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Engine } from '../serve/engine.js';
 import { startServer } from '../serve/server.js';
 import { UsageError, parseIntFlag } from './flags.js';
-import { requireDir } from './common.js';
+import { requireModel } from './common.js';
 
 interface ServeFlags {
   model: string; tokenizer?: string; adapter?: string; host: string; port: string; parallel: string; apiKey?: string; cors?: string;
@@ -31,7 +31,7 @@ export function registerServe(program: Command): void {
     .option('--dtype <dtype>', 'convert float weights to f32 or bf16 on load')
     .option('--threads <n>', 'kernel threads of the engine (default: all cores)')
     .action(async (o: ServeFlags) => {
-      const dir = requireDir(o.model, '--model');
+      const dir = requireModel(o.model, '--model');
       if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got '${o.dtype}'`);
       const engine = new Engine({
         model: dir, tokenizer: o.tokenizer, adapter: o.adapter, parallel: parseIntFlag(o.parallel, '--parallel', 1, 256),

@@ -16,7 +16,7 @@ import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
 import type { DType } from '../engine/dtype.js';
 import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
-import { isGgufFile, loadGgufModel } from './gguf-baichuan.js';
+import { describeGguf, isGgufFile, loadGgufModel } from './gguf-baichuan.js';
 
 export interface LoadOptions {
   /** Convert floating weights to this dtype (default: keep the stored dtype; f16 becomes f32). */
@@ -37,7 +37,9 @@ export interface LoadOptions {
   inference?: boolean;
 }
 
+/** The config of a model folder (config.json) or of a GGUF file (its baichuan.* keys). */
 export function readConfig(dir: string): BaichuanConfig {
+  if (isGgufFile(dir)) return describeGguf(dir).config;
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json (not a Hugging Face model folder)`);
   let j: Record<string, unknown>;

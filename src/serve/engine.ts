@@ -11,6 +11,7 @@ import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { readConfig } from '../io/hf-folder.js';
+import { isGgufFile } from '../io/gguf.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import type { BaichuanConfig } from '../model/config.js';
@@ -164,10 +165,11 @@ export class Engine {
 
   constructor(readonly options: EngineOptions) {
     const dir = options.model;
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`model ${dir}: not a directory`);
+    const gguf = isGgufFile(dir);  // a GGUF file carries its config and vocabulary
+    if (!gguf && (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())) throw new Error(`model ${dir}: not a directory or a GGUF file`);
     this.config = readConfig(dir);
     this.generation = readGenerationConfig(dir);
-    const tokFile = options.tokenizer ?? path.join(dir, 'tokenizer.model');
+    const tokFile = options.tokenizer ?? (gguf ? dir : path.join(dir, 'tokenizer.model'));
     if (!fs.existsSync(tokFile)) throw new Error(`${tokFile}: no tokenizer.model (serving needs one; pass a tokenizer)`);
     this.tokenizer = loadTokenizer(tokFile);
     if (this.tokenizer.vocabSize > this.config.vocabSize) throw new Error(`${tokFile}: ${this.tokenizer.vocabSize} pieces, more than the model's vocab_size ${this.config.vocabSize}`);

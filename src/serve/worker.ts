@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   try {
     const t0 = performance.now();
     if (init.threads !== undefined) setThreads(init.threads);
-    const model = prepareModel(loadModel(init.modelDir, { dtype: init.dtype }), init);
+    const model = prepareModel(loadModel(init.modelDir, { dtype: init.dtype, inference: true }), init);
     const tok = loadTokenizer(init.tokenizer);
     sched = new Scheduler(model, tok, { slots: init.slots, capacity: init.capacity, rowsPerForward: init.rowsPerForward }, (id, chunk) => out.push({ id, chunk }));
     post({ type: 'ready', vocabSize: model.config.vocabSize, loadSeconds: (performance.now() - t0) / 1000 });
