@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { trainBpe } from '../../src/tokenizer/trainer.js';
 import { serializeModel } from '../../src/tokenizer/sentencepiece-model.js';
 import { BpeTokenizer } from '../../src/tokenizer/bpe.js';
@@ -114,4 +114,30 @@ test('CLI: sft --lora, lora merge, --adapter on logits and generate; bad configs
   const badLora = spawnSync(process.execPath, [BIN, 'sft', '--model', folder, '--data', DEMO, '--out', run, '--lora-targets', 'q_proj'], { encoding: 'utf8' });
   assert.equal(badLora.status, 1);
   assert.match(badLora.stderr, /lora\.targets\.0/);
+});
+
+test('CLI: Ctrl-C during sft saves a checkpoint (exit 130); --resume continues the same loss curve', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-sftint-'));
+  const { folder } = tinyFolder(dir, 32, 1);
+  const run = path.join(dir, 'run');
+  const args = ['--threads', '1', '--model', folder, '--data', DEMO, '--out', run, '--batch-size', '4', '--lr', '1e-3', '--checkpoint-every', '100000', '--precision', 'bf16'];
+  const child = spawn(process.execPath, [BIN, 'sft', ...args, '--steps', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const metrics = path.join(run, 'metrics.jsonl');
+  const started = Date.now();
+  while (!(fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 4)) {
+    if (Date.now() - started > 60_000) { child.kill('SIGKILL'); assert.fail('training did not start'); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 130);
+  const latest = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints/latest.json'), 'utf8')) as { step: number };
+  assert.ok(latest.step >= 4);
+  const total = latest.step + 2;
+  const r = spawnSync(process.execPath, [BIN, 'sft', ...args, '--steps', String(total), '--resume'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`resumed from .*\\(step ${latest.step}\\)`));
+  const resumed = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+  const whole = await sft(parseSftConfig({ model: folder, data: DEMO, out: path.join(dir, 'whole'), batchSize: 4, lr: 1e-3, checkpointEvery: 100000, precision: 'bf16', steps: total, threads: 1 }));
+  assert.deepEqual(resumed.map((m) => [m.step, m.loss]), whole.metrics.map((m) => [m.step, m.loss]));
 });
