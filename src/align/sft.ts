@@ -24,7 +24,7 @@ import { AdamW } from '../train/optimizer.js';
 import { publishCheckpoint, writeTrainingState, readTrainingState, latestCheckpoint, type TrainerState } from '../train/checkpoint.js';
 import { lossSvg } from '../train/plot.js';
 import { collectConversations, newConversationStats, describeSkipped, type ConversationReadStats } from './conversations.js';
-import { officialExample, lossTokens, type SftExample } from './labels.js';
+import { officialExample, officialEncoder, lossTokens, type SftExample } from './labels.js';
 import { planEpoch, buildBatch, splitHeldOut, type SftBatch } from './batches.js';
 import { LoraAdapter, applyLoraAdapter } from './lora.js';
 import type { SftConfig } from './config.js';
@@ -37,8 +37,9 @@ export async function encodeConversationFiles(files: readonly string[], tok: Bpe
   const convs = await collectConversations(files, stats);
   const examples: SftExample[] = [];
   let dropped = 0;
+  const encode = officialEncoder(tok);
   for (const c of convs) {
-    const ex = officialExample(c, (t) => tok.encode(t), { maxLength: o.maxLength, eosTokenId: o.eosTokenId });
+    const ex = officialExample(c, encode, { maxLength: o.maxLength, eosTokenId: o.eosTokenId });
     if (!o.keepEmpty && lossTokens(ex.labels) === 0) { dropped++; continue; }
     examples.push(ex);
   }
