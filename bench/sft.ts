@@ -36,12 +36,12 @@ function syntheticBatch(B: number, T: number, V: number): SftBatch {
   return { B, T, inputs, targets, positions: null, segments: null, tokens: B * T, lossTokens: B * (T - T / 4 - 1) };
 }
 
-function timeSteps(model: BaichuanForCausalLM, adapter: LoraAdapter | null, b: SftBatch, steps: number, log: (s: string) => void, label: string): number {
+function timeSteps(model: BaichuanForCausalLM, adapter: LoraAdapter | null, b: SftBatch, steps: number, log: (s: string) => void, label: string, warmup = 1): number {
   const params: [string, Tensor][] = adapter ? adapter.namedParameters() : [...model.namedParameters()];
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 1e-4 });
   model.train();
   const times: number[] = [];
-  for (let i = 0; i < steps + 1; i++) {
+  for (let i = 0; i < steps + warmup; i++) {
     const t = performance.now();
     for (const [, p] of params) p.grad = null;
     if (adapter) adapter.step = i + 1;
@@ -50,8 +50,8 @@ function timeSteps(model: BaichuanForCausalLM, adapter: LoraAdapter | null, b: S
     clipGradNorm(params.map(([, p]) => p), 1.0);
     opt.update(2e-5);
     const dt = (performance.now() - t) / 1000;
-    log(`${label} step ${i + 1}/${steps + 1}: ${dt.toFixed(2)} s, peak RSS ${rssGiB().toFixed(2)} GiB${i === 0 ? ' (warm-up, not timed)' : ''}`);
-    if (i >= 1) times.push(dt);
+    log(`${label} step ${i + 1}/${steps + warmup}: ${dt.toFixed(2)} s, peak RSS ${rssGiB().toFixed(2)} GiB${i < warmup ? ' (warm-up, not timed)' : ''}`);
+    if (i >= warmup) times.push(dt);
   }
   times.sort((x, y) => x - y);
   return times[Math.floor(times.length / 2)]!;
@@ -75,14 +75,14 @@ export function benchSftShape(steps: number, log: (s: string) => void = () => {}
 }
 
 /** LoRA (official targets unless given) steps on a model folder. */
-export function benchSftFolder(dir: string, o: { steps: number; batch: number; seq: number; r?: number }, log: (s: string) => void = () => {}): SftBenchRow {
+export function benchSftFolder(dir: string, o: { steps: number; batch: number; seq: number; r?: number; warmup?: number }, log: (s: string) => void = () => {}): SftBenchRow {
   const t0 = performance.now();
   const model = loadModel(dir);
   const quant = model.model.layers[0]!.self_attn.W_pack.quantized;
   log(`loaded ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${quant ? `${quant.bits}-bit base` : model.model.embedTokens.dtype}), peak RSS ${rssGiB().toFixed(2)} GiB`);
   const adapter = LoraAdapter.attach(model, { ...OFFICIAL_LORA, r: o.r ?? OFFICIAL_LORA.r }, 0);
   const b = syntheticBatch(o.batch, o.seq, model.config.vocabSize);
-  const dt = timeSteps(model, adapter, b, o.steps, log, dir);
+  const dt = timeSteps(model, adapter, b, o.steps, log, dir, o.warmup ?? 1);
   return { what: `${dir} (${quant ? `${quant.bits}-bit` : model.model.embedTokens.dtype} base)`, mode: 'lora', batch: `${o.batch} × ${o.seq}`, tokens_per_s: (o.batch * o.seq) / dt, step_s: dt, trainable: adapter.namedParameters().reduce((n, [, p]) => n + p.size, 0), peak_rss_gib: rssGiB() };
 }
 

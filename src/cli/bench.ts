@@ -97,16 +97,17 @@ export function registerBench(program: Command): void {
     .option('--model <dir>', 'a model folder (e.g. `init --preset 7b --dtype bf16`, or its `quantize --bits 4` copy): LoRA only')
     .option('--batch <n>', 'with --model: rows', '1')
     .option('--seq <n>', 'with --model: tokens per row', '512')
-    .option('--steps <n>', 'timed steps (after one warm-up step)', '3')
+    .option('--steps <n>', 'timed steps (after the warm-up steps)', '3')
+    .option('--warmup <n>', 'with --model: untimed steps first', '1')
     .option('--threads <n>', 'kernel threads (default: all cores)')
     .option('--append <file>', 'append the Markdown report to this file')
     .option('--json', 'print one JSON object as the last line')
-    .action((o: { model?: string; batch: string; seq: string; steps: string; threads?: string; append?: string; json?: boolean }) => {
+    .action((o: { model?: string; batch: string; seq: string; steps: string; warmup: string; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
       const log = (s: string) => console.error(s);
       const rows = o.model
-        ? [benchSftFolder(requireDir(o.model, '--model'), { steps, batch: parseIntFlag(o.batch, '--batch', 1), seq: parseIntFlag(o.seq, '--seq', 8) }, log)]
+        ? [benchSftFolder(requireDir(o.model, '--model'), { steps, batch: parseIntFlag(o.batch, '--batch', 1), seq: parseIntFlag(o.seq, '--seq', 8), warmup: parseIntFlag(o.warmup, '--warmup', 0, 100) }, log)]
         : benchSftShape(steps, log);
       publish(sftReport(rows, backend().threads()), o, { sft: rows });
     });
