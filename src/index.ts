@@ -26,3 +26,9 @@ export { readGenerationConfig, resolveSampling, BAICHUAN_GENERATION_DEFAULTS, ty
 export { ContinuousBatch, type SequenceOptions, type StepToken, type BatchOptions } from './infer/batch.js';
 export { Engine, EngineError, EngineStream, collectChunks, type EngineOptions, type ChatRequest, type CompletionRequest, type SamplingRequest, type CompletionResult, type EngineChunk, type TokenInfo, type Timings, type Usage } from './serve/engine.js';
 export { startServer, type ServerOptions, type RunningServer } from './serve/server.js';
+export { readConversations, collectConversations, toConversation, parseHhText, newConversationStats, type Conversation, type Turn, type ConversationFormat, type ConversationReadStats } from './align/conversations.js';
+export { officialExample, shiftedTargets, lossTokens, IGNORE_INDEX, type SftExample, type LabelOptions } from './align/labels.js';
+export { planEpoch, buildBatch, splitHeldOut, type SftBatch } from './align/batches.js';
+export { LoraAdapter, applyLoraAdapter, loadModelWithAdapter, readAdapterConfig, OFFICIAL_LORA, LORA_TARGETS, type LoraConfig } from './align/lora.js';
+export { sft, forwardBatch, exampleLogProbs, evaluateExamples, encodeConversationFiles, type SftResult, type SftMetrics } from './align/sft.js';
+export { parseSftConfig, SftConfigSchema, type SftConfig } from './align/config.js';

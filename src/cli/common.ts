@@ -9,6 +9,7 @@ import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import { Progress } from './progress.js';
 import { isGgufFile } from '../io/gguf.js';
+import { applyLoraAdapter } from '../align/lora.js';
 
 export function parseIds(v: string, flag = '--ids'): number[] {
   const parts = v.split(/[\s,]+/).filter(Boolean);
@@ -31,7 +32,8 @@ export function requireDir(dir: string | undefined, flag: string): string {
   return dir;
 }
 
-export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausalLM {
+/** Load a model folder; `adapter` (a PEFT LoRA folder, --adapter) goes on top. */
+export function openModel(dir: string, dtype?: 'f32' | 'bf16', adapter?: string): BaichuanForCausalLM {
   let bar: Progress | null = null;
   // a bar (bytes, ETA) only for real checkpoints, not test models; loaded for inference (head normalised in place)
   // BAICHUAN2_CHECK_FINITE=0 skips the NaN/Inf scan of the weights (about 1 s per 10 GB)
@@ -40,6 +42,10 @@ export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausa
   const notes = positionNotes(model.config, isGgufFile(dir) ? dir : path.join(dir, 'config.json'));
   if (model.config.positionSource === 'inferred') console.error(`position: ${model.config.position} (${notes.reason})`);
   for (const w of notes.warnings) console.error(`warning: ${w}`);
+  if (adapter !== undefined) {
+    requireDir(adapter, '--adapter');
+    applyLoraAdapter(model, adapter);
+  }
   return model;
 }
 

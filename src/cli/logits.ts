@@ -11,8 +11,9 @@ export function registerLogits(program: Command): void {
     .description('print {"logits": [[V floats] per position]} for the given ids (eval mode, fp32)')
     .requiredOption('--model <dir>', 'model folder')
     .requiredOption('--ids <ids>', 'comma-separated token ids')
-    .action((o: { model: string; ids: string }) => {
-      const model = openModel(requireModel(o.model, '--model'));
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout) on top of the model')
+    .action((o: { model: string; ids: string; adapter?: string }) => {
+      const model = openModel(requireModel(o.model, '--model'), undefined, o.adapter);
       const ids = parseIds(o.ids);
       const V = model.config.vocabSize;
       try { checkTokenIds(ids, V, '--ids'); } catch (e) { throw new UsageError((e as Error).message); }

@@ -20,6 +20,8 @@ import { registerData } from './data.js';
 import { registerExport } from './export.js';
 import { registerSandbox } from './sandbox.js';
 import { registerServe } from './serve.js';
+import { registerSft } from './sft.js';
+import { registerLora } from './lora.js';
 import { UsageError } from './flags.js';
 
 /**
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<void> {
   registerExport(program);
   registerSandbox(program);
   registerServe(program);
+  registerSft(program);
+  registerLora(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

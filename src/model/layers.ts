@@ -32,6 +32,8 @@ export interface ForwardContext {
   recompute?: boolean;
   /** Continuous batching: row b appends to slot rows[b] of the cache and attends to that slot alone. */
   slots?: { cache: SlotKvCache; rows: readonly number[] };
+  /** Packed rows: (b, start, len) attention spans (see ForwardOptions.segments). */
+  segments?: Int32Array;
 }
 
 export class RMSNorm extends Module {
@@ -45,11 +47,22 @@ export class RMSNorm extends Module {
 }
 
 /**
+ * A trainable update added to a Linear's output, [..., in] -> [..., out]
+ * (LoRA: src/align/lora.ts). Its tensors are not parameters of the model, so
+ * the model's weights and checkpoints stay those of the base.
+ */
+export interface LinearDelta {
+  apply(x: Tensor): Tensor;
+}
+
+/**
  * A bias-free Linear: y = x W^T with weight [out, in] (Baichuan's Linears have no bias).
- * A quantised model sets `quantized` instead of the weight (inference only).
+ * A quantised model sets `quantized` instead of the weight (frozen: only the
+ * input gradient flows back). `delta` (LoRA) adds its output in y's dtype.
  */
 export class Linear extends Module {
   quantized: QuantizedWeight | null = null;
+  delta: LinearDelta | null = null;
   constructor(readonly outFeatures: number, readonly inFeatures: number) {
     super();
     this.registerParameter('weight', Tensor.placeholder([outFeatures, inFeatures]));
@@ -58,8 +71,10 @@ export class Linear extends Module {
     return this.param('weight');
   }
   forward(x: Tensor): Tensor {
-    if (this.quantized) return qlinear(x, this.quantized);
-    return linear(x, this.param('weight'));
+    const y = this.quantized ? qlinear(x, this.quantized) : linear(x, this.param('weight'));
+    if (!this.delta) return y;
+    const d = this.delta.apply(x);
+    return add(y, d.dtype === y.dtype ? d : d.to(y.dtype));
   }
 }
 
@@ -79,7 +94,7 @@ export class Attention extends Module {
     if (!ctx.cache && !ctx.slots) {
       // training and cache-free forwards: one fused op, no head split copies
       const qkv = this.W_pack.forward(x);
-      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
+      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask, segments: ctx.segments });
       return this.o_proj.forward(a.dtype === x.dtype || x.dtype === 'f32' ? a : a.to(x.dtype));
     }
     const qkv = this.W_pack.forward(x).reshape(B, T, 3, H, D);
@@ -199,7 +214,8 @@ export class NormHead extends Module {
   }
   /** The row-normalised weight [V, C] used for logits. */
   normalizedWeight(): Tensor {
-    if (this.training) return l2normRows(this.param('weight'));
+    // a frozen head (LoRA) is normalised once even in training mode
+    if (this.training && this.param('weight').requiresGrad) return l2normRows(this.param('weight'));
     if (this.normalizedInPlace && this.normalizedInPlace === this.param('weight')) return this.normalizedInPlace;
     if (!this.cached) this.cached = noGrad(() => l2normRows(this.param('weight')));
     return this.cached;
