@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { ChatMessage } from '../infer/chat-format.js';
 import { Engine } from '../serve/engine.js';
 import { addSamplingFlags, samplingFrom, type SamplingFlags } from './generate.js';
-import { requireModel } from './common.js';
+import { requireDir, requireModel } from './common.js';
 
 export function registerChat(program: Command): void {
   addSamplingFlags(program
@@ -15,11 +15,12 @@ export function registerChat(program: Command): void {
     .description('interactive chat (/reset clears the history, /exit quits)')
     .requiredOption('--model <dir>', 'model folder (with tokenizer.model)')
     .option('--system <text>', 'system prompt')
-    .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)'))
-    .action(async (o: SamplingFlags & { model: string; system?: string; tokenizer?: string }) => {
+    .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)')
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout) on top of the model'))
+    .action(async (o: SamplingFlags & { model: string; system?: string; tokenizer?: string; adapter?: string }) => {
       const dir = requireModel(o.model, '--model');
       const s = samplingFrom({ maxNewTokens: '512', ...o }, dir);
-      const engine = new Engine({ model: dir, tokenizer: o.tokenizer, parallel: 1, maxQueue: 0 });
+      const engine = new Engine({ model: dir, tokenizer: o.tokenizer, adapter: o.adapter === undefined ? undefined : requireDir(o.adapter, '--adapter'), parallel: 1, maxQueue: 0 });
       try {
         await engine.ready;
       } catch (e) {

@@ -5,17 +5,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../io/hf-folder.js';
 import { loadTokenizer } from '../tokenizer/index.js';
+import { applyLoraAdapter } from '../align/lora.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import { Scheduler } from './scheduler.js';
 import { setThreads } from '../engine/backend.js';
 import type { EngineChunk, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 /**
- * The one place a loaded model is adapted before serving. A LoRA adapter is
- * applied here (the adapter loader lives with fine-tuning, not in serve).
+ * The one place a loaded model is adapted before serving: a LoRA adapter (PEFT
+ * folder, `--adapter`) goes on top of the base through fine-tuning's loader.
  */
 export function prepareModel(model: BaichuanForCausalLM, init: WorkerInit): BaichuanForCausalLM {
-  if (init.adapter !== undefined) throw new Error(`adapter ${init.adapter}: this build has no LoRA adapter support in the engine`);
+  if (init.adapter !== undefined) applyLoraAdapter(model, init.adapter);
   return model;
 }
 
