@@ -87,6 +87,28 @@ function splitShared(c: ChatMessage[], r: ChatMessage[]): { messages: ChatMessag
   return { messages, chosen: lc.content, rejected: lr.content };
 }
 
+/**
+ * HH text pair: the turns both texts share up to the last assistant turn are the
+ * prompt. When the texts also differ in their turn structure (a response that
+ * itself contains "Human:"), fall back to TRL's rule: the prompt is the longest
+ * common prefix ending at "\n\nAssistant:", each response the rest of its text.
+ */
+function splitHhPair(chosen: string, rejected: string): { messages: ChatMessage[]; chosen: string; rejected: string } | string {
+  const c = parseHhText(chosen), j = parseHhText(rejected);
+  if (!c || !j) return 'chosen/rejected text without "\\n\\nHuman:"/"\\n\\nAssistant:" turns (or give "prompt")';
+  const s = splitShared(c, j);
+  if (typeof s !== 'string') return s;
+  let k = 0;
+  while (k < chosen.length && k < rejected.length && chosen[k] === rejected[k]) k++;
+  const marker = '\n\nAssistant:';
+  const at = chosen.lastIndexOf(marker, k - marker.length);
+  if (at < 0) return s;
+  const head = parseHhText(chosen.slice(0, at));
+  if (!head || head[head.length - 1]!.role !== 'user') return s;
+  const rest = (t: string) => t.slice(at + marker.length).replace(/^ /, '');
+  return { messages: head, chosen: rest(chosen), rejected: rest(rejected) };
+}
+
 function promptMessages(rec: Record<string, unknown>): ChatMessage[] | string {
   const p = rec.prompt;
   let msgs: ChatMessage[];
@@ -133,9 +155,7 @@ export function parsePreferenceRecord(rec: unknown, where: string): PreferencePa
     if (typeof j !== 'string') return j.error;
     pair = { messages, chosen: c, rejected: j };
   } else if (typeof r.chosen === 'string' && typeof r.rejected === 'string') {
-    const c = parseHhText(r.chosen), j = parseHhText(r.rejected);
-    if (!c || !j) return 'chosen/rejected text without "\\n\\nHuman:"/"\\n\\nAssistant:" turns (or give "prompt")';
-    const s = splitShared(c, j);
+    const s = splitHhPair(r.chosen, r.rejected);
     if (typeof s === 'string') return s;
     pair = s;
   } else {
