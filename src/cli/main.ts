@@ -16,6 +16,8 @@ import { registerScaling } from './scaling.js';
 import { registerEval } from './eval.js';
 import { registerQuantize } from './quantize.js';
 import { registerData } from './data.js';
+import { registerSft } from './sft.js';
+import { registerLora } from './lora.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -36,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
   registerEval(program);
   registerQuantize(program);
   registerData(program);
+  registerSft(program);
+  registerLora(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

@@ -1,10 +1,15 @@
 // Quantised weights: weight-only, per-group, 8-bit or 4-bit (layout in
 // native/src/impl/quant.h and docs/QUANTIZATION.md). A QuantizedWeight is
-// not a Tensor: it only ever enters `qlinear`, an inference-time product
-// (no autograd) whose activations are quantised to int8 per 32-element block
-// inside the kernel, as llama.cpp does for Q8_0/Q4_0.
+// not a Tensor: it only ever enters `qlinear`, a product whose activations
+// are quantised to int8 per 32-element block inside the kernel, as llama.cpp
+// does for Q8_0/Q4_0. The weight is frozen: qlinear's backward computes only
+// the input gradient dx = g W (LoRA on a quantised base), dequantising a block
+// of rows at a time into a small f32 buffer and accumulating with the GEMM, so
+// a full f32 copy of the weight never exists.
 import { Tensor, shapeStr } from './tensor.js';
 import { backend } from './backend.js';
+import { record } from './autograd.js';
+import { cast } from './ops/shape.js';
 
 export type QuantBits = 4 | 8;
 export const GROUP_SIZES = [32, 64, 128] as const;
@@ -52,12 +57,31 @@ export class QuantizedWeight {
   }
 }
 
-/** y = x W^T for x [..., K] (any float dtype; computed in f32) and a quantised W [N, K]; inference only. */
+/** Rows of W dequantised per block in the backward pass (a [rows, K] f32 buffer). */
+export const QLINEAR_BWD_ROWS = 256;
+
+/** y = x W^T for x [..., K] (any float dtype; computed in f32) and a frozen quantised W [N, K]. */
 export function qlinear(x: Tensor, w: QuantizedWeight): Tensor {
   if (x.ndim < 1 || x.dim(-1) !== w.K) throw new RangeError(`qlinear: input ${shapeStr(x.shape)} does not match quantised weight [${w.N}, ${w.K}]`);
   const M = x.size / w.K;
   const y = new Float32Array(M * w.N);
   backend().qmatmul(x.f32(), M, w.K, w.q, w.scales, w.N, w.groupSize, w.bits, y);
-  const out = Tensor.fromStorage(y, [...x.shape.slice(0, -1), w.N], 'f32');
-  return x.dtype === 'f32' ? out : out.to(x.dtype).detach();  // keep the activation dtype, as linear() does
+  const out = record(Tensor.fromStorage(y, [...x.shape.slice(0, -1), w.N], 'f32'), 'qlinear', [x], (g) => [Tensor.from(qlinearInputGrad(g.f32(), M, w), x.shape)]);
+  return x.dtype === 'f32' ? out : cast(out, x.dtype);  // keep the activation dtype, as linear() does
+}
+
+/** dx [M, K] = g [M, N] W [N, K], W dequantised QLINEAR_BWD_ROWS rows at a time. */
+export function qlinearInputGrad(g: Float32Array, M: number, w: QuantizedWeight, rowsPerBlock = QLINEAR_BWD_ROWS): Float32Array {
+  const { N, K, groupSize: G, bits } = w;
+  const dx = new Float32Array(M * K);
+  const rowBytes = bits === 8 ? K : K / 2, rowScales = K / G;
+  const block = new Float32Array(Math.min(rowsPerBlock, N) * K);
+  for (let n0 = 0; n0 < N; n0 += rowsPerBlock) {
+    const n = Math.min(rowsPerBlock, N - n0);
+    const wb = block.subarray(0, n * K);
+    backend().dequantize(w.q.subarray(n0 * rowBytes, (n0 + n) * rowBytes), w.scales.subarray(n0 * rowScales, (n0 + n) * rowScales), n, K, G, bits, wb);
+    // dx += g[:, n0:n0+n] @ wb
+    backend().gemm({ transA: false, transB: false, M, N: K, K: n, alpha: 1, beta: n0 === 0 ? 0 : 1, A: g.subarray(n0), lda: N, strideA: 0, B: wb, ldb: K, strideB: 0, C: dx, ldc: K, strideC: 0, batch: 1 });
+  }
+  return dx;
 }

@@ -30,6 +30,11 @@ export interface ForwardOptions {
   lastLogitsOnly?: boolean;
   /** Activation recomputation (gradient checkpointing) per decoder layer. */
   recompute?: boolean;
+  /**
+   * Packed rows (fine-tuning): (b, start, len) triples; attention stays inside
+   * each span (block-diagonal causal). Pass positionIds restarting at 0 per span.
+   */
+  segments?: Int32Array;
 }
 
 export interface ForwardOutput {
@@ -111,7 +116,8 @@ export class BaichuanForCausalLM extends Module {
         ropeT = ropeTables(Array.from({ length: T }, (_, t) => past + t), D, cfg.ropeTheta);
       }
     }
-    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past, recompute: opts.recompute };
+    if (opts.segments && (cache || keyMask)) throw new RangeError('BaichuanForCausalLM: segments (packed rows) cannot be combined with a cache or an attention mask');
+    const ctx: ForwardContext = { B, T, rope: ropeT, alibiSlopes: this.slopes, keyMask, queryMask, cache, past, recompute: opts.recompute, segments: opts.segments };
 
     let h = embedding(inputIds, this.model.embedTokens, cfg.padTokenId);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;

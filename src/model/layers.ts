@@ -30,6 +30,8 @@ export interface ForwardContext {
   past: number;
   /** Recompute each layer's activations in the backward pass instead of storing them. */
   recompute?: boolean;
+  /** Packed rows: (b, start, len) attention spans (see ForwardOptions.segments). */
+  segments?: Int32Array;
 }
 
 export class RMSNorm extends Module {
@@ -43,11 +45,22 @@ export class RMSNorm extends Module {
 }
 
 /**
+ * A trainable update added to a Linear's output, [..., in] -> [..., out]
+ * (LoRA: src/align/lora.ts). Its tensors are not parameters of the model, so
+ * the model's weights and checkpoints stay those of the base.
+ */
+export interface LinearDelta {
+  apply(x: Tensor): Tensor;
+}
+
+/**
  * A bias-free Linear: y = x W^T with weight [out, in] (Baichuan's Linears have no bias).
- * A quantised model sets `quantized` instead of the weight (inference only).
+ * A quantised model sets `quantized` instead of the weight (frozen: only the
+ * input gradient flows back). `delta` (LoRA) adds its output in y's dtype.
  */
 export class Linear extends Module {
   quantized: QuantizedWeight | null = null;
+  delta: LinearDelta | null = null;
   constructor(readonly outFeatures: number, readonly inFeatures: number) {
     super();
     this.registerParameter('weight', Tensor.placeholder([outFeatures, inFeatures]));
@@ -56,8 +69,10 @@ export class Linear extends Module {
     return this.param('weight');
   }
   forward(x: Tensor): Tensor {
-    if (this.quantized) return qlinear(x, this.quantized);
-    return linear(x, this.param('weight'));
+    const y = this.quantized ? qlinear(x, this.quantized) : linear(x, this.param('weight'));
+    if (!this.delta) return y;
+    const d = this.delta.apply(x);
+    return add(y, d.dtype === y.dtype ? d : d.to(y.dtype));
   }
 }
 
@@ -77,7 +92,7 @@ export class Attention extends Module {
     if (!ctx.cache) {
       // training and cache-free forwards: one fused op, no head split copies
       const qkv = this.W_pack.forward(x);
-      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
+      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask, segments: ctx.segments });
       return this.o_proj.forward(a.dtype === x.dtype || x.dtype === 'f32' ? a : a.to(x.dtype));
     }
     const qkv = this.W_pack.forward(x).reshape(B, T, 3, H, D);

@@ -22,24 +22,46 @@ export function checkpointsDir(out: string): string {
 }
 
 export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: AdamW, state: TrainerState, tokenizer: string | undefined, keep: number): string {
+  return publishCheckpoint(out, state.step, keep, (tmp) => {
+    saveModel(model, tmp, { tokenizerModel: tokenizer });
+    writeTrainingState(tmp, opt, state);
+  });
+}
+
+/** The optimizer moments and the trainer state, into a checkpoint folder. */
+export function writeTrainingState(dir: string, opt: AdamW, state: TrainerState): void {
+  writeSafetensors(path.join(dir, 'optimizer.safetensors'), opt.stateTensors(), { step: String(opt.step) });
+  fs.writeFileSync(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+}
+
+/**
+ * Write a checkpoint for `step` through `write(tmpDir)` (weights, adapter,
+ * optimizer: whatever the trainer needs), rename it into place, publish it in
+ * latest.json and keep the newest `keep`. Shared by pre-training and SFT.
+ */
+export function publishCheckpoint(out: string, step: number, keep: number, write: (tmpDir: string) => void): string {
   const dir = checkpointsDir(out);
   fs.mkdirSync(dir, { recursive: true });
-  const name = `step-${String(state.step).padStart(7, '0')}`;
+  const name = `step-${String(step).padStart(7, '0')}`;
   const tmp = path.join(dir, `${name}.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
-  saveModel(model, tmp, { tokenizerModel: tokenizer });
-  writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.stateTensors(), { step: String(opt.step) });
-  fs.writeFileSync(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  fs.mkdirSync(tmp, { recursive: true });
+  write(tmp);
   const final = path.join(dir, name);
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   const latest = path.join(dir, 'latest.json');
-  fs.writeFileSync(`${latest}.tmp`, JSON.stringify({ checkpoint: name, step: state.step }) + '\n');
+  fs.writeFileSync(`${latest}.tmp`, JSON.stringify({ checkpoint: name, step }) + '\n');
   fs.renameSync(`${latest}.tmp`, latest);
   // keep the newest `keep` checkpoints
   const all = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const d of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
   return final;
+}
+
+/** Optimizer moments and trainer state of a checkpoint folder. */
+export function readTrainingState(dir: string): { optimizer: Map<string, import('../engine/tensor.js').Tensor>; state: TrainerState } {
+  return { optimizer: readSafetensors(path.join(dir, 'optimizer.safetensors')), state: JSON.parse(fs.readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState };
 }
 
 export function latestCheckpoint(out: string): string | null {

@@ -4,6 +4,11 @@
 // and v are read in place through strides, and the backward writes a single
 // [B, T, 3C] gradient, so no head split, permute or narrow is ever copied.
 // Numerically identical to rope() + attention() on views (same kernels).
+// With `segments` (packed fine-tuning rows), attention stays inside each
+// [start, start + len) span of a row: a block-diagonal causal mask, computed
+// as one kernel call per span on sub-views (B = 1, T = len), so a packed row
+// gives exactly the numbers of its conversations run one by one. Positions
+// outside every span (row padding) get a zero output and zero gradient.
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
@@ -15,6 +20,8 @@ export interface PackedAttentionOptions {
   alibiSlopes?: Float32Array;
   keyMask?: Int32Array;    // [B, T]
   queryMask?: Int32Array;  // [B, T] (see AttentionOptions.queryMask)
+  /** Packed rows: (b, start, len) triples, spans disjoint within a row; excludes the masks. */
+  segments?: Int32Array;
 }
 
 export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttentionOptions = {}): Tensor {
@@ -25,6 +32,14 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
   if (o.alibiSlopes && o.alibiSlopes.length !== H) throw new RangeError(`packedSelfAttention: ${o.alibiSlopes.length} ALiBi slopes for ${H} heads`);
   for (const [n, m] of [['keyMask', o.keyMask], ['queryMask', o.queryMask]] as const)
     if (m && m.length !== B * T) throw new RangeError(`packedSelfAttention: ${n} has ${m.length} entries, expected B*T = ${B * T}`);
+  const seg = o.segments;
+  if (seg) {
+    if (o.keyMask || o.queryMask) throw new RangeError('packedSelfAttention: segments exclude keyMask / queryMask');
+    if (seg.length % 3) throw new RangeError('packedSelfAttention: segments must be (b, start, len) triples');
+    for (let i = 0; i < seg.length; i += 3)
+      if (!(seg[i]! >= 0 && seg[i]! < B && seg[i + 1]! >= 0 && seg[i + 2]! > 0 && seg[i + 1]! + seg[i + 2]! <= T))
+        throw new RangeError(`packedSelfAttention: segment (${seg[i]}, ${seg[i + 1]}, ${seg[i + 2]}) lies outside [${B}, ${T}]`);
+  }
   const x = qkv.f32();
   let cos: Float32Array | undefined, sin: Float32Array | undefined;
   if (o.rope) ({ cos, sin } = tablesForBatch(o.rope.cos, o.rope.sin, B, T, D, 'packedSelfAttention'));
@@ -43,14 +58,34 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
   const out = new Float32Array(B * T * C), lse = new Float32Array(B * H * T);
   const kopts: NativeAttnOptions = { B, H, Tq: T, Tk: T, D, q: qStr, k: kStr, v: packed, o: dense, past: 0, causal: true, scale: 1 / Math.sqrt(D), ...(o.queryMask ? { queryMask: o.queryMask } : {}) };
   const args = { opts: kopts, slopes: o.alibiSlopes ?? null, keyMask: o.keyMask ?? null };
-  backend().attnFwd(args, qData, kData, vData, out, lse);
+  // the element offset of row b, time t in a buffer of `width` per position
+  const at = (b: number, t: number, width: number) => (b * T + t) * width;
+  const qW = cos ? C : C3;  // width of q / k rows (dense after RoPE, else inside qkv)
+  const segLse: Float32Array[] = [];
+  if (seg) {
+    for (let i = 0; i < seg.length; i += 3) {
+      const b = seg[i]!, s0 = seg[i + 1]!, n = seg[i + 2]!;
+      const l = new Float32Array(H * n);
+      segLse.push(l);
+      backend().attnFwd({ ...args, opts: { ...kopts, B: 1, Tq: n, Tk: n } }, qData.subarray(at(b, s0, qW)), kData.subarray(at(b, s0, qW)), vData.subarray(at(b, s0, C3)), out.subarray(at(b, s0, C)), l);
+    }
+  } else backend().attnFwd(args, qData, kData, vData, out, lse);
+  /** The backward kernel over the whole batch, or span by span. */
+  const bwd = (bo: NativeAttnOptions, gO: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dqW: number, dvW: number) => {
+    if (!seg) { backend().attnBwd({ ...args, opts: bo }, qData, kData, vData, out, lse, gO, dq, dk, dv); return; }
+    for (let i = 0, j = 0; i < seg.length; i += 3, j++) {
+      const b = seg[i]!, s0 = seg[i + 1]!, n = seg[i + 2]!;
+      backend().attnBwd({ ...args, opts: { ...bo, B: 1, Tq: n, Tk: n } }, qData.subarray(at(b, s0, qW)), kData.subarray(at(b, s0, qW)), vData.subarray(at(b, s0, C3)),
+        out.subarray(at(b, s0, C)), segLse[j]!, gO.subarray(at(b, s0, C)), dq.subarray(at(b, s0, dqW)), dk.subarray(at(b, s0, dqW)), dv.subarray(at(b, s0, dvW)));
+    }
+  };
   const result = Tensor.from(out, [B, T, C]);
   return record(result, 'packedSelfAttention', [qkv], (g) => {
     const dqkv = new Float32Array(B * T * C3);
     const rows = B * T;
     if (cos && sin) {
       const dq = new Float32Array(B * T * C), dk = new Float32Array(B * T * C);
-      backend().attnBwd({ ...args, opts: { ...kopts, dq: dense, dk: dense, dv: packed } }, qData, kData, vData, out, lse, g.f32(), dq, dk, dqkv.subarray(2 * C));
+      bwd({ ...kopts, dq: dense, dk: dense, dv: packed }, g.f32(), dq, dk, dqkv.subarray(2 * C), C, C3);
       // undo the rotation, then place the rows into the q and k slots of dqkv
       const tmp = new Float32Array(B * T * C);
       const contiguous = { B, T, H, D, sb: T * C, st: C, sh: D };
@@ -59,7 +94,7 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
       backend().rope(dk, tmp, contiguous, cos, sin, true);
       for (let r = 0; r < rows; r++) dqkv.set(tmp.subarray(r * C, (r + 1) * C), r * C3 + C);
     } else {
-      backend().attnBwd({ ...args, opts: { ...kopts, dq: packed, dk: packed, dv: packed } }, qData, kData, vData, out, lse, g.f32(), dqkv, dqkv.subarray(C), dqkv.subarray(2 * C));
+      bwd({ ...kopts, dq: packed, dk: packed, dv: packed }, g.f32(), dqkv, dqkv.subarray(C), dqkv.subarray(2 * C), C3, C3);
     }
     return [Tensor.from(dqkv, [B, T, C3])];
   });
