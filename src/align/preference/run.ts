@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { checkpointsDir, latestCheckpoint } from '../../train/checkpoint.js';
+import { publishCheckpoint, latestCheckpoint } from '../../train/checkpoint.js';
 import { writeSafetensors, readSafetensors } from '../../io/safetensors.js';
 import { lossSvg } from '../../train/plot.js';
 import type { AdamW } from '../../train/optimizer.js';
@@ -79,23 +79,11 @@ export class Run {
    * temporary folder, then the optimizers' states and the run state go beside them.
    */
   checkpoint(state: RunState, writeModels: (dir: string) => void, optimizers: Record<string, AdamW>, keep: number): string {
-    const dir = checkpointsDir(this.out);
-    fs.mkdirSync(dir, { recursive: true });
-    const name = `step-${String(state.step).padStart(7, '0')}`;
-    const tmp = path.join(dir, `${name}.tmp-${process.pid}`);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp, { recursive: true });
-    writeModels(tmp);
-    for (const [key, opt] of Object.entries(optimizers)) writeSafetensors(path.join(tmp, `optimizer-${key}.safetensors`), opt.stateTensors(), { step: String(opt.step) });
-    fs.writeFileSync(path.join(tmp, 'run_state.json'), JSON.stringify(state, null, 2) + '\n');
-    const final = path.join(dir, name);
-    fs.rmSync(final, { recursive: true, force: true });
-    fs.renameSync(tmp, final);
-    const latest = path.join(dir, 'latest.json');
-    fs.writeFileSync(`${latest}.tmp`, JSON.stringify({ checkpoint: name, step: state.step }) + '\n');
-    fs.renameSync(`${latest}.tmp`, latest);
-    const all = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
-    for (const d of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+    const final = publishCheckpoint(this.out, state.step, keep, (tmp) => {
+      writeModels(tmp);
+      for (const [key, opt] of Object.entries(optimizers)) writeSafetensors(path.join(tmp, `optimizer-${key}.safetensors`), opt.stateTensors(), { step: String(opt.step) });
+      fs.writeFileSync(path.join(tmp, 'run_state.json'), JSON.stringify(state, null, 2) + '\n');
+    });
     this.plot();
     return final;
   }
