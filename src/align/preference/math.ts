@@ -291,3 +291,24 @@ export function rowEntropy(row: ArrayLike<number>): number {
   }
   return h;
 }
+
+/**
+ * GRPO's per-token KL penalty, the k3 estimator of KL(π‖π_ref) (Schulman 2020):
+ * k3 = exp(ρ − π) − (ρ − π) − 1 ≥ 0 with π = log π_t, ρ = log π_ref,t; returns
+ * β·mean(k3) over the mask and its gradient in log π.
+ */
+export function k3KlPenalty(logp: ArrayLike<number>, refLogp: ArrayLike<number>, mask: ArrayLike<number>, beta: number): { penalty: number; kl: number; dLogp: Float64Array } {
+  const n = logp.length;
+  let count = 0;
+  for (let i = 0; i < n; i++) if (mask[i]) count++;
+  const c = Math.max(1, count);
+  const dLogp = new Float64Array(n);
+  let kl = 0;
+  for (let i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    const d = refLogp[i]! - logp[i]!;
+    kl += Math.exp(d) - d - 1;
+    dLogp[i] = (beta * (1 - Math.exp(d))) / c;
+  }
+  return { penalty: (beta * kl) / c, kl: kl / c, dLogp };
+}

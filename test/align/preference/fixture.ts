@@ -65,3 +65,44 @@ export function writeJsonl(file: string, rows: unknown[]): string {
   fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return file;
 }
+
+/**
+ * A tiny model fine-tuned (maximum likelihood on the responses) to answer the
+ * synthetic prompts with a polite or a rude answer and a color, half and half:
+ * the start of a policy-optimisation run (a random tiny model spreads its
+ * samples over the whole vocabulary, where no reward is found).
+ */
+export async function tinyChatModelDir(seed: number, steps = 40): Promise<string> {
+  const { tokenLogProbs, packSequences, spreadRowGrad } = await import('../../../src/align/preference/logprobs.js');
+  const { encodePrompt } = await import('../../../src/align/preference/data.js');
+  const { AdamW } = await import('../../../src/train/optimizer.js');
+  const { backward } = await import('../../../src/engine/autograd.js');
+  const { file, tok } = tokenizer();
+  const m = new BaichuanForCausalLM(tinyConfig(tok.vocabSize)).initWeights(seed).train();
+  const pairs = syntheticPairs(64, seed);
+  const seqs = pairs.map((p, i) => ({
+    prompt: encodePrompt([{ role: 'user', content: p.prompt as string }], (t) => tok.encode(t), 64),
+    response: [...tok.encode((i % 2 ? p.chosen : p.rejected) as string), 2],
+  }));
+  const params = [...m.namedParameters()];
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 });
+  for (let s = 0; s < steps; s++) {
+    for (const [, p] of params) p.grad = null;
+    const batch = packSequences(seqs.slice((s * 16) % 64, (s * 16) % 64 + 16), 0);
+    const lp = tokenLogProbs(m, batch);
+    let n = 0;
+    for (let i = 0; i < batch.B; i++) n += batch.length[i]!;
+    backward(lp.logp, spreadRowGrad(new Float64Array(batch.B).fill(-1 / n), batch));
+    opt.update(5e-3);
+  }
+  const dir = tmpDir('chat');
+  saveModel(m.eval(), dir, { tokenizerModel: file });
+  return dir;
+}
+
+/** A programmatic reward module: 1 for a polite answer (the start of one of GOOD), else 0. */
+export function politeRewardModule(dir: string): string {
+  const f = path.join(dir, 'polite.mjs');
+  fs.writeFileSync(f, `export function score(prompt, response) {\n  return ${JSON.stringify(GOOD.map((g) => g.split(/[ ,.]/)[0]))}.some((w) => response.trimStart().startsWith(w)) ? 1 : 0;\n}\n`);
+  return f;
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { numericGrad } from '../../helpers.js';
 import {
   dpoBatch, dpoPair, rmBatch, gae, maskedWhiten, maskedMoments, ppoPolicyLoss, ppoValueLoss, tokenRewards,
-  grpoAdvantages, klCoefficient, logSigmoid, rowEntropy,
+  grpoAdvantages, klCoefficient, logSigmoid, rowEntropy, k3KlPenalty,
 } from '../../../src/align/preference/math.js';
 
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
@@ -148,4 +148,14 @@ test('GRPO group-normalised advantages; KL schedules; entropy', () => {
   close(klCoefficient(174.5, 350, 0.2, 0.005, 'linear'), 0.1025, 1e-12, 'linear midpoint');
   close(rowEntropy([0, 0, 0, 0]), Math.log(4), 1e-15, 'uniform entropy');
   assert.ok(rowEntropy([100, 0, 0]) < 1e-30);
+});
+
+test('GRPO k3 KL penalty: non-negative, zero at the reference, gradient vs central differences', () => {
+  const logp = [-1, -2.5, -0.3, -4], ref = [-1.2, -2, -0.3, -3], mask = [1, 1, 1, 0];
+  const r = k3KlPenalty(logp, ref, mask, 0.04);
+  const direct = [0, 1, 2].reduce((s, i) => s + Math.exp(ref[i]! - logp[i]!) - (ref[i]! - logp[i]!) - 1, 0) / 3;
+  close(r.kl, direct, 1e-14, 'kl');
+  close(r.penalty, 0.04 * direct, 1e-14, 'penalty');
+  assert.equal(k3KlPenalty(ref, ref, mask, 1).kl, 0);
+  closeAll(r.dLogp, numericGrad((x) => k3KlPenalty(x, ref, mask, 0.04).penalty, logp, 1e-6), 1e-7, 'grad');
 });
