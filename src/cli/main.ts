@@ -18,6 +18,10 @@ import { registerQuantize } from './quantize.js';
 import { registerData } from './data.js';
 import { registerSft } from './sft.js';
 import { registerLora } from './lora.js';
+import { registerTrainRm } from './train-rm.js';
+import { registerDpo } from './dpo.js';
+import { registerPpo } from './ppo.js';
+import { registerScore } from './score.js';
 import { UsageError } from './flags.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -40,6 +44,10 @@ export async function main(argv: string[]): Promise<void> {
   registerData(program);
   registerSft(program);
   registerLora(program);
+  registerTrainRm(program);
+  registerDpo(program);
+  registerPpo(program);
+  registerScore(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);
