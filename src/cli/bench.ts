@@ -7,6 +7,7 @@ import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainT
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
+import { benchAlign, alignReport } from '../../bench/align.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -88,6 +89,16 @@ export function registerBench(program: Command): void {
       const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
       const rows = dtypes.map((d) => benchTrain(d as 'f32' | 'bf16', steps, (s) => console.error(s)));
       publish(trainReport(rows), o, { train: rows });
+    });
+  bench
+    .command('align')
+    .description('one PPO iteration split into rollout / scoring / update, and DPO tokens/s (tiny and `bench train` shapes)')
+    .option('--iterations <n>', 'PPO iterations per shape (the first is not timed)', '4')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { iterations: string; append?: string; json?: boolean }) => {
+      const rows = await benchAlign(parseIntFlag(o.iterations, '--iterations', 2, 100), (s) => console.error(s));
+      publish(alignReport(rows), o, rows);
     });
   bench
     .command('train-tokenizer')
