@@ -22,7 +22,7 @@ export const SftConfigSchema = z.object({
   data: z.union([z.string(), z.array(z.string()).nonempty()]).describe('conversation files'),
   out: z.string().describe('run folder: checkpoints, metrics.jsonl, loss.svg, then the model (or adapter)'),
   tokenizer: z.string().optional().describe('tokenizer.model (default: the model folder\'s)'),
-  maxLength: z.number().int().min(2).default(512),
+  maxLength: z.number().int().min(2).optional().describe('model_max_length of the official script (default 512, or the model\'s context if shorter)'),
   epochs: z.number().int().positive().default(4),
   steps: z.number().int().positive().optional().describe('stop after this many optimizer steps (default: epochs)'),
   lr: z.number().positive().default(2e-5),

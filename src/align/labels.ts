@@ -11,6 +11,7 @@
 // The official script then right-pads to model_max_length; we keep examples
 // unpadded here and pad (or pack) per batch in src/align/batches.ts.
 import type { Conversation } from './conversations.js';
+import type { BpeTokenizer } from '../tokenizer/bpe.js';
 
 export const IGNORE_INDEX = -100;
 
@@ -25,6 +26,30 @@ export interface LabelOptions {
 export interface SftExample {
   inputIds: number[];
   labels: number[];
+}
+
+/**
+ * `tokenizer.encode(value)` of the official script (the Hugging Face slow
+ * BaichuanTokenizer): the text is first split on the special tokens it
+ * declares (<unk>, <s>, </s>; not stripped), which map to their ids; the
+ * pieces between go through SentencePiece. So a literal "</s>" in a message
+ * becomes eos, as it does in fine-tune.py.
+ */
+export function officialEncoder(tok: BpeTokenizer): (text: string) => number[] {
+  const specials = ['<unk>', '<s>', '</s>'].map((p) => [p, tok.pieceToId(p)] as const).filter(([p, id]) => tok.pieces[id] === p);
+  if (!specials.length) return (t) => tok.encode(t);
+  const re = new RegExp(`(${specials.map(([p]) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`);
+  const ids = new Map(specials);
+  return (text) => {
+    const out: number[] = [];
+    for (const part of text.split(re)) {
+      if (!part) continue;
+      const id = ids.get(part);
+      if (id !== undefined) out.push(id);
+      else out.push(...tok.encode(part));
+    }
+    return out;
+  };
 }
 
 export function officialExample(conv: Pick<Conversation, 'turns' | 'system'>, encode: (text: string) => number[], o: LabelOptions = {}): SftExample {

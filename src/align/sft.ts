@@ -18,13 +18,13 @@ import { backward, noGrad } from '../engine/autograd.js';
 import { clipGradNorm } from '../engine/ops/optim.js';
 import { setThreads } from '../engine/backend.js';
 import type { BaichuanForCausalLM, ForwardOutput } from '../model/baichuan.js';
-import { loadModel, saveModel, DEFAULT_GENERATION_CONFIG } from '../io/hf-folder.js';
+import { loadModel, saveModel, readConfig, DEFAULT_GENERATION_CONFIG } from '../io/hf-folder.js';
 import { loadTokenizer, type BpeTokenizer } from '../tokenizer/index.js';
 import { AdamW } from '../train/optimizer.js';
 import { publishCheckpoint, writeTrainingState, readTrainingState, latestCheckpoint, type TrainerState } from '../train/checkpoint.js';
 import { lossSvg } from '../train/plot.js';
 import { collectConversations, newConversationStats, describeSkipped, type ConversationReadStats } from './conversations.js';
-import { officialExample, lossTokens, type SftExample } from './labels.js';
+import { officialExample, officialEncoder, lossTokens, type SftExample } from './labels.js';
 import { planEpoch, buildBatch, splitHeldOut, type SftBatch } from './batches.js';
 import { LoraAdapter, applyLoraAdapter } from './lora.js';
 import type { SftConfig } from './config.js';
@@ -37,8 +37,9 @@ export async function encodeConversationFiles(files: readonly string[], tok: Bpe
   const convs = await collectConversations(files, stats);
   const examples: SftExample[] = [];
   let dropped = 0;
+  const encode = officialEncoder(tok);
   for (const c of convs) {
-    const ex = officialExample(c, (t) => tok.encode(t), { maxLength: o.maxLength, eosTokenId: o.eosTokenId });
+    const ex = officialExample(c, encode, { maxLength: o.maxLength, eosTokenId: o.eosTokenId });
     if (!o.keepEmpty && lossTokens(ex.labels) === 0) { dropped++; continue; }
     examples.push(ex);
   }
@@ -101,15 +102,18 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   if (!fs.existsSync(tokFile)) throw new Error(`tokenizer: ${tokFile} not found (set "tokenizer" / --tokenizer)`);
   const tok = loadTokenizer(tokFile);
   const files = typeof c.data === 'string' ? [c.data] : c.data;
-  const enc = await encodeConversationFiles(files, tok, { maxLength: c.maxLength });
+  const context = readConfig(c.model).modelMaxLength;
+  const maxLength = c.maxLength ?? Math.min(512, context);
+  if (maxLength > context) throw new Error(`maxLength ${maxLength} exceeds the model's context ${context}`);
+  const enc = await encodeConversationFiles(files, tok, { maxLength });
   const skipped = describeSkipped(enc.stats);
   if (skipped) log(skipped, true);
-  if (enc.dropped) log(`${enc.dropped} conversation(s) have no assistant token within ${c.maxLength} tokens: dropped`, true);
+  if (enc.dropped) log(`${enc.dropped} conversation(s) have no assistant token within ${maxLength} tokens: dropped`, true);
   if (!enc.examples.length) throw new Error(`${files.join(', ')}: no usable conversations`);
   const split = splitHeldOut(enc.examples.length, c.valExamples, c.seed);
   const train = split.train.map((i) => enc.examples[i]!), val = split.val.map((i) => enc.examples[i]!);
   const lengths = train.map((e) => e.inputIds.length);
-  const plan = { batchSize: c.batchSize, pack: c.pack, maxLength: c.maxLength, seed: c.seed };
+  const plan = { batchSize: c.batchSize, pack: c.pack, maxLength, seed: c.seed };
   const batchesPerEpoch = planEpoch(lengths, 0, plan).length;
   const stepsPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / c.gradAccum));
   const totalSteps = c.steps ?? c.epochs * stepsPerEpoch;
@@ -140,7 +144,6 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   }
   const quantized = model.model.layers.some((l) => l.self_attn.W_pack.quantized);
   if (quantized && !adapter) throw new Error(`${c.model}: a quantised base can only be fine-tuned with LoRA (set "lora" / --lora)`);
-  if (c.maxLength > model.config.modelMaxLength) throw new Error(`maxLength ${c.maxLength} exceeds the model's context ${model.config.modelMaxLength}`);
   if (tok.vocabSize > model.config.vocabSize) throw new Error(`${tokFile}: ${tok.vocabSize} pieces, but the model's vocabulary has ${model.config.vocabSize}`);
   model.train();
   if (adapter) { adapter.seed = c.seed; adapter.train(); }

@@ -6,6 +6,8 @@ import { parseIntFlag, UsageError } from './flags.js';
 import { benchDecode, decodeReport, benchTokenizer, tokenizerReport, benchTrainTokenizer, trainTokenizerReport } from '../../bench/model.js';
 import { requireDir } from './common.js';
 import { benchTrain, trainReport } from '../../bench/train.js';
+import { benchSftShape, benchSftFolder, sftReport } from '../../bench/sft.js';
+import { backend } from '../engine/backend.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
 import { benchAlign, alignReport } from '../../bench/align.js';
 
@@ -89,6 +91,25 @@ export function registerBench(program: Command): void {
       const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
       const rows = dtypes.map((d) => benchTrain(d as 'f32' | 'bf16', steps, (s) => console.error(s)));
       publish(trainReport(rows), o, { train: rows });
+    });
+  bench
+    .command('sft')
+    .description('SFT step tokens/s, full and LoRA, at the `bench train` shape; with --model, LoRA steps and peak RSS on that folder (bf16 or quantised)')
+    .option('--model <dir>', 'a model folder (e.g. `init --preset 7b --dtype bf16`, or its `quantize --bits 4` copy): LoRA only')
+    .option('--batch <n>', 'with --model: rows', '1')
+    .option('--seq <n>', 'with --model: tokens per row', '512')
+    .option('--steps <n>', 'timed steps (after one warm-up step)', '3')
+    .option('--threads <n>', 'kernel threads (default: all cores)')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action((o: { model?: string; batch: string; seq: string; steps: string; threads?: string; append?: string; json?: boolean }) => {
+      if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
+      const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
+      const log = (s: string) => console.error(s);
+      const rows = o.model
+        ? [benchSftFolder(requireDir(o.model, '--model'), { steps, batch: parseIntFlag(o.batch, '--batch', 1), seq: parseIntFlag(o.seq, '--seq', 8) }, log)]
+        : benchSftShape(steps, log);
+      publish(sftReport(rows, backend().threads()), o, { sft: rows });
     });
   bench
     .command('align')

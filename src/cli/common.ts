@@ -7,6 +7,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import { Progress } from './progress.js';
+import { applyLoraAdapter } from '../align/lora.js';
 
 export function parseIds(v: string, flag = '--ids'): number[] {
   const parts = v.split(/[\s,]+/).filter(Boolean);
@@ -23,10 +24,16 @@ export function requireDir(dir: string | undefined, flag: string): string {
   return dir;
 }
 
-export function openModel(dir: string, dtype?: 'f32' | 'bf16'): BaichuanForCausalLM {
+/** Load a model folder; `adapter` (a PEFT LoRA folder, --adapter) goes on top. */
+export function openModel(dir: string, dtype?: 'f32' | 'bf16', adapter?: string): BaichuanForCausalLM {
   let bar: Progress | null = null;
   // a bar only for real checkpoints (hundreds of tensors), not test models
-  return loadModel(dir, { dtype, onProgress: (d, t) => { if (t > 50) (bar ??= new Progress(`loading ${dir}`, t)).update(d); } });
+  const model = loadModel(dir, { dtype, onProgress: (d, t) => { if (t > 50) (bar ??= new Progress(`loading ${dir}`, t)).update(d); } });
+  if (adapter !== undefined) {
+    requireDir(adapter, '--adapter');
+    applyLoraAdapter(model, adapter);
+  }
+  return model;
 }
 
 /** The model folder's tokenizer, or an explicit one. */

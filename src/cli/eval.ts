@@ -4,12 +4,26 @@ import type { Command } from 'commander';
 import { evaluate } from '../eval/evaluate.js';
 import { TASKS } from '../eval/tasks/registry.js';
 import { parseFloatFlag, parseIntFlag, UsageError } from './flags.js';
-import { requireDir } from './common.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { requireDir, openModel, openTokenizer } from './common.js';
+import { ModelLM } from '../eval/lm.js';
 import { Progress } from './progress.js';
 
 interface EvalFlags {
   model: string; task: string; data: string; shots?: string; limit?: string; out?: string; cache?: string; tokenizer?: string;
-  pairs?: string; split?: string; samples?: string; temperature?: string; seed: string; timeout: string; memory: string;
+  pairs?: string; split?: string; samples?: string; temperature?: string; seed: string; timeout: string; memory: string; adapter?: string;
+}
+
+/** A short hash of an adapter folder's two files: adapter results get their own cache folder, never the base model's. */
+function adapterHash(dir: string): string {
+  const h = crypto.createHash('sha256');
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) {
+    const p = path.join(dir, f);
+    if (fs.existsSync(p)) h.update(fs.readFileSync(p));
+  }
+  return h.digest('hex').slice(0, 16);
 }
 
 export function registerEval(program: Command): void {
@@ -24,6 +38,7 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'results JSON (a .md table is written beside it)')
     .option('--cache <dir>', 'cache folder (default: .eval-cache beside --out)')
     .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)')
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout) on top of the model')
     .option('--pairs <list>', 'flores: language pairs, e.g. zh-en,zh-fr (default: the paper\'s seven)')
     .option('--split <name>', 'ceval: val (default) or dev')
     .option('--samples <n>', 'code tasks: samples per problem for pass@k (default 1, greedy)')
@@ -37,8 +52,13 @@ export function registerEval(program: Command): void {
       if (tasks.includes('paper')) tasks = ['ceval', 'mmlu', 'cmmlu', 'gaokao', 'agieval', 'bbh', 'gsm8k', 'humaneval', 'jecqa', 'usmle', 'medmcqa', 'math', 'mbpp'];
       for (const t of tasks) if (!TASKS[t]) throw new UsageError(`--task: unknown task '${t}' (known: ${Object.keys(TASKS).join(', ')}, paper)`);
       let bar: Progress | null = null;
+      let lm: ModelLM | undefined, cacheDir = o.cache;
+      if (o.adapter !== undefined) {
+        lm = new ModelLM(openModel(model, undefined, o.adapter), openTokenizer(model, o.tokenizer));
+        cacheDir = path.join(o.cache ?? path.join(o.out ? path.dirname(o.out) : '.', '.eval-cache'), `adapter-${adapterHash(o.adapter)}`);
+      }
       const report = await evaluate({
-        model, tasks, data: o.data, out: o.out, cacheDir: o.cache, tokenizer: o.tokenizer, split: o.split,
+        model, tasks, data: o.data, out: o.out, cacheDir, tokenizer: o.tokenizer, split: o.split, ...(lm ? { lm } : {}),
         shots: o.shots === undefined ? undefined : parseIntFlag(o.shots, '--shots', 0, 64),
         limit: o.limit === undefined ? undefined : parseIntFlag(o.limit, '--limit', 1),
         pairs: o.pairs?.split(',').map((p) => p.trim()),

@@ -49,12 +49,13 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text>', 'prompt text')
     .option('--ids <ids>', 'prompt token ids')
     .option('--tokenizer <file>', 'tokenizer.model (default: the model folder\'s)')
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout) on top of the model')
     .option('--json', 'last line: {"ids": [new ids], "text": ...}'))
-    .action(async (o: SamplingFlags & { model: string; prompt?: string; ids?: string; tokenizer?: string; json?: boolean }) => {
+    .action(async (o: SamplingFlags & { model: string; prompt?: string; ids?: string; tokenizer?: string; adapter?: string; json?: boolean }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt, --ids');
       const dir = requireDir(o.model, '--model');
       const s = samplingFrom(o, dir);
-      const model = openModel(dir);
+      const model = openModel(dir, undefined, o.adapter);
       const tok = o.prompt !== undefined || o.tokenizer || fs.existsSync(path.join(dir, 'tokenizer.model')) ? openTokenizer(dir, o.tokenizer) : null;
       const prompt = o.ids !== undefined ? parseIds(o.ids) : tok!.encode(o.prompt!);
       if (!tok) {

@@ -10,8 +10,9 @@ export function registerLogits(program: Command): void {
     .description('print {"logits": [[V floats] per position]} for the given ids (eval mode, fp32)')
     .requiredOption('--model <dir>', 'model folder')
     .requiredOption('--ids <ids>', 'comma-separated token ids')
-    .action((o: { model: string; ids: string }) => {
-      const model = openModel(requireDir(o.model, '--model'));
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout) on top of the model')
+    .action((o: { model: string; ids: string; adapter?: string }) => {
+      const model = openModel(requireDir(o.model, '--model'), undefined, o.adapter);
       const ids = parseIds(o.ids);
       const out = noGrad(() => model.forward(Tensor.from(ids, [1, ids.length], 'i32')).logits.f32());
       const V = model.config.vocabSize;

@@ -176,7 +176,8 @@ export class NormHead extends Module {
   }
   /** The row-normalised weight [V, C] used for logits. */
   normalizedWeight(): Tensor {
-    if (this.training) return l2normRows(this.param('weight'));
+    // a frozen head (LoRA) is normalised once even in training mode
+    if (this.training && this.param('weight').requiresGrad) return l2normRows(this.param('weight'));
     if (!this.cached) this.cached = noGrad(() => l2normRows(this.param('weight')));
     return this.cached;
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { officialExample, shiftedTargets, lossTokens } from '../../src/align/labels.js';
+import { officialExample, officialEncoder, shiftedTargets, lossTokens } from '../../src/align/labels.js';
 import { collectConversations, newConversationStats, parseHhText } from '../../src/align/conversations.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 
@@ -56,6 +56,11 @@ test('official labels with the Baichuan 2 tokenizer: plain encode, no BOS', (t) 
   assert.deepEqual(ex.inputIds, [195, ...hi, 196, ...hello, 2]);
   assert.deepEqual(ex.labels, [2, ...hi.map(() => X), X, ...hello, 2]);
   assert.ok(!ex.inputIds.includes(1), 'no BOS');
+  // as the HF slow tokenizer: declared special tokens inside a text are split out first
+  const e = officialEncoder(tok);
+  assert.deepEqual(e('a</s>b<s><unk>'), [...tok.encode('a'), 2, ...tok.encode('b'), 1, 0]);
+  assert.deepEqual(e('你好'), hi);
+  assert.deepEqual(e(''), []);
 });
 
 test('reader: official .json array, OpenAI .jsonl, Alpaca .jsonl.gz, HH, Parquet; malformed records named file:line', async () => {
