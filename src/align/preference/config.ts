@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { parseWith } from '../../train/config.js';
+import { LoraSchema } from '../config.js';
 
 const common = {
   model: z.string().describe('model folder to start from'),
@@ -38,6 +39,7 @@ export const DpoConfigSchema = z.object({
   labelSmoothing: z.number().min(0).max(0.49).default(0),
   ref: z.string().optional().describe('reference model folder (default: the frozen initial policy)'),
   refLogprobs: z.string().optional().describe('precomputed reference log-probs (JSONL {"chosen","rejected"} per pair, in data order)'),
+  lora: LoraSchema.nullable().default(null).describe('train a LoRA adapter (PEFT layout) instead of all weights'),
 }).strict();
 
 export const RmConfigSchema = z.object({
@@ -77,6 +79,7 @@ export const PpoConfigSchema = z.object({
   reward: z.string().describe('reward model folder, or a JavaScript module exporting score(prompt, response)'),
   ref: z.string().optional().describe('reference model folder (default: the initial actor)'),
   critic: z.string().optional().describe('critic folder (default: the reward model; with a programmatic reward, the actor + a zero value head)'),
+  lora: LoraSchema.nullable().default(null).describe('actor as a LoRA adapter; the reference is then the base with the adapter off (no second copy)'),
 }).strict();
 
 export type DpoConfig = z.infer<typeof DpoConfigSchema>;

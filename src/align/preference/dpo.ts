@@ -5,7 +5,9 @@
 // The reference is never a second live model: its sequence log-probs are
 // computed once, before the first step, from the `ref` folder or from the
 // initial policy itself (or read from a file), and kept in the run folder so a
-// resume uses the same numbers. Logged per step: loss, rewards/chosen,
+// resume uses the same numbers. With `lora` only a PEFT adapter trains (its
+// B starts at zero, so the initial policy is the base: the reference is the
+// adapter-off base) and OUT/model is the adapter folder. Logged per step: loss, rewards/chosen,
 // rewards/rejected, rewards/accuracy, rewards/margin, logps/*, lr, grad_norm.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { packSequences, tokenLogProbs, sequenceSums, spreadRowGrad, type Sequenc
 import { readPreferencePairs, encodePair, describeSkipped, type EncodedPair } from './data.js';
 import { Run, hashConfig, loadOptimizer, IndexLoader, type MetricsRow } from './run.js';
 import type { DpoConfig } from './config.js';
+import { LoraAdapter, applyLoraAdapter } from '../lora.js';
 
 export interface TrainHooks {
   log?: (line: string, final?: boolean) => void;
@@ -140,7 +143,8 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
   const run = new Run(c.out, 'DPO', log);
   const hash = hashConfig(c as unknown as Record<string, unknown>);
   const resumed = run.resumeFrom(!!hooks.resume, hash);
-  const policy = loadModel(resumed ? path.join(resumed.dir, 'policy') : c.model);
+  // full fine-tuning: the policy folder of the checkpoint; LoRA: the base plus the checkpoint's adapter
+  const policy = loadModel(resumed && !c.lora ? path.join(resumed.dir, 'policy') : c.model);
   const tokFile = c.tokenizer ?? path.join(c.model, 'tokenizer.model');
   const all = loadPairs(c.data, tokFile, c, policy.config.eosTokenId, log);
   const nVal = Math.floor(all.length * c.validationFraction);
@@ -158,8 +162,14 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
     ref = referenceLogProbs(refModel, all, mean);
   }
   if (!resumed) fs.writeFileSync(refFile, Array.from(ref.chosen, (v, i) => JSON.stringify({ chosen: v, rejected: ref.rejected[i] })).join('\n') + '\n');
+  let adapter: LoraAdapter | null = null;
+  if (c.lora) {
+    adapter = resumed ? applyLoraAdapter(policy, path.join(resumed.dir, 'adapter')) : LoraAdapter.attach(policy, { ...c.lora, targets: [...c.lora.targets] }, c.seed);
+    adapter.seed = c.seed;
+    adapter.train();
+  }
   policy.train();
-  const params = [...policy.namedParameters()];
+  const params = adapter ? adapter.namedParameters() : [...policy.namedParameters()];
   const opt = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
   const loader = new IndexLoader(train.length, c.seed);
   let step = 0, elapsed = 0;
@@ -171,7 +181,7 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
   }
   const tokenizer = fs.existsSync(tokFile) ? tokFile : undefined;
   const save = () => run.checkpoint({ step, configHash: hash, elapsedSeconds: elapsed, data: { loader: loader.state() } },
-    (dir) => saveModel(policy, path.join(dir, 'policy'), { tokenizerModel: tokenizer }), { policy: opt }, c.keepCheckpoints);
+    (dir) => { if (adapter) adapter.save(path.join(dir, 'adapter'), path.resolve(c.model)); else saveModel(policy, path.join(dir, 'policy'), { tokenizerModel: tokenizer }); }, { policy: opt }, c.keepCheckpoints);
   const sched = { peakLr: c.lr, minLr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps };
   const over = c.batchSize * c.gradAccum;
   run.start();
@@ -181,6 +191,7 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
       for (const [, p] of params) p.grad = null;
       const sum: DpoStepResult = { loss: 0, rewardsChosen: 0, rewardsRejected: 0, accuracy: 0, margin: 0, logpsChosen: 0, logpsRejected: 0, tokens: 0 };
       for (let m = 0; m < c.gradAccum; m++) {
+        if (adapter) { adapter.step = step; adapter.micro = m; }
         const idx = loader.next(c.batchSize);
         const r = dpoMicroStep(policy, idx.map((i) => train[i]!), idx.map((i) => ref.chosen[i]!), idx.map((i) => ref.rejected[i]!), o, over);
         for (const k of Object.keys(sum) as (keyof DpoStepResult)[]) sum[k] += r[k];
@@ -208,11 +219,14 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
   }
   run.plot();
   let validation: DpoStepResult | undefined;
+  adapter?.eval();
   if (val.length) {
     validation = dpoEvaluate(policy, val, { chosen: ref.chosen.slice(train.length), rejected: ref.rejected.slice(train.length) }, o);
     log(`validation (${val.length} pairs): loss ${validation.loss.toFixed(4)}, accuracy ${validation.accuracy.toFixed(3)}, margin ${validation.margin.toFixed(3)}`, true);
   }
   const modelDir = path.join(c.out, 'model');
-  if (step === c.steps) saveModel(policy, modelDir, { tokenizerModel: tokenizer });
+  if (step === c.steps) {
+    if (adapter) adapter.save(modelDir, path.resolve(c.model)); else saveModel(policy, modelDir, { tokenizerModel: tokenizer });
+  }
   return { step, modelDir, metrics: run.metrics, validation };
 }

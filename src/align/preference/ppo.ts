@@ -16,6 +16,8 @@
 // (the paper does not name the schedule), 350 iterations.
 // The log-probs of PPO's ratio denominator are recomputed with the training
 // forward after sampling (as TRL), so the first epoch's ratio is exactly 1.
+// With `lora`, the actor is a PEFT adapter on the base and the reference is that
+// base with the adapter switched off (one copy of the weights, not two).
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +39,7 @@ import { RewardModel, loadRewardModel, saveRewardModel } from './reward-model.js
 import { Run, hashConfig, loadOptimizer, IndexLoader, type MetricsRow } from './run.js';
 import type { PpoConfig } from './config.js';
 import type { TrainHooks } from './dpo.js';
+import { LoraAdapter, applyLoraAdapter } from '../lora.js';
 
 export interface RolloutOptions { maxNewTokens: number; temperature: number; topK: number; topP: number; seed: number }
 
@@ -117,9 +120,16 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
   const resumed = run.resumeFrom(!!hooks.resume, hash);
   const tokFile = c.tokenizer ?? path.join(c.model, 'tokenizer.model');
   const tok = loadTokenizer(tokFile);
-  const actor = loadModel(resumed ? path.join(resumed.dir, 'actor') : c.model);
-  const ref = c.ref ? loadModel(c.ref) : loadModel(c.model);  // the initial actor, frozen
-  ref.eval();
+  const actor = loadModel(resumed && !c.lora ? path.join(resumed.dir, 'actor') : c.model);
+  // LoRA: the actor trains an adapter (no dropout: sampling, old and new log-probs are one function)
+  // and the reference is the same base with the adapter switched off, not a second copy
+  let adapter: LoraAdapter | null = null;
+  if (c.lora) {
+    adapter = resumed ? applyLoraAdapter(actor, path.join(resumed.dir, 'adapter')) : LoraAdapter.attach(actor, { ...c.lora, targets: [...c.lora.targets] }, c.seed);
+    adapter.eval();
+  }
+  const ref = c.ref ? loadModel(c.ref) : adapter ? actor : loadModel(c.model);  // the initial actor, frozen
+  if (ref !== actor) ref.eval();
   // the reward: a reward-model folder or a score(prompt, response) module
   const programmatic = /\.(mjs|js|cjs)$/.test(c.reward);
   const scoreFn = programmatic ? await loadScoreModule(c.reward) : null;
@@ -140,7 +150,7 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
   const prompts = promptMsgs.map((m) => encodePrompt(m, (t) => tok.encode(t), budget));
   const promptText = promptMsgs.map((m: ChatMessage[]) => m[m.length - 1]!.content);
   actor.train();
-  const aParams = [...actor.namedParameters()];
+  const aParams = adapter ? adapter.namedParameters() : [...actor.namedParameters()];
   const aOpt = new AdamW(aParams, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
   const cParams = critic ? critic.namedParameters() : [];
   const cOpt = critic ? new AdamW(cParams, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay }) : null;
@@ -155,7 +165,7 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
   }
   const tokenizer = fs.existsSync(tokFile) ? tokFile : undefined;
   const save = () => run.checkpoint({ step, configHash: hash, elapsedSeconds: elapsed, data: { loader: loader.state(), actorSteps: aOpt.step } }, (dir) => {
-    saveModel(actor, path.join(dir, 'actor'), { tokenizerModel: tokenizer });
+    if (adapter) adapter.save(path.join(dir, 'adapter'), path.resolve(c.model)); else saveModel(actor, path.join(dir, 'actor'), { tokenizerModel: tokenizer });
     if (critic) saveRewardModel(critic, path.join(dir, 'critic'), tokenizer);
   }, { actor: aOpt, ...(cOpt ? { critic: cOpt } : {}) }, c.keepCheckpoints);
   const pad = actor.config.padTokenId, eos = actor.config.eosTokenId;
@@ -183,7 +193,7 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
       const exp = noGrad(() => {
         actor.eval();
         const old = tokenLogProbs(actor, batch, { temperature: c.temperature, keepLogits: true });
-        const refLp = withoutDeltas(ref, () => tokenLogProbs(ref, batch, { temperature: c.temperature })).values;
+        const refLp = withoutDeltas(ref, () => tokenLogProbs(ref, batch, { temperature: c.temperature })).values;  // adapter off when ref is the actor
         const V = actor.config.vocabSize;
         const lg = old.logits!.f32();
         let ent = 0;
@@ -241,7 +251,7 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
   run.plot([{ key: 'reward/mean', name: 'mean reward', color: '#2ca02c' }, { key: 'kl', name: 'KL(actor‖ref)', color: '#d62728' }]);
   const modelDir = path.join(c.out, 'model');
   if (step === c.steps) {
-    saveModel(actor, modelDir, { tokenizerModel: tokenizer });
+    if (adapter) adapter.save(modelDir, path.resolve(c.model)); else saveModel(actor, modelDir, { tokenizerModel: tokenizer });
     if (critic) saveRewardModel(critic, path.join(c.out, 'critic'), tokenizer);
   }
   return { step, modelDir, metrics: run.metrics };
