@@ -32,3 +32,10 @@ export { planEpoch, buildBatch, splitHeldOut, type SftBatch } from './align/batc
 export { LoraAdapter, applyLoraAdapter, loadModelWithAdapter, readAdapterConfig, OFFICIAL_LORA, LORA_TARGETS, type LoraConfig } from './align/lora.js';
 export { sft, forwardBatch, exampleLogProbs, evaluateExamples, encodeConversationFiles, type SftResult, type SftMetrics } from './align/sft.js';
 export { parseSftConfig, SftConfigSchema, type SftConfig } from './align/config.js';
+export { dpoBatch, dpoPair, rmBatch, gae, maskedWhiten, ppoPolicyLoss, ppoValueLoss, tokenRewards, grpoAdvantages, klCoefficient, k3KlPenalty, type DpoOptions } from './align/preference/math.js';
+export { readPreferencePairs, readPrompts, encodePair, type PreferencePair, type EncodedPair } from './align/preference/data.js';
+export { RewardModel, loadRewardModel, saveRewardModel, accuracyByGap, gapTable } from './align/preference/reward-model.js';
+export { trainDpo } from './align/preference/dpo.js';
+export { trainRewardModel } from './align/preference/train-rm.js';
+export { trainPpo, rollout, type ScoreFn } from './align/preference/ppo.js';
+export { DpoConfigSchema, RmConfigSchema, PpoConfigSchema, type DpoConfig, type RmConfig, type PpoConfig } from './align/preference/config.js';

@@ -13,6 +13,7 @@ import { runPerf, perfReport } from '../../bench/kernel-table.js';
 import { kernelInfo } from '../engine/backend.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
 import { benchServe, serveReport } from '../../bench/serve.js';
+import { benchAlign, alignReport } from '../../bench/align.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -155,6 +156,16 @@ export function registerBench(program: Command): void {
         ? [benchSftFolder(requireDir(o.model, '--model'), { steps, batch: parseIntFlag(o.batch, '--batch', 1), seq: parseIntFlag(o.seq, '--seq', 8), warmup: parseIntFlag(o.warmup, '--warmup', 0, 100) }, log)]
         : benchSftShape(steps, log);
       publish(sftReport(rows, backend().threads()), o, { sft: rows });
+    });
+  bench
+    .command('align')
+    .description('one PPO iteration split into rollout / scoring / update, and DPO tokens/s (tiny and `bench train` shapes)')
+    .option('--iterations <n>', 'PPO iterations per shape (the first is not timed)', '4')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { iterations: string; append?: string; json?: boolean }) => {
+      const rows = await benchAlign(parseIntFlag(o.iterations, '--iterations', 2, 100), (s) => console.error(s));
+      publish(alignReport(rows), o, rows);
     });
   bench
     .command('train-tokenizer')

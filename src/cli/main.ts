@@ -22,6 +22,10 @@ import { registerSandbox } from './sandbox.js';
 import { registerServe } from './serve.js';
 import { registerSft } from './sft.js';
 import { registerLora } from './lora.js';
+import { registerTrainRm } from './train-rm.js';
+import { registerDpo } from './dpo.js';
+import { registerPpo } from './ppo.js';
+import { registerScore } from './score.js';
 import { UsageError } from './flags.js';
 
 /**
@@ -60,6 +64,10 @@ export async function main(argv: string[]): Promise<void> {
   registerServe(program);
   registerSft(program);
   registerLora(program);
+  registerTrainRm(program);
+  registerDpo(program);
+  registerPpo(program);
+  registerScore(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);
