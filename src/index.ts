@@ -30,7 +30,7 @@ export { readConversations, collectConversations, toConversation, parseHhText, n
 export { officialExample, shiftedTargets, lossTokens, IGNORE_INDEX, type SftExample, type LabelOptions } from './align/labels.js';
 export { planEpoch, buildBatch, splitHeldOut, type SftBatch } from './align/batches.js';
 export { LoraAdapter, applyLoraAdapter, loadModelWithAdapter, readAdapterConfig, OFFICIAL_LORA, LORA_TARGETS, type LoraConfig } from './align/lora.js';
-export { sft, forwardBatch, exampleLogProbs, evaluateExamples, encodeConversationFiles, type SftResult, type SftMetrics } from './align/sft.js';
+export { sft, forwardBatch, evaluateExamples, encodeConversationFiles, type SftResult, type SftMetrics } from './align/sft.js';
 export { parseSftConfig, SftConfigSchema, type SftConfig } from './align/config.js';
 export { dpoBatch, dpoPair, rmBatch, gae, maskedWhiten, ppoPolicyLoss, ppoValueLoss, tokenRewards, grpoAdvantages, klCoefficient, k3KlPenalty, type DpoOptions } from './align/preference/math.js';
 export { readPreferencePairs, readPrompts, encodePair, type PreferencePair, type EncodedPair } from './align/preference/data.js';

@@ -16,9 +16,6 @@ import crypto from 'node:crypto';
 import { Tensor } from '../engine/tensor.js';
 import { backward, noGrad } from '../engine/autograd.js';
 import { clipGradNorm } from '../engine/ops/optim.js';
-import { crossEntropy, type CrossEntropyStats } from '../engine/ops/loss.js';
-import { contiguous } from '../engine/ops/shape.js';
-import { scale } from '../engine/ops/elementwise.js';
 import { setThreads } from '../engine/backend.js';
 import type { BaichuanForCausalLM, ForwardOutput } from '../model/baichuan.js';
 import { loadModel, saveModel, readConfig, DEFAULT_GENERATION_CONFIG } from '../io/hf-folder.js';
@@ -57,31 +54,6 @@ export function forwardBatch(model: BaichuanForCausalLM, b: SftBatch, recompute 
     ...(b.segments ? { segments: b.segments } : {}),
     recompute,
   });
-}
-
-/**
- * Differentiable sum of log p(target) over each example's loss tokens (one
- * scalar Tensor per example: per row of a padded batch, per segment of a
- * packed one), from logits [B, T, V] of forwardBatch. The piece a preference
- * trainer (DPO, reward model) builds on; the max-z term is not included.
- */
-export function exampleLogProbs(logits: Tensor, b: SftBatch): { logps: Tensor[]; tokens: number[] } {
-  const V = logits.dim(-1);
-  const flat = logits.reshape(b.B * b.T, V);
-  const spans: [number, number][] = [];
-  if (b.segments) for (let i = 0; i < b.segments.length; i += 3) spans.push([b.segments[i]! * b.T + b.segments[i + 1]!, b.segments[i + 2]!]);
-  else for (let r = 0; r < b.B; r++) spans.push([r * b.T, b.T]);
-  const logps: Tensor[] = [], tokens: number[] = [];
-  for (const [start, len] of spans) {
-    const t = b.targets.subarray(start, start + len);
-    const n = t.reduce((k, v) => k + (v !== -100 ? 1 : 0), 0);
-    tokens.push(n);
-    if (!n) { logps.push(Tensor.from([0], [])); continue; }
-    const stats = {} as CrossEntropyStats;
-    const ce = crossEntropy(contiguous(flat.narrow(0, start, len)), Tensor.from(t, [len], 'i32'), { zLossWeight: 0 }, stats);
-    logps.push(scale(ce, -n));
-  }
-  return { logps, tokens };
 }
 
 /** Token-weighted mean loss over examples (padded batches of `batchSize`, no dropout). */

@@ -18,8 +18,7 @@ import { configFromJSON } from '../../src/model/config.js';
 import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
 import { officialExample } from '../../src/align/labels.js';
 import { buildBatch, planEpoch } from '../../src/align/batches.js';
-import { forwardBatch, exampleLogProbs } from '../../src/align/sft.js';
-import { sumLogProb } from '../../src/infer/log-likelihood.js';
+import { forwardBatch } from '../../src/align/sft.js';
 import { LoraAdapter, applyLoraAdapter } from '../../src/align/lora.js';
 import { saveModel } from '../../src/io/hf-folder.js';
 import { readSafetensorsHeader } from '../../src/io/safetensors.js';
@@ -216,27 +215,4 @@ test('LoRA trains on a 4-bit base: the loss falls and the base is untouched', as
   }
   assert.ok(losses[7]! < losses[0]! - 0.05, `loss ${losses[0]} -> ${losses[7]}`);
   assert.ok(q.model.layers[0]!.self_attn.W_pack.quantized, 'base stays quantised');
-});
-
-test('exampleLogProbs: per-example sums of log p over loss tokens, packed or padded, equal sumLogProb; differentiable', () => {
-  const model = tinyModel('rope', 12);
-  model.eval();
-  const ex = examples(3, 21);
-  for (const pack of [false, true]) {
-    const b = buildBatch(ex, pack ? [[0, 1], [2]] : [[0], [1], [2]], pack);
-    const out = forwardBatch(model, b);
-    const { logps, tokens } = exampleLogProbs(out.logits, b);
-    assert.equal(logps.length, 3);
-    ex.forEach((e, i) => {
-      // sumLogProb over the assistant positions, one at a time (the layout interleaves user and assistant spans)
-      let ref = 0;
-      for (let t = 1; t < e.labels.length; t++) if (e.labels[t] !== -100) ref += sumLogProb(model, e.inputIds.slice(0, t).concat([e.labels[t]!]), t);
-      assert.ok(Math.abs(logps[i]!.item() - ref) <= 1e-4 * Math.abs(ref), `${pack ? 'packed' : 'padded'} example ${i}: ${logps[i]!.item()} vs ${ref}`);
-      assert.equal(tokens[i], e.labels.slice(1).filter((v) => v !== -100).length);
-    });
-  }
-  model.train();
-  const b = buildBatch(ex, [[0], [1]], false);
-  backward(exampleLogProbs(forwardBatch(model, b).logits, b).logps[0]!);
-  assert.ok(model.model.embedTokens.grad, 'gradients reach the parameters');
 });
