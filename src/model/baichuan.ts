@@ -200,7 +200,7 @@ export function checkTokenIds(ids: ArrayLike<number>, vocabSize: number, what = 
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
-      throw new RangeError(`${what}: id ${id} at position ${i} is outside the vocabulary [0, ${vocabSize})`);
+      throw new RangeError(`${what}: token id ${id} is outside the vocabulary [0, ${vocabSize}) (position ${i})`);
   }
 }
 

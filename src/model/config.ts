@@ -39,9 +39,18 @@ function need(j: Record<string, unknown>, key: string, where: string): number {
   return v;
 }
 
+// Upper bounds far above any real model, so a corrupt file cannot ask for absurd structures
+// (ids are i32, so the vocabulary must fit in 31 bits).
+const MAX: Record<string, number> = {
+  vocab_size: 2 ** 31 - 1, hidden_size: 1 << 17, intermediate_size: 1 << 20, num_hidden_layers: 1024,
+  num_attention_heads: 1 << 12, max_position_embeddings: 1 << 24, model_max_length: 1 << 24,
+};
+
 function positiveInt(j: Record<string, unknown>, key: string, where: string): number {
   const v = need(j, key, where);
   if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: config field '${key}' must be a positive integer, got ${v}`);
+  const max = MAX[key];
+  if (max !== undefined && v > max) throw new Error(`${where}: config field '${key}' = ${v} is beyond any Baichuan model (at most ${max})`);
   return v;
 }
 

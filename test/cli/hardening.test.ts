@@ -30,7 +30,7 @@ test('ids beyond 32 bits are refused, never wrapped (logits --ids 4294967301 was
   for (const id of ['4294967301', '8000', '9007199254740993']) {
     const r = run(['logits', '--model', model, '--ids', `1,${id}`]);
     assert.equal(r.code, 2, r.err);
-    assert.match(r.err, /--ids: id \d+ at position 1 is outside the vocabulary \[0, 8000\)/);
+    assert.match(r.err, /--ids: token id \d+ is outside the vocabulary \[0, 8000\) \(position 1\)/);
     assert.equal(r.out, '');
   }
   const d = run(['detokenize', '--tokenizer', TOK, '--ids', '4294967301']);
@@ -42,10 +42,10 @@ test('library entry points range-check ids before the i32 conversion', () => {
   assert.throws(() => Tensor.from([4294967301], [1], 'i32'), /i32 tensor: 4294967301 does not fit in 32 bits/);
   assert.throws(() => Tensor.from([-2147483649], [1], 'i32'), /does not fit/);
   assert.equal(Tensor.from([2147483647, -2147483648], [2], 'i32').data[0], 2147483647);
-  assert.throws(() => checkTokenIds([1, 2 ** 32 + 5], 100, 'x'), /x: id 4294967301 at position 1 is outside the vocabulary \[0, 100\)/);
+  assert.throws(() => checkTokenIds([1, 2 ** 32 + 5], 100, 'x'), /x: token id 4294967301 is outside the vocabulary \[0, 100\) \(position 1\)/);
   const m = new BaichuanForCausalLM(configFromJSON({ ...PRESETS.tiny!, vocab_size: 64, hidden_size: 16, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 2 })).initWeights(0).eval();
-  assert.throws(() => sequenceLogits(m, [1, 2 ** 32 + 5]), /sequenceLogits: id 4294967301/);
-  assert.throws(() => sumLogProb(m, [1, 2, 2 ** 32 + 1], 1), /sumLogProb: id 4294967297/);
+  assert.throws(() => sequenceLogits(m, [1, 2 ** 32 + 5]), /sequenceLogits: token id 4294967301/);
+  assert.throws(() => sumLogProb(m, [1, 2, 2 ** 32 + 1], 1), /sumLogProb: token id 4294967297/);
   assert.equal(sequenceLogits(m, [1, 5]).length, 2 * 64);
 });
 
