@@ -39,6 +39,8 @@ export interface Instance {
   /** Work of one run, for --perf: floating-point (or int8 multiply-add x 2) operations, and bytes streamed. */
   flops?: number;
   bytes?: number;
+  /** The case at this instance's size (perf sizes differ from the test's). */
+  label?: string;
 }
 
 export interface KernelCase {
@@ -144,6 +146,7 @@ function gemmCase(dtype: 'f32' | 'bf16' | 'mixed', s: GemmShape, perf?: GemmShap
           return [r];
         }),
         flops: 2 * M * N * K * batch,
+        label: `gemm ${dtype} ${tag} ${M}x${N}x${K}${batch > 1 ? ` batch ${batch}` : ''}`,
       };
     },
   };
@@ -182,6 +185,7 @@ function qmatmulCase(bits: 4 | 8, M: number, N: number, K: number, G: number, pe
         },
         flops: 2 * d.M * d.N * d.K,
         bytes: q.byteLength + sc.byteLength,
+        label: `qmatmul q${bits} g${G} M=${d.M} ${d.N}x${d.K}`,
       };
     },
   };
@@ -560,11 +564,11 @@ export function runPerf(builds: string[], filter: RegExp | null, log: (s: string
       for (const b of builds) {
         native.setArch(b);
         const ms = timeIt(() => inst.run());
-        const row: PerfRow = { case: c.name, build: b, ms };
+        const row: PerfRow = { case: inst.label ?? `${c.name} (perf size)`, build: b, ms };
         if (inst.flops) row.gflops = inst.flops / ms / 1e6;
         if (inst.bytes) row.gbs = inst.bytes / ms / 1e6;
         rows.push(row);
-        log(`${c.name} [${b}]: ${ms.toFixed(3)} ms${row.gflops ? `, ${row.gflops.toFixed(1)} GFLOP/s` : ''}${row.gbs ? `, ${row.gbs.toFixed(1)} GB/s` : ''}`);
+        log(`${row.case} [${b}]: ${ms.toFixed(3)} ms${row.gflops ? `, ${row.gflops.toFixed(1)} GFLOP/s` : ''}${row.gbs ? `, ${row.gbs.toFixed(1)} GB/s` : ''}`);
       }
     }
   } finally {

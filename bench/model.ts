@@ -13,9 +13,13 @@ import { bytesPerElement } from '../src/engine/dtype.js';
 import type { BaichuanForCausalLM } from '../src/model/baichuan.js';
 import { Linear, NormHead } from '../src/model/layers.js';
 import { machineInfo, machineLine } from './machine.js';
+import { kernelInfo, setKernels } from '../src/engine/backend.js';
+import type { KernelBuild } from '../src/engine/native.js';
 
 export interface DecodeBench {
   model: string; params: number; dtype: string; prompt_tokens: number; new_tokens: number;
+  /** the kernel build this row ran on */
+  build: string;
   load_s: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number;
   /** Weight bytes one decode step reads (all matrices; one embedding row). */
   bytes_per_token: number;
@@ -50,7 +54,11 @@ export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
   return bytes + emb.shape[1]! * bytesPerElement(emb.dtype);
 }
 
-export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}): DecodeBench {
+/**
+ * Prefill and decode on the active kernel build and then on each of `before`
+ * (e.g. avx2), the model loaded once: before/after in the same run.
+ */
+export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = []): DecodeBench[] {
   const bw = measureBandwidth();  // before loading, so the buffer is freed before the model's pages compete for memory
   log(`read bandwidth ${bw.toFixed(1)} GB/s`);
   const t0 = performance.now();
@@ -58,25 +66,36 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
   const load = (performance.now() - t0) / 1000;
   const rng = new Rng(1);
   const prompt = Array.from({ length: promptTokens }, () => 3 + rng.int(model.config.vocabSize - 3));
-  const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
-  s.step();
-  log(`prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
-  while (s.step()) { /* decode */ }
   const w = (model.model.layers[0]!.self_attn.W_pack as Linear).quantized;
   const dtype = w ? `q${w.bits} g${w.groupSize}` : [...model.namedParameters()][0]![1].dtype;
   const bytesPerToken = decodeBytesPerToken(model);
-  return {
-    model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens,
-    load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
-    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
-    bytes_per_token: bytesPerToken, bandwidth_gb_s: bw, bandwidth_limit_tokens_per_s: (bw * 1e9) / bytesPerToken,
-  };
+  const active = kernelInfo().arch;
+  const rows: DecodeBench[] = [];
+  try {
+    for (const build of [active, ...before.filter((b) => b !== active)]) {
+      setKernels(build);
+      const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
+      s.step();
+      log(`[${build}] prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
+      while (s.step()) { /* decode */ }
+      log(`[${build}] decode ${newTokens} tokens: ${s.decodeSeconds.toFixed(2)} s`);
+      rows.push({
+        model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens, build,
+        load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
+        peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+        bytes_per_token: bytesPerToken, bandwidth_gb_s: bw, bandwidth_limit_tokens_per_s: (bw * 1e9) / bytesPerToken,
+      });
+    }
+  } finally {
+    setKernels(active);
+  }
+  return rows;
 }
 
 export function decodeReport(rows: DecodeBench[]): string {
   const lines = [`### bench decode — ${machineLine(machineInfo())}`, '',
-    '| model | params | weights | prompt | prefill tok/s | decode tok/s | GB read/token | bandwidth GB/s | limit tok/s | % of limit | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.bytes_per_token / 1e9).toFixed(2)} | ${r.bandwidth_gb_s.toFixed(1)} | ${r.bandwidth_limit_tokens_per_s.toFixed(2)} | ${((100 * r.decode_tokens_per_s) / r.bandwidth_limit_tokens_per_s).toFixed(0)}% | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
+    '| model | params | weights | kernels | prompt | prefill tok/s | decode tok/s | GB read/token | bandwidth GB/s | limit tok/s | % of limit | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.build} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.bytes_per_token / 1e9).toFixed(2)} | ${r.bandwidth_gb_s.toFixed(1)} | ${r.bandwidth_limit_tokens_per_s.toFixed(2)} | ${((100 * r.decode_tokens_per_s) / r.bandwidth_limit_tokens_per_s).toFixed(0)}% | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
   return lines.join('\n') + '\n';
 }
 

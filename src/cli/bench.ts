@@ -11,6 +11,7 @@ import { backend } from '../engine/backend.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
 import { runPerf, perfReport } from '../../bench/kernel-table.js';
 import { kernelInfo } from '../engine/backend.js';
+import type { KernelBuild } from '../engine/native.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
 import { benchServe, serveReport } from '../../bench/serve.js';
 import { benchAlign, alignReport } from '../../bench/align.js';
@@ -64,12 +65,16 @@ export function registerBench(program: Command): void {
     .option('--prompt-tokens <n>', 'prompt length', '128')
     .option('--new-tokens <n>', 'tokens to decode', '32')
     .option('--threads <n>', 'kernel threads (default: all cores)')
+    .option('--before <list>', 'kernel builds to time after the active one, same model and run (e.g. avx2; "none" for none)', 'avx2')
     .option('--append <file>', 'append the Markdown report to this file')
     .option('--json', 'print one JSON object as the last line')
-    .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; append?: string; json?: boolean }) => {
+    .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; before: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
-      const r = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s));
-      publish(decodeReport([r]), o, r);
+      const supported = kernelInfo().supported as string[];
+      const before = o.before === 'none' ? [] : o.before.split(',').map((b) => b.trim()).filter((b) => b !== kernelInfo().arch);
+      for (const b of before) if (!supported.includes(b)) throw new UsageError(`--before: '${b}' is not a build this CPU supports (${supported.join(', ')})`);
+      const rows = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s), before as KernelBuild[]);
+      publish(decodeReport(rows), o, rows);
     });
   bench
     .command('data')
