@@ -10,6 +10,7 @@
 // section, which starts at the first multiple of general.alignment (32).
 // This module knows nothing about Baichuan (see gguf-export.ts, gguf-load.ts).
 import fs from 'node:fs';
+import { withAtomicFile } from '../engine/atomic-write.js';
 
 export enum GgufType { UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12 }
 
@@ -321,9 +322,7 @@ export function writeGguf(file: string, kv: [string, GgufValue][], tensors: Gguf
     off += bytes + pad(bytes);
   }
   h.push(Buffer.alloc(pad(h.length)));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  withAtomicFile(file, (fd) => {
     writeAll(fd, h.concat());
     tensors.forEach((t, i) => {
       const data = t.produce();
@@ -331,14 +330,7 @@ export function writeGguf(file: string, kv: [string, GgufValue][], tensors: Gguf
       writeAll(fd, data);
       if (pad(data.byteLength)) writeAll(fd, new Uint8Array(pad(data.byteLength)));
     });
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  });
 }
 
 function writeAll(fd: number, data: Uint8Array): void {

@@ -5,6 +5,7 @@
 // config.json and generation_config.json (and tokenizer.model when given).
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../engine/atomic-write.js';
 import { writeSafetensors } from './safetensors.js';
 import { listWeights, type WeightFormat } from './weight-files.js';
 import { FLOAT_DTYPES, firstNonFinite, readTensor } from './tensor-source.js';
@@ -156,9 +157,7 @@ export function saveModel(model: BaichuanForCausalLM, dir: string, opts: SaveOpt
 }
 
 export function writeJSON(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** Header-only description of a folder's weights: files, tensor count and stored bytes per dtype. */

@@ -1,6 +1,7 @@
 // Writing a safetensors file whose tensors are produced one at a time, so a
 // model larger than memory (a random 13B) never needs to exist at once.
 import fs from 'node:fs';
+import { withAtomicFile } from '../engine/atomic-write.js';
 import { numel } from '../engine/tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { DType } from '../engine/dtype.js';
@@ -53,9 +54,7 @@ export function writeSafetensorsRaw(file: string, entries: RawStreamEntry[], met
   let hjson = JSON.stringify(header);
   hjson += ' '.repeat((8 - (hjson.length % 8)) % 8);
   const hb = Buffer.from(hjson, 'utf8');
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  withAtomicFile(file, (fd) => {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(hb.length));
     fs.writeSync(fd, len);
@@ -68,9 +67,5 @@ export function writeSafetensorsRaw(file: string, entries: RawStreamEntry[], met
         view = view.subarray(n);
       }
     }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  });
 }

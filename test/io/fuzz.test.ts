@@ -4,7 +4,7 @@
 // torch.save — must give either the tensors or an Error that names the
 // file: never another kind of throw, a hang, or memory beyond twice the
 // file's size. A short run is part of the suite; for a long run:
-//   FUZZ_RUNS=20000 node --test dist/test/io/fuzz.test.js
+//   BAICHUAN2_FUZZ_RUNS=20000 node --test dist/test/io/fuzz.test.js (BAICHUAN2_FUZZ_SEED replays a seed)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -18,8 +18,9 @@ import { listTorchBin } from '../../src/io/torch-bin.js';
 import { readTensor, type TensorSource } from '../../src/io/tensor-source.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { SHARDED_BIN, noGolden, tmp } from './fixtures.js';
+import { SEED } from '../fuzz/mutate.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.BAICHUAN2_FUZZ_RUNS ?? 150);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -55,7 +56,7 @@ function fuzz(name: string, orig: Buffer, regions: [number, number][], parse: (f
     const ms_ = performance.now() - t0;
     if (peak > 2 * buf.length + 2 ** 20) throw new Error(`allocated ${peak} bytes for a ${buf.length}-byte file`);
     if (ms_ > 2000) throw new Error(`took ${ms_.toFixed(0)} ms`);
-  }), { numRuns: RUNS, seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined });
+  }), { numRuns: RUNS, seed: SEED });
   fs.rmSync(dir, { recursive: true, force: true });
   return stats;
 }
