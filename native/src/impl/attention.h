@@ -192,10 +192,13 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
           const float corr = m[r] == -INFINITY ? 0.f : std::exp(m[r] - mNew);
           if (corr != 1.f)
             for (int d = 0; d < D; d++) acc[r * D + d] *= corr;
+          // The sum always runs over the whole block width (zeros past nk), so its
+          // vector-lane order does not depend on where the block ends: a row's output
+          // is the same whatever the sequence length or padding of its batch.
           float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-          for (int c = 0; c < nk; c++) {
-            const float p = expNeg(sr[c] - mNew);  // masked scores are -inf: p = 0
+          for (int c = 0; c < ATT_KB; c++) {
+            const float p = c < nk ? expNeg(sr[c] - mNew) : 0.f;  // masked scores are -inf: p = 0
             sr[c] = p;
             sum += p;
           }
