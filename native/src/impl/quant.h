@@ -267,7 +267,10 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
 #if defined(__AVX2__)
   const int64_t blockBytes = bits == 8 ? 32 : 16;
 #endif
-#if defined(__AVX512BW__)
+#if defined(__AVX512BW__) && defined(BAICHUAN2_QMATVEC512)
+  // The 512-bit GEMV (two blocks per zmm) is opt-in: on a Sapphire Rapids it decoded a
+  // 7B q4 model at 1.31 tok/s against 2.78 for the 256-bit loop below (BENCHMARKS.md,
+  // 2026-12-01), so the AVX-512 builds use the 256-bit decode loop until it is faster.
   if (qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy)) return;
 #endif
 #pragma omp parallel for schedule(static, 16)
