@@ -18,12 +18,11 @@ import { setThreads } from '../../engine/backend.js';
 import { loadModel, saveModel } from '../../io/hf-folder.js';
 import { loadTokenizer } from '../../tokenizer/index.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';
-import { AdamW } from '../../train/optimizer.js';
 import { lrAt } from '../../train/schedule.js';
 import { dpoBatch, type DpoOptions } from './math.js';
 import { packSequences, tokenLogProbs, sequenceSums, spreadRowGrad, type Sequence } from './logprobs.js';
 import { readPreferencePairs, encodePair, describeSkipped, type EncodedPair } from './data.js';
-import { Run, hashConfig, loadOptimizer, IndexLoader, type MetricsRow } from './run.js';
+import { Run, hashConfig, startPairTraining, type MetricsRow } from './run.js';
 import type { DpoConfig } from './config.js';
 import { LoraAdapter, applyLoraAdapter } from '../lora.js';
 
@@ -170,15 +169,9 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
   }
   policy.train();
   const params = adapter ? adapter.namedParameters() : [...policy.namedParameters()];
-  const opt = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
-  const loader = new IndexLoader(train.length, c.seed);
-  let step = 0, elapsed = 0;
-  if (resumed) {
-    step = resumed.state.step;
-    elapsed = resumed.state.elapsedSeconds;
-    loadOptimizer(resumed.dir, 'policy', opt, step);
-    loader.restore(resumed.state.data.loader as { epoch: number; position: number });
-  }
+  const start = startPairTraining(params, c, train.length, resumed, 'policy');
+  const { opt, loader } = start;
+  let { step, elapsed } = start;
   const tokenizer = fs.existsSync(tokFile) ? tokFile : undefined;
   const save = () => run.checkpoint({ step, configHash: hash, elapsedSeconds: elapsed, data: { loader: loader.state() } },
     (dir) => { if (adapter) adapter.save(path.join(dir, 'adapter'), path.resolve(c.model)); else saveModel(policy, path.join(dir, 'policy'), { tokenizerModel: tokenizer }); }, { policy: opt }, c.keepCheckpoints);

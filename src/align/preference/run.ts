@@ -11,7 +11,8 @@ import crypto from 'node:crypto';
 import { publishCheckpoint, latestCheckpoint } from '../../train/checkpoint.js';
 import { writeSafetensors, readSafetensors } from '../../io/safetensors.js';
 import { lossSvg } from '../../train/plot.js';
-import type { AdamW } from '../../train/optimizer.js';
+import { AdamW } from '../../train/optimizer.js';
+import type { Tensor } from '../../engine/tensor.js';
 
 export type MetricsRow = { step: number; loss: number } & Record<string, number>;
 
@@ -133,4 +134,18 @@ export class IndexLoader {
     this.position = s.position;
     this.order = epochOrder(this.n, this.seed, this.epoch);
   }
+}
+
+/**
+ * The optimizer and data order of a pairwise trainer (DPO, reward model), restored
+ * from `resumed` when there is one: the step and elapsed time it continues from.
+ */
+export function startPairTraining(params: [string, Tensor][], c: { beta1: number; beta2: number; eps: number; weightDecay: number; seed: number },
+  count: number, resumed: { dir: string; state: RunState } | null, key: string): { opt: AdamW; loader: IndexLoader; step: number; elapsed: number } {
+  const opt = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
+  const loader = new IndexLoader(count, c.seed);
+  if (!resumed) return { opt, loader, step: 0, elapsed: 0 };
+  loadOptimizer(resumed.dir, key, opt, resumed.state.step);
+  loader.restore(resumed.state.data.loader as { epoch: number; position: number });
+  return { opt, loader, step: resumed.state.step, elapsed: resumed.state.elapsedSeconds };
 }

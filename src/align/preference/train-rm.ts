@@ -10,14 +10,13 @@ import path from 'node:path';
 import { backward } from '../../engine/autograd.js';
 import { clipGradNorm } from '../../engine/ops/optim.js';
 import { setThreads } from '../../engine/backend.js';
-import { AdamW } from '../../train/optimizer.js';
 import { lrAt } from '../../train/schedule.js';
 import { rmBatch } from './math.js';
 import { packSequences } from './logprobs.js';
 import type { EncodedPair } from './data.js';
 import { loadPairs, pairSequences } from './dpo.js';
 import { RewardModel, loadRewardModel, saveRewardModel, lastValues, lastValueGrad, accuracyByGap, gapTable, type GapAccuracy } from './reward-model.js';
-import { Run, hashConfig, loadOptimizer, IndexLoader, type MetricsRow } from './run.js';
+import { Run, hashConfig, startPairTraining, type MetricsRow } from './run.js';
 import type { RmConfig } from './config.js';
 import type { TrainHooks } from './dpo.js';
 
@@ -60,15 +59,9 @@ export async function trainRewardModel(c: RmConfig, hooks: TrainHooks = {}): Pro
   log(`${train.length} training pairs, ${val.length} held out`, true);
   rm.train();
   const params = rm.namedParameters();
-  const opt = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
-  const loader = new IndexLoader(train.length, c.seed);
-  let step = 0, elapsed = 0;
-  if (resumed) {
-    step = resumed.state.step;
-    elapsed = resumed.state.elapsedSeconds;
-    loadOptimizer(resumed.dir, 'reward', opt, step);
-    loader.restore(resumed.state.data.loader as { epoch: number; position: number });
-  }
+  const start = startPairTraining(params, c, train.length, resumed, 'reward');
+  const { opt, loader } = start;
+  let { step, elapsed } = start;
   const tokenizer = fs.existsSync(tokFile) ? tokFile : undefined;
   const save = () => run.checkpoint({ step, configHash: hash, elapsedSeconds: elapsed, data: { loader: loader.state() } },
     (dir) => saveRewardModel(rm, path.join(dir, 'reward-model'), tokenizer), { reward: opt }, c.keepCheckpoints);
