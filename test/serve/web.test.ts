@@ -38,7 +38,11 @@ test('web chat page: streamed reply, multi-turn with system prompt, stop, new ch
     await assistants.nth(0).locator('.meta').waitFor();
     const first = await assistants.nth(0).locator('.content').textContent();
     assert.ok(first && first.length > 0, 'a reply streamed in');
-    assert.match((await assistants.nth(0).locator('.meta').textContent())!, /^12 tokens · [\d.]+ tokens\/s/);
+    // the page samples without a seed, so the random tiny model may end at eos before max_tokens
+    const meta = (await assistants.nth(0).locator('.meta').textContent())!;
+    const n = Number(/^(\d+) tokens · [\d.]+ tokens\/s/.exec(meta)?.[1]);
+    assert.ok(n >= 1 && n <= 12, `token count in '${meta}'`);
+    if (n < 12) assert.match(meta, /stop$/, 'fewer than max_tokens only when the model stopped');
     assert.equal(await page.locator('.msg.user .content').first().textContent(), 'Hello there!');
 
     await page.fill('#input', 'And then?');
