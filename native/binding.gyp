@@ -52,7 +52,7 @@
     {
       "target_name": "baichuan2_native",
       "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx2vnni", "kernels_avx512", "kernels_avx512vnni", "kernels_avx512bf16"],
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/dispatch.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-fopenmp"],
       "ldflags": ["-fopenmp"]

@@ -4,200 +4,43 @@
 // bounds. Arrays are caller-owned TypedArrays (their ArrayBuffers are GC'd);
 // the addon keeps no pointers after a call returns.
 #include <napi.h>
-#include <cpuid.h>
 #include <omp.h>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include "args.h"
+#include "dispatch.h"
 #include "kernels.h"
 
 namespace {
 
-using bc::KernelTable;
-
-// CPU features from CPUID, and whether the OS saves the register state they
-// need (XCR0): a CPU can report AVX-512 while the kernel leaves the zmm state
-// disabled, and then the instructions fault.
-struct Features {
-  bool avx = false, avx2 = false, fma = false, f16c = false;
-  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512cd = false;
-  bool avx512vnni = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
-  bool amxTile = false, amxBf16 = false, amxInt8 = false;
-  bool osYmm = false, osZmm = false, osAmx = false;  // XCR0 bits 1-2, 5-7, 17-18
-};
-
-uint64_t xgetbv0() {
-  uint32_t lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  return (static_cast<uint64_t>(hi) << 32) | lo;
-}
-
-Features detect() {
-  Features f;
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(1, 0, &a, &b, &c, &d)) return f;
-  const bool osxsave = (c >> 27) & 1;
-  f.fma = (c >> 12) & 1;
-  f.avx = (c >> 28) & 1;
-  f.f16c = (c >> 29) & 1;
-  if (osxsave) {
-    const uint64_t xcr0 = xgetbv0();
-    f.osYmm = (xcr0 & 0x6) == 0x6;
-    f.osZmm = f.osYmm && (xcr0 & 0xe0) == 0xe0;
-    f.osAmx = (xcr0 & 0x60000) == 0x60000;
-  }
-  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-    f.avx2 = (b >> 5) & 1;
-    f.avx512f = (b >> 16) & 1;
-    f.avx512dq = (b >> 17) & 1;
-    f.avx512cd = (b >> 28) & 1;
-    f.avx512bw = (b >> 30) & 1;
-    f.avx512vl = (b >> 31) & 1;
-    f.avx512vnni = (c >> 11) & 1;
-    f.amxBf16 = (d >> 22) & 1;
-    f.avx512fp16 = (d >> 23) & 1;
-    f.amxTile = (d >> 24) & 1;
-    f.amxInt8 = (d >> 25) & 1;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
-      f.avxvnni = (a >> 4) & 1;
-      f.avx512bf16 = (a >> 5) & 1;
-    }
-  }
-  return f;
-}
-
-const Features kFeatures = detect();
-
-bool hasAvx2(const Features& f) { return f.avx && f.avx2 && f.fma && f.f16c && f.osYmm; }
-bool hasAvx512(const Features& f) {
-  return hasAvx2(f) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512cd && f.osZmm;
-}
-
-// Every build, best first, with what the CPU and OS must provide for it.
-struct Build {
-  const KernelTable* table;
-  bool (*supported)(const Features&);
-  const char* needs;
-};
-const Build kBuilds[] = {
-    {&bc::avx512bf16::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni && f.avx512bf16; },
-     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI, AVX512-BF16 and OS zmm state"},
-    {&bc::avx512vnni::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni; },
-     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI and OS zmm state"},
-    {&bc::avx512::table, hasAvx512, "AVX-512 F/BW/VL/DQ/CD and OS zmm state"},
-    {&bc::avx2vnni::table, [](const Features& f) { return hasAvx2(f) && f.avxvnni; }, "AVX2, FMA, F16C, AVX-VNNI and OS ymm state"},
-    {&bc::avx2::table, hasAvx2, "AVX2, FMA, F16C and OS ymm state"},
-    {&bc::generic::table, [](const Features&) { return true; }, "x86-64"},
-};
-
-const Build* findBuild(const std::string& name) {
-  for (const Build& b : kBuilds)
-    if (name == b.table->name) return &b;
-  return nullptr;
-}
-
-const KernelTable* bestTable() {
-  for (const Build& b : kBuilds)
-    if (b.supported(kFeatures)) return b.table;
-  return &bc::generic::table;
-}
-
-const KernelTable* active = bestTable();
-
-[[noreturn]] void fail(Napi::Env env, const std::string& op, const std::string& msg) {
-  throw Napi::RangeError::New(env, op + ": " + msg);
-}
-
-struct ArrayView {
-  void* data = nullptr;
-  int64_t length = 0;
-  napi_typedarray_type type = napi_float32_array;
-};
-
-ArrayView arrayArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
-  if (i >= info.Length() || !info[i].IsTypedArray()) fail(info.Env(), op, std::string(name) + " must be a TypedArray");
-  Napi::TypedArray t = info[i].As<Napi::TypedArray>();
-  ArrayView v;
-  v.type = t.TypedArrayType();
-  v.length = static_cast<int64_t>(t.ElementLength());
-  v.data = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-  return v;
-}
-
-// A typed array argument of the given kind with at least `need` elements, or a named RangeError.
-template <typename T>
-T* typedArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need,
-            napi_typedarray_type type, const char* what) {
-  ArrayView v = arrayArg(info, i, op, name);
-  if (v.type != type) fail(info.Env(), op, std::string(name) + " must be " + what);
-  if (v.length < need)
-    fail(info.Env(), op, std::string(name) + " has " + std::to_string(v.length) + " elements, needs " +
-                             (need == INT64_MAX ? std::string("more than 2^63 (sizes or strides overflow)") : std::to_string(need)));
-  return static_cast<T*>(v.data);
-}
-
-float* f32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  return typedArg<float>(info, i, op, name, need, napi_float32_array, "a Float32Array");
-}
-
-int32_t* i32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  return typedArg<int32_t>(info, i, op, name, need, napi_int32_array, "an Int32Array");
-}
-
-uint16_t* u16Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  return typedArg<uint16_t>(info, i, op, name, need, napi_uint16_array, "a Uint16Array (bf16 bits)");
-}
-
-uint8_t* u8Arg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t need) {
-  return typedArg<uint8_t>(info, i, op, name, need, napi_uint8_array, "a Uint8Array");
-}
-
-bool isNullish(const Napi::CallbackInfo& info, size_t i) {
-  return i >= info.Length() || info[i].IsNull() || info[i].IsUndefined();
-}
-
-int64_t intArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name, int64_t lo = 0) {
-  if (i >= info.Length() || !info[i].IsNumber()) fail(info.Env(), op, std::string(name) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d)) fail(info.Env(), op, std::string(name) + " must be an integer");
-  if (d < static_cast<double>(lo) || d > 9.0e15)
-    fail(info.Env(), op, std::string(name) + " = " + std::to_string(static_cast<int64_t>(d)) + " is out of range");
-  return static_cast<int64_t>(d);
-}
-
-int dimArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
-  int64_t v = intArg(info, i, op, name, 0);
-  if (v > 2147483647) fail(info.Env(), op, std::string(name) + " exceeds 2^31-1");
-  return static_cast<int>(v);
-}
-
-float floatArg(const Napi::CallbackInfo& info, size_t i, const std::string& op, const char* name) {
-  if (i >= info.Length() || !info[i].IsNumber()) fail(info.Env(), op, std::string(name) + " must be a number");
-  return info[i].As<Napi::Number>().FloatValue();
-}
+using namespace bc;
+using namespace bc::args;
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("arch", active->name);
-  o.Set("best", bestTable()->name);
+  o.Set("arch", dispatch::active()->name);
+  o.Set("best", dispatch::best()->name);
   o.Set("threads", omp_get_max_threads());
   Napi::Object caps = Napi::Object::New(env);
-  caps.Set("bf16Dot", (active->caps & bc::kCapBf16Dot) != 0);
-  caps.Set("int8Gemm", (active->caps & bc::kCapInt8Gemm) != 0);
+  caps.Set("bf16Dot", (dispatch::active()->caps & bc::kCapBf16Dot) != 0);
+  caps.Set("int8Gemm", (dispatch::active()->caps & bc::kCapInt8Gemm) != 0);
   o.Set("caps", caps);
   Napi::Array builds = Napi::Array::New(env), supported = Napi::Array::New(env);
   uint32_t nb = 0, ns = 0;
-  for (const Build& b : kBuilds) {
-    builds.Set(nb++, b.table->name);
-    if (b.supported(kFeatures)) supported.Set(ns++, b.table->name);
+  int count = 0;
+  const dispatch::Build* all = dispatch::builds(&count);
+  for (int i = 0; i < count; i++) {
+    builds.Set(nb++, all[i].table->name);
+    if (all[i].supported(dispatch::features())) supported.Set(ns++, all[i].table->name);
   }
   o.Set("builds", builds);
   o.Set("supported", supported);
   Napi::Object f = Napi::Object::New(env);
-  const Features& k = kFeatures;
+  const dispatch::Features& k = dispatch::features();
   const std::pair<const char*, bool> bits[] = {
       {"avx", k.avx}, {"avx2", k.avx2}, {"fma", k.fma}, {"f16c", k.f16c}, {"avx512f", k.avx512f}, {"avx512bw", k.avx512bw},
       {"avx512vl", k.avx512vl}, {"avx512dq", k.avx512dq}, {"avx512cd", k.avx512cd}, {"avx512vnni", k.avx512vnni},
@@ -215,45 +58,11 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-std::string buildNames() {
-  std::string s;
-  for (const Build& b : kBuilds) s += (s.empty() ? "" : ", ") + std::string(b.table->name);
-  return s;
-}
-
-// Selects a build by name; the CPU and OS must support it. Returns an error message or "".
-std::string selectBuild(const std::string& name) {
-  const Build* b = findBuild(name);
-  if (!b) return "unknown kernel build '" + name + "' (builds: " + buildNames() + ")";
-  if (!b->supported(kFeatures)) return "kernel build '" + name + "' needs " + b->needs + ", which this CPU or OS lacks";
-  active = b->table;
-  return "";
-}
-
 Napi::Value SetArch(const Napi::CallbackInfo& info) {
   const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  const std::string err = selectBuild(name);
+  const std::string err = dispatch::selectBuild(name);
   if (!err.empty()) fail(info.Env(), "setArch", err);
   return info.Env().Undefined();
-}
-
-// Overflow-safe size arithmetic for the bounds checks: a product or sum that
-// would exceed int64 saturates to kHuge, which no array can satisfy.
-constexpr int64_t kHuge = INT64_MAX;
-int64_t mulSat(int64_t a, int64_t b) {
-  int64_t r;
-  return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) ? kHuge : r;
-}
-int64_t addSat(int64_t a, int64_t b) {
-  int64_t r;
-  return a < 0 || b < 0 || __builtin_add_overflow(a, b, &r) ? kHuge : r;
-}
-int64_t mulSat(int64_t a, int64_t b, int64_t c) { return mulSat(mulSat(a, b), c); }
-
-// Minimum array length for a row-major matrix of `rows` x `cols` with leading dim ld, batched.
-int64_t extent(int64_t batch, int64_t stride, int64_t rows, int64_t cols, int64_t ld) {
-  if (batch == 0 || rows == 0 || cols == 0) return 0;
-  return addSat(addSat(mulSat(batch - 1, stride), mulSat(rows - 1, ld)), cols);
 }
 
 // gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
@@ -283,7 +92,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (a.length < extent(batch, sA, aRows, aCols, lda)) fail(env, op, "A is too small" + dims);
   if (b.length < extent(batch, sB, bRows, bCols, ldb)) fail(env, op, "B is too small" + dims);
   float* C = f32Arg(info, 13, op, "C", extent(batch, sC, M, N, ldc));
-  active->gemm(tA, tB, M, N, K, alpha, a.data, typeA, lda, sA, b.data, typeB, ldb, sB, beta, C, ldc, sC, batch);
+  dispatch::active()->gemm(tA, tB, M, N, K, alpha, a.data, typeA, lda, sA, b.data, typeB, ldb, sB, beta, C, ldc, sC, batch);
   return env.Undefined();
 }
 
@@ -293,7 +102,7 @@ Napi::Value RmsnormFwd(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 4, op, "rows");
   const int cols = dimArg(info, 5, op, "cols");
   const float eps = floatArg(info, 6, op, "eps");
-  active->rmsnormFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "weight", cols),
+  dispatch::active()->rmsnormFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "weight", cols),
                      f32Arg(info, 2, op, "y", mulSat(rows, cols)), f32Arg(info, 3, op, "rstd", rows), rows, cols, eps);
   return info.Env().Undefined();
 }
@@ -304,7 +113,7 @@ Napi::Value RmsnormBwd(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 6, op, "rows");
   const int cols = dimArg(info, 7, op, "cols");
   const int64_t n = mulSat(rows, cols);
-  active->rmsnormBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "weight", cols), f32Arg(info, 2, op, "rstd", rows),
+  dispatch::active()->rmsnormBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "weight", cols), f32Arg(info, 2, op, "rstd", rows),
                      f32Arg(info, 3, op, "dy", n), f32Arg(info, 4, op, "dx", n), f32Arg(info, 5, op, "dw", cols), rows,
                      cols);
   return info.Env().Undefined();
@@ -315,7 +124,7 @@ Napi::Value L2normFwd(const Napi::CallbackInfo& info) {
   const std::string op = "l2normRows";
   const int64_t rows = intArg(info, 3, op, "rows");
   const int cols = dimArg(info, 4, op, "cols");
-  active->l2normFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)),
+  dispatch::active()->l2normFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)),
                     f32Arg(info, 2, op, "norm", rows), rows, cols, floatArg(info, 5, op, "eps"));
   return info.Env().Undefined();
 }
@@ -326,7 +135,7 @@ Napi::Value L2normBwd(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 4, op, "rows");
   const int cols = dimArg(info, 5, op, "cols");
   const int64_t n = mulSat(rows, cols);
-  active->l2normBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "norm", rows), f32Arg(info, 2, op, "dy", n),
+  dispatch::active()->l2normBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "norm", rows), f32Arg(info, 2, op, "dy", n),
                     f32Arg(info, 3, op, "dx", n), rows, cols, floatArg(info, 6, op, "eps"));
   return info.Env().Undefined();
 }
@@ -335,13 +144,13 @@ Napi::Value L2normBwd(const Napi::CallbackInfo& info) {
 Napi::Value SwigluFwd(const Napi::CallbackInfo& info) {
   const std::string op = "swiglu";
   const int64_t n = intArg(info, 3, op, "n");
-  active->swigluFwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "out", n), n);
+  dispatch::active()->swigluFwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "out", n), n);
   return info.Env().Undefined();
 }
 Napi::Value SwigluBwd(const Napi::CallbackInfo& info) {
   const std::string op = "swiglu.backward";
   const int64_t n = intArg(info, 5, op, "n");
-  active->swigluBwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "dout", n),
+  dispatch::active()->swigluBwd(f32Arg(info, 0, op, "gate", n), f32Arg(info, 1, op, "up", n), f32Arg(info, 2, op, "dout", n),
                     f32Arg(info, 3, op, "dgate", n), f32Arg(info, 4, op, "dup", n), n);
   return info.Env().Undefined();
 }
@@ -349,13 +158,13 @@ Napi::Value SwigluBwd(const Napi::CallbackInfo& info) {
 Napi::Value SiluFwd(const Napi::CallbackInfo& info) {
   const std::string op = "silu";
   const int64_t n = intArg(info, 2, op, "n");
-  active->siluFwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "y", n), n);
+  dispatch::active()->siluFwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "y", n), n);
   return info.Env().Undefined();
 }
 Napi::Value SiluBwd(const Napi::CallbackInfo& info) {
   const std::string op = "silu.backward";
   const int64_t n = intArg(info, 3, op, "n");
-  active->siluBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), n);
+  dispatch::active()->siluBwd(f32Arg(info, 0, op, "x", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), n);
   return info.Env().Undefined();
 }
 
@@ -374,7 +183,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   float* y = f32Arg(info, 1, op, "y", n);
   const float* cs = f32Arg(info, 9, op, "cos", mulSat(bt, D));
   const float* sn = f32Arg(info, 10, op, "sin", mulSat(bt, D));
-  active->rope(x, y, B, T, H, D, sb, st, sh, cs, sn, info[11].ToBoolean() ? 1 : 0);
+  dispatch::active()->rope(x, y, B, T, H, D, sb, st, sh, cs, sn, info[11].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
 }
 
@@ -383,7 +192,7 @@ Napi::Value SoftmaxFwd(const Napi::CallbackInfo& info) {
   const std::string op = "softmax";
   const int64_t rows = intArg(info, 2, op, "rows");
   const int cols = dimArg(info, 3, op, "cols");
-  active->softmaxFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)), rows, cols,
+  dispatch::active()->softmaxFwd(f32Arg(info, 0, op, "x", mulSat(rows, cols)), f32Arg(info, 1, op, "y", mulSat(rows, cols)), rows, cols,
                      info[4].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
 }
@@ -392,7 +201,7 @@ Napi::Value SoftmaxBwd(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 3, op, "rows");
   const int cols = dimArg(info, 4, op, "cols");
   const int64_t n = mulSat(rows, cols);
-  active->softmaxBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), rows, cols,
+  dispatch::active()->softmaxBwd(f32Arg(info, 0, op, "y", n), f32Arg(info, 1, op, "dy", n), f32Arg(info, 2, op, "dx", n), rows, cols,
                      info[5].ToBoolean() ? 1 : 0);
   return info.Env().Undefined();
 }
@@ -413,7 +222,7 @@ Napi::Value XentFwd(const Napi::CallbackInfo& info) {
   const int ignore = static_cast<int>(info[4].As<Napi::Number>().Int32Value());
   int32_t* t = i32Arg(info, 1, op, "targets", rows);
   checkTargets(info.Env(), op, t, rows, cols, ignore);
-  active->xentFwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, rows, cols, ignore, f32Arg(info, 5, op, "loss", rows),
+  dispatch::active()->xentFwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, rows, cols, ignore, f32Arg(info, 5, op, "loss", rows),
                   f32Arg(info, 6, op, "lse", rows), f32Arg(info, 7, op, "max", rows), i32Arg(info, 8, op, "argmax", rows));
   return info.Env().Undefined();
 }
@@ -430,7 +239,7 @@ Napi::Value XentBwd(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < rows; r++)
     if (am[r] < 0 || am[r] >= cols) fail(info.Env(), op, "argmax out of range");
   const float* gZ = isNullish(info, 5) ? nullptr : f32Arg(info, 5, op, "gZ", rows);
-  active->xentBwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, f32Arg(info, 2, op, "lse", rows), am,
+  dispatch::active()->xentBwd(f32Arg(info, 0, op, "logits", mulSat(rows, cols)), t, f32Arg(info, 2, op, "lse", rows), am,
                   f32Arg(info, 4, op, "gCe", rows), gZ, f32Arg(info, 6, op, "dlogits", mulSat(rows, cols)), rows, cols, ignore);
   return info.Env().Undefined();
 }
@@ -515,7 +324,7 @@ Napi::Value AttnFwd(const Napi::CallbackInfo& info) {
   const float* v = f32Arg(info, 5, op, "v", attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst));
   float* o = f32Arg(info, 6, op, "o", attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost));
   float* lse = f32Arg(info, 7, op, "lse", mulSat(a.B, a.H, a.Tq));
-  active->attnFwd(&a, q, k, v, o, lse);
+  dispatch::active()->attnFwd(&a, q, k, v, o, lse);
   return info.Env().Undefined();
 }
 
@@ -528,7 +337,7 @@ Napi::Value AttnBwd(const Napi::CallbackInfo& info) {
   const int64_t ke = attnExtent(a.B, a.H, a.Tk, a.D, a.ksb, a.ksh, a.kst);
   const int64_t ve = attnExtent(a.B, a.H, a.Tk, a.D, a.vsb, a.vsh, a.vst);
   const int64_t oe = attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost);
-  active->attnBwd(&a, f32Arg(info, 3, op, "q", qe), f32Arg(info, 4, op, "k", ke), f32Arg(info, 5, op, "v", ve),
+  dispatch::active()->attnBwd(&a, f32Arg(info, 3, op, "q", qe), f32Arg(info, 4, op, "k", ke), f32Arg(info, 5, op, "v", ve),
                   f32Arg(info, 6, op, "o", oe), f32Arg(info, 7, op, "lse", mulSat(a.B, a.H, a.Tq)),
                   f32Arg(info, 8, op, "dO", oe),
                   f32Arg(info, 9, op, "dq", attnExtent(a.B, a.H, a.Tq, a.D, a.gqsb, a.gqsh, a.gqst)),
@@ -542,7 +351,7 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   const std::string op = "adamw";
   const int64_t n = intArg(info, 4, op, "n");
   uint16_t* pb = isNullish(info, 12) ? nullptr : u16Arg(info, 12, op, "paramBf16", n);
-  active->adamw(f32Arg(info, 0, op, "param", n), f32Arg(info, 1, op, "grad", n), f32Arg(info, 2, op, "m", n),
+  dispatch::active()->adamw(f32Arg(info, 0, op, "param", n), f32Arg(info, 1, op, "grad", n), f32Arg(info, 2, op, "m", n),
                 f32Arg(info, 3, op, "v", n), n, floatArg(info, 5, op, "lr"), floatArg(info, 6, op, "beta1"),
                 floatArg(info, 7, op, "beta2"), floatArg(info, 8, op, "eps"), floatArg(info, 9, op, "weightDecay"),
                 floatArg(info, 10, op, "bc1"), floatArg(info, 11, op, "bc2"), pb);
@@ -551,18 +360,18 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
 
 Napi::Value SumSq(const Napi::CallbackInfo& info) {
   const int64_t n = intArg(info, 1, "sumsq", "n");
-  return Napi::Number::New(info.Env(), active->sumsq(f32Arg(info, 0, "sumsq", "x", n), n));
+  return Napi::Number::New(info.Env(), dispatch::active()->sumsq(f32Arg(info, 0, "sumsq", "x", n), n));
 }
 
 Napi::Value Bf16ToF32(const Napi::CallbackInfo& info) {
   const int64_t n = intArg(info, 2, "bf16ToF32", "n");
-  active->bf16ToF32(u16Arg(info, 0, "bf16ToF32", "x", n), f32Arg(info, 1, "bf16ToF32", "y", n), n);
+  dispatch::active()->bf16ToF32(u16Arg(info, 0, "bf16ToF32", "x", n), f32Arg(info, 1, "bf16ToF32", "y", n), n);
   return info.Env().Undefined();
 }
 
 Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
   const int64_t n = intArg(info, 2, "f32ToBf16", "n");
-  active->f32ToBf16(f32Arg(info, 0, "f32ToBf16", "x", n), u16Arg(info, 1, "f32ToBf16", "y", n), n);
+  dispatch::active()->f32ToBf16(f32Arg(info, 0, "f32ToBf16", "x", n), u16Arg(info, 1, "f32ToBf16", "y", n), n);
   return info.Env().Undefined();
 }
 
@@ -572,7 +381,7 @@ Napi::Value RandomFill(const Napi::CallbackInfo& info) {
   ArrayView v = arrayArg(info, 0, op, "out");
   if (v.type != napi_float32_array) fail(info.Env(), op, "out must be a Float32Array");
   const int64_t seed = intArg(info, 1, op, "seed");
-  active->randomFill(static_cast<float*>(v.data), v.length, static_cast<uint64_t>(seed), info[2].ToBoolean() ? 1 : 0,
+  dispatch::active()->randomFill(static_cast<float*>(v.data), v.length, static_cast<uint64_t>(seed), info[2].ToBoolean() ? 1 : 0,
                      floatArg(info, 3, op, "a"), floatArg(info, 4, op, "b"));
   return info.Env().Undefined();
 }
@@ -596,7 +405,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   if (w.length < mulSat(N, K)) fail(info.Env(), op, "w has " + std::to_string(w.length) + " elements, needs " + std::to_string(N) + " x " + std::to_string(K));
   uint8_t* q = u8Arg(info, 5, op, "q", mulSat(N, bits == 8 ? K : K / 2));
   uint16_t* sc = u16Arg(info, 6, op, "scales", mulSat(N, K / G));
-  active->quantizeRows(w.data, w.type == napi_float32_array ? bc::kF32 : bc::kBF16, N, K, G, bits, q, sc);
+  dispatch::active()->quantizeRows(w.data, w.type == napi_float32_array ? bc::kF32 : bc::kBF16, N, K, G, bits, q, sc);
   return info.Env().Undefined();
 }
 
@@ -606,7 +415,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   const int64_t N = intArg(info, 2, op, "N");
   const int K = dimArg(info, 3, op, "K"), G = dimArg(info, 4, op, "G"), bits = dimArg(info, 5, op, "bits");
   quantDims(info, op, K, G, bits);
-  active->dequantizeRows(u8Arg(info, 0, op, "q", mulSat(N, bits == 8 ? K : K / 2)), u16Arg(info, 1, op, "scales", mulSat(N, K / G)), N, K, G, bits,
+  dispatch::active()->dequantizeRows(u8Arg(info, 0, op, "q", mulSat(N, bits == 8 ? K : K / 2)), u16Arg(info, 1, op, "scales", mulSat(N, K / G)), N, K, G, bits,
                          f32Arg(info, 6, op, "out", mulSat(N, K)));
   return info.Env().Undefined();
 }
@@ -620,21 +429,21 @@ Napi::Value QMatmul(const Napi::CallbackInfo& info) {
   const float* x = f32Arg(info, 0, op, "x", mulSat(M, K));
   const uint8_t* q = u8Arg(info, 3, op, "q", mulSat(N, bits == 8 ? K : K / 2));
   const uint16_t* sc = u16Arg(info, 4, op, "scales", mulSat(N, K / G));
-  active->qmatmul(x, M, K, q, sc, N, G, bits, f32Arg(info, 8, op, "y", mulSat(M, N)));
+  dispatch::active()->qmatmul(x, M, K, q, sc, N, G, bits, f32Arg(info, 8, op, "y", mulSat(M, N)));
   return info.Env().Undefined();
 }
 
 Napi::Value ReadBytes(const Napi::CallbackInfo& info) {
   ArrayView v = arrayArg(info, 0, "readBytes", "buffer");
   Napi::TypedArray t = info[0].As<Napi::TypedArray>();
-  return Napi::Number::New(info.Env(), active->readBytes(v.data, static_cast<int64_t>(t.ByteLength())));
+  return Napi::Number::New(info.Env(), dispatch::active()->readBytes(v.data, static_cast<int64_t>(t.ByteLength())));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // BAICHUAN2_KERNELS forces a build (normally a lower one, to compare or to work around a fault).
   const char* forced = std::getenv("BAICHUAN2_KERNELS");
   if (forced && *forced) {
-    const std::string err = selectBuild(forced);
+    const std::string err = dispatch::selectBuild(forced);
     if (!err.empty()) throw Napi::Error::New(env, "BAICHUAN2_KERNELS=" + std::string(forced) + ": " + err);
   }
   exports.Set("quantize", Napi::Function::New(env, Quantize));
