@@ -63,8 +63,8 @@ export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; bla
     const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
     const C = new Float32Array(s.m * s.n);
     for (const dtype of ['f32', 'bf16'] as const) {
-      const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).to('bf16').data as Uint16Array;
-      const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).to('bf16').data as Uint16Array;
+      const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).astype('bf16').data as Uint16Array;
+      const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).astype('bf16').data as Uint16Array;
       const time = () => (2 * s.m * s.n * s.k) / timeMedian(() => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 })) / 1e9;
       const gflops = time();
       let beforeGflops: number | null = null;

@@ -26,8 +26,8 @@ async function main(argv: string[]): Promise<void> {
   const seedSt = path.join(dir, 'seed.safetensors');
   writeSafetensors(seedSt, new Map<string, Tensor>([
     ['a.weight', Tensor.from(Float32Array.from({ length: 12 }, (_, i) => i / 7), [3, 4])],
-    ['b.bf16', Tensor.from([1, 2, 3, 4, 5], [5], 'f32').to('bf16').detach()],
-    ['c.f16', Tensor.from([0.5, -1, 2, 4], [2, 2], 'f32').to('f16').detach()],
+    ['b.bf16', Tensor.from([1, 2, 3, 4, 5], [5], 'f32').astype('bf16')],
+    ['c.f16', Tensor.from([0.5, -1, 2, 4], [2, 2], 'f32').astype('f16')],
     ['d.i32', Tensor.from(Int32Array.from([7, 8, 9]), [3], 'i32')],
   ]), { format: 'pt' });
   const seedBin = path.resolve(ROOT, '../shared/data/golden/tiny-alibi-bf16-sharded-bin/pytorch_model-00002-of-00002.bin');

@@ -182,7 +182,7 @@ export class LoraAdapter {
         const s = this.scaling;
         for (let i = 0; i < out.length; i++) out[i] = wf[i]! + s * d[i]!;
         const t = Tensor.from(out, w.shape);
-        model.setParameter(`${name}.weight`, w.dtype === 'f32' ? t : t.to(w.dtype).detach());
+        model.setParameter(`${name}.weight`, w.dtype === 'f32' ? t : t.astype(w.dtype));
         lin.delta = null;
       }
     });
@@ -237,7 +237,7 @@ export function applyLoraAdapter(model: BaichuanForCausalLM, adapterDir: string)
       const t = tensors.get(key)!;
       if (t.ndim !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) throw new Error(`${file}: '${key}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
       used.add(key);
-      return t.dtype === 'f32' ? Tensor.from(t.f32().slice(), t.shape) : t.to('f32').detach();
+      return t.astype('f32');
     };
     a.addLayer(name, lin, get('A', [config.r, lin.inFeatures]), get('B', [lin.outFeatures, config.r]), k++);
   }

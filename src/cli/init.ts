@@ -48,7 +48,7 @@ export function registerInit(program: Command): void {
         produce: () => {
           const t = initTensor(p.name, p.shape, cfg, rng.nextU32());
           bar.update(++i);
-          return o.dtype === 'bf16' ? t.to('bf16').detach() : t;
+          return o.dtype === 'bf16' ? t.astype('bf16') : t;
         },
       })), { format: 'pt' });
       writeJSON(path.join(o.out, 'config.json'), configToJSON(cfg));

@@ -4,14 +4,10 @@
 // forward dtype (fp32 master gradients for bf16 parameters), and accumulate
 // into leaf.grad across backward() calls until zeroed. Backward functions run
 // with recording off: there are no higher-order gradients.
-import { Tensor, shapeStr } from './tensor.js';
+import { Tensor, shapeStr, type GradNode } from './tensor.js';
+import { backend } from './backend.js';
 
-export interface GradNode {
-  op: string;
-  inputs: readonly (Tensor | null)[];
-  /** Given dL/d(output) (f32, contiguous), return dL/d(input) for each input (null where none). */
-  backward(grad: Tensor): readonly (Tensor | null)[];
-}
+export type { GradNode } from './tensor.js';
 
 let gradEnabled = true;
 
@@ -131,7 +127,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       const node = t.gradFn;
       if (!node) {
         // A leaf owns its gradient buffer (optimizers scale it in place).
-        t.grad = t.grad ? addGrad(t.grad, g) : Tensor.from(g.f32().slice(), t.shape, 'f32');
+        t.grad = t.grad ? addGrad(t.grad, g) : g.astype('f32');
         continue;
       }
       grads.delete(t);
@@ -146,8 +142,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
 }
 
 function addGrad(a: Tensor, b: Tensor): Tensor {
-  const x = a.f32(), y = b.f32();
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i]! + y[i]!;
+  const out = backend().alloc('f32', a.size) as Float32Array;
+  backend().binary('add', a.f32(), b.f32(), out);
   return Tensor.from(out, a.shape, 'f32');
 }

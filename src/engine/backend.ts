@@ -1,9 +1,31 @@
-// The backend seam: every op reaches compute through this interface and never
-// imports the addon directly, so another backend (CUDA) can be swapped in with
-// setBackend() without touching op or model code. Arguments are host arrays
-// (f32 unless named); a device backend would own device copies behind the
-// same calls.
+// The backend seam (docs/ENGINE.md): every op reaches memory and compute
+// through this interface and never imports the addon directly, so another
+// backend can be swapped in with setBackend() without touching op or model
+// code. What it is, honestly: a table of kernels over flat storages of one
+// device, plus that device's allocator (ggml's ggml_backend_i with its buffer
+// type; tinygrad's Allocator plus runner). The op layer (src/engine/ops)
+// owns shapes, strides, broadcasting, dtype rules and autograd; a backend
+// sees contiguous f32 arrays (bf16 bits where named; gemm, attention and rope
+// take strides). Storages are host-addressable typed arrays: the CPU's own
+// memory here, unified or mirrored memory for a device backend.
+// Kernels come in two kinds: primitives, which every backend implements, and
+// the fused kernels named by FusedOp, which a backend may lack: then
+// supportsOp() says false and the op runs its composed fallback (MLX's `fast`
+// contract: the fallback, built from primitives, is the specification).
+// The CPU backend is the reference; its element-wise, reduction and indexing
+// kernels are TypeScript (cpu-kernels.ts), the rest native C++.
 import { native, KERNEL_BUILDS, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
+import { allocStorage, type DType, type Storage } from './dtype.js';
+import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
+
+export type { BinaryOp, UnaryOp } from './cpu-kernels.js';
+
+/** Where a tensor's storage lives. Only the CPU exists today; a device backend adds its name. */
+export type Device = 'cpu';
+
+/** The fused ops: each has a composed fallback in its op file, used when supportsOp(op) is false. */
+export const FUSED_OPS = ['rmsnorm', 'l2norm', 'rope', 'attention', 'crossEntropy', 'swiglu'] as const;
+export type FusedOp = typeof FUSED_OPS[number];
 
 type F32 = Float32Array;
 
@@ -25,24 +47,41 @@ export interface AttnKernelArgs {
 
 export interface Backend {
   readonly name: string;
+  readonly device: Device;
   threads(): number;
   setThreads(n: number): void;
+  /** True when the fused kernels of `op` exist here; false routes the op to its composed fallback. */
+  supportsOp(op: FusedOp): boolean;
+
+  // ---- memory (the allocator) ----
+  /** A zero-filled storage of n elements of `dtype` on this device. */
+  alloc(dtype: DType, n: number): Storage;
+  /** Give back a storage the op layer knows is dead (kernel scratch); never touched again. A no-op where the GC owns memory. */
+  free(s: Storage): void;
+  /** Copy host values into a storage of this device (same length and element type). */
+  upload(dst: Storage, src: Storage): void;
+  /** Copy a storage of this device into host memory (same length and element type). */
+  download(dst: Storage, src: Storage): void;
+
+  // ---- primitive kernels (every backend) ----
+  /** out = a op b, element-wise over arrays of one length. */
+  binary(op: BinaryOp, a: F32, b: F32, out: F32): void;
+  unary(op: UnaryOp, x: F32, out: F32): void;
+  /** out = a * x + b; out may be x (in place). */
+  affine(x: F32, a: number, b: number, out: F32): void;
+  /** out[r] = sum of row r of x [rows, cols], float64 accumulation in index order. */
+  sumRows(x: F32, rows: number, cols: number, out: F32): void;
+  /** Row maxima and their first positions. */
+  maxRows(x: F32, rows: number, cols: number, vals: F32, idx: Int32Array): void;
+  /** out[i, :] = src[ids[i], :] for rows of C elements. */
+  gatherRows(src: F32 | Uint16Array, ids: Int32Array, C: number, out: F32 | Uint16Array): void;
+  /** out[ids[i], :] += g[i, :] in index order, skipping rows whose id is `skip`. */
+  scatterAddRows(g: F32, ids: Int32Array, C: number, skip: number | null, out: F32): void;
   gemm(a: GemmArgs): void;
-  rmsnormFwd(x: F32, w: F32, y: F32, rstd: F32, rows: number, cols: number, eps: number): void;
-  rmsnormBwd(x: F32, w: F32, rstd: F32, dy: F32, dx: F32, dw: F32, rows: number, cols: number): void;
-  l2normFwd(x: F32, y: F32, norm: F32, rows: number, cols: number, eps: number): void;
-  l2normBwd(y: F32, norm: F32, dy: F32, dx: F32, rows: number, cols: number, eps: number): void;
-  siluFwd(x: F32, y: F32): void;
-  siluBwd(x: F32, dy: F32, dx: F32): void;
-  swigluFwd(gate: F32, up: F32, out: F32): void;
-  swigluBwd(gate: F32, up: F32, dout: F32, dgate: F32, dup: F32): void;
-  rope(x: F32, y: F32, dims: { B: number; T: number; H: number; D: number; sb: number; st: number; sh: number }, cos: F32, sin: F32, inverse: boolean): void;
   softmaxFwd(x: F32, y: F32, rows: number, cols: number, log: boolean): void;
   softmaxBwd(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void;
-  xentFwd(logits: F32, targets: Int32Array, rows: number, cols: number, ignore: number, loss: F32, lse: F32, maxv: F32, argmax: Int32Array): void;
-  xentBwd(logits: F32, targets: Int32Array, lse: F32, argmax: Int32Array, gCe: F32, gZ: F32 | null, dlogits: F32, rows: number, cols: number, ignore: number): void;
-  attnFwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32): void;
-  attnBwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32, dO: F32, dq: F32, dk: F32, dv: F32): void;
+  siluFwd(x: F32, y: F32): void;
+  siluBwd(x: F32, dy: F32, dx: F32): void;
   adamw(p: F32, g: F32, m: F32, v: F32, hp: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; bc1: number; bc2: number }, pBf16: Uint16Array | null): void;
   sumsq(x: F32): number;
   bf16ToF32(x: Uint16Array, y: F32): void;
@@ -54,12 +93,38 @@ export interface Backend {
   dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;
   /** y [M, N] = x [M, K] W^T, W quantised. */
   qmatmul(x: F32, M: number, K: number, q: Uint8Array, scales: Uint16Array, N: number, G: number, bits: number, y: F32): void;
+
+  // ---- fused kernels (called only where supportsOp says so) ----
+  rmsnormFwd(x: F32, w: F32, y: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsnormBwd(x: F32, w: F32, rstd: F32, dy: F32, dx: F32, dw: F32, rows: number, cols: number): void;
+  l2normFwd(x: F32, y: F32, norm: F32, rows: number, cols: number, eps: number): void;
+  l2normBwd(y: F32, norm: F32, dy: F32, dx: F32, rows: number, cols: number, eps: number): void;
+  swigluFwd(gate: F32, up: F32, out: F32): void;
+  swigluBwd(gate: F32, up: F32, dout: F32, dgate: F32, dup: F32): void;
+  rope(x: F32, y: F32, dims: { B: number; T: number; H: number; D: number; sb: number; st: number; sh: number }, cos: F32, sin: F32, inverse: boolean): void;
+  xentFwd(logits: F32, targets: Int32Array, rows: number, cols: number, ignore: number, loss: F32, lse: F32, maxv: F32, argmax: Int32Array): void;
+  xentBwd(logits: F32, targets: Int32Array, lse: F32, argmax: Int32Array, gCe: F32, gZ: F32 | null, dlogits: F32, rows: number, cols: number, ignore: number): void;
+  attnFwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32): void;
+  attnBwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32, dO: F32, dq: F32, dk: F32, dv: F32): void;
 }
 
 export const cpuBackend: Backend = {
   name: 'cpu',
+  device: 'cpu',
   threads: () => native.info().threads,
   setThreads: (n) => native.setThreads(n),
+  supportsOp: () => true,
+  alloc: allocStorage,
+  free: () => {},
+  upload: (dst, src) => dst.set(src as never),
+  download: (dst, src) => dst.set(src as never),
+  binary: binaryF32,
+  unary: unaryF32,
+  affine: affineF32,
+  sumRows: sumRowsF32,
+  maxRows: maxRowsF32,
+  gatherRows: (src, ids, C, out) => gatherRows(src, ids, C, out),
+  scatterAddRows,
   gemm: (a) => native.gemm(a.transA, a.transB, a.M, a.N, a.K, a.alpha, a.A, a.lda, a.strideA, a.B, a.ldb, a.strideB, a.beta, a.C, a.ldc, a.strideC, a.batch),
   rmsnormFwd: (x, w, y, rstd, rows, cols, eps) => native.rmsnormFwd(x, w, y, rstd, rows, cols, eps),
   rmsnormBwd: (x, w, rstd, dy, dx, dw, rows, cols) => native.rmsnormBwd(x, w, rstd, dy, dx, dw, rows, cols),

@@ -1,16 +1,16 @@
-// Tensor: a typed storage plus shape, strides and offset (views share
-// storage), and the autograd fields. Storage lives in ordinary ArrayBuffers,
-// so the garbage collector reclaims it and native kernels borrow pointers
-// only for the length of one call (see native/src/addon.cc). A model larger
-// than one ArrayBuffer is fine: each parameter has its own buffer.
-// View and arithmetic methods delegate to src/engine/ops, which record
-// gradients; the raw helpers here (copies, conversions) never do.
-import { allocStorage, bytesPerElement, checkDType, encodeElement, readElement, type DType, type Storage } from './dtype.js';
+// Tensor: a typed storage on a device plus shape, strides and offset (views
+// share storage), and the autograd fields. It holds data and converts it; it
+// computes nothing and records nothing: every operation, views included, is a
+// free function in src/engine/ops that records its gradient. This file
+// imports no op, so the import graph has no circle through it.
+// Storage is allocated by the active backend (src/engine/backend.ts); on the
+// CPU it is an ordinary ArrayBuffer, so the garbage collector reclaims it and
+// native kernels borrow pointers only for the length of one call (see
+// native/src/addon.cc). A model larger than one ArrayBuffer is fine: each
+// parameter has its own buffer.
+import { bytesPerElement, checkDType, encodeElement, readElement, type DType, type Storage } from './dtype.js';
 import { Rng } from './rng.js';
-import type { GradNode } from './autograd.js';
-import * as shapeOps from './ops/shape.js';
-import * as ew from './ops/elementwise.js';
-import { backend } from './backend.js';
+import { backend, type Device } from './backend.js';
 
 export type Shape = readonly number[];
 
@@ -39,6 +39,14 @@ export function checkShape(shape: Shape, where: string): void {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`${where}: invalid shape ${shapeStr(shape)}`);
 }
 
+/** One recorded op on the tape (see autograd.ts, which walks these). */
+export interface GradNode {
+  op: string;
+  inputs: readonly (Tensor | null)[];
+  /** Given dL/d(output) (f32, contiguous), return dL/d(input) for each input (null where none). */
+  backward(grad: Tensor): readonly (Tensor | null)[];
+}
+
 export interface RandomOptions {
   seed?: number;
   rng?: Rng;
@@ -51,15 +59,18 @@ export class Tensor {
   readonly shape: Shape;
   readonly strides: Shape;
   readonly offset: number;
+  /** Where the storage lives (the backend that allocated it). */
+  readonly device: Device;
   requiresGrad = false;
   /** Accumulated gradient (always f32, contiguous, same shape). */
   grad: Tensor | null = null;
   /** The op that produced this tensor, when it was recorded on the tape. */
   gradFn: GradNode | null = null;
 
-  constructor(data: Storage, shape: Shape, dtype: DType, strides?: Shape, offset = 0) {
+  constructor(data: Storage, shape: Shape, dtype: DType, strides?: Shape, offset = 0, device: Device = backend().device) {
     checkShape(shape, 'Tensor');
     this.data = data;
+    this.device = device;
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
@@ -79,7 +90,7 @@ export class Tensor {
     if (values.length !== n) throw new RangeError(`Tensor.from: ${values.length} values do not fill shape ${shapeStr(shp)}`);
     if ((dtype === 'f32' && values instanceof Float32Array) || (dtype === 'i32' && values instanceof Int32Array))
       return new Tensor(values, shp, dtype);
-    const s = allocStorage(dtype, n);
+    const s = backend().alloc(dtype, n);
     for (let i = 0; i < n; i++) s[i] = encodeElement(dtype, values[i]!);
     return new Tensor(s, shp, dtype);
   }
@@ -91,7 +102,7 @@ export class Tensor {
 
   static zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     checkShape(shape, 'zeros');
-    return new Tensor(allocStorage(dtype, numel(shape)), shape, dtype);
+    return new Tensor(backend().alloc(dtype, numel(shape)), shape, dtype);
   }
 
   /**
@@ -102,7 +113,7 @@ export class Tensor {
    */
   static placeholder(shape: Shape, dtype: DType = 'f32'): Tensor {
     checkShape(shape, 'placeholder');
-    return new Tensor(allocStorage(dtype, 1), shape, dtype, shape.map(() => 0));
+    return new Tensor(backend().alloc(dtype, 1), shape, dtype, shape.map(() => 0));
   }
 
   static full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
@@ -116,7 +127,7 @@ export class Tensor {
   }
 
   static arange(n: number, dtype: DType = 'i32'): Tensor {
-    const s = allocStorage(dtype, n);
+    const s = backend().alloc(dtype, n);
     for (let i = 0; i < n; i++) s[i] = encodeElement(dtype, i);
     return new Tensor(s, [n], dtype);
   }
@@ -219,11 +230,44 @@ export class Tensor {
   /** A contiguous copy of the raw storage values (same dtype). */
   copyStorage(): Storage {
     const n = this.size;
-    if (this.isContiguous()) return this.data.slice(this.offset, this.offset + n) as Storage;
-    const out = allocStorage(this.dtype, n);
+    const out = backend().alloc(this.dtype, n);
+    if (this.isContiguous()) {
+      backend().download(out, this.data.subarray(this.offset, this.offset + n));
+      return out;
+    }
     const offs = this.offsets();
     const src = this.data;
     for (let i = 0; i < n; i++) out[i] = src[offs[i]!]!;
+    return out;
+  }
+
+  /**
+   * The values converted to `dtype` in one pass, as a fresh contiguous tensor
+   * with no gradient history (NumPy's astype). Float rounding is
+   * nearest-even; to i32 the values are truncated. The storage-level cast:
+   * for a cast that records a gradient use ops' `cast`.
+   */
+  astype(dtype: DType): Tensor {
+    checkDType(dtype, 'astype');
+    const n = this.size;
+    if (dtype === this.dtype) return new Tensor(this.copyStorage(), this.shape, dtype);
+    if (dtype === 'f32') return new Tensor(this.f32Copy(), this.shape, 'f32');
+    const s = backend().alloc(dtype, n);
+    if (dtype === 'bf16' && (this.dtype === 'f32' || this.dtype === 'bf16')) {
+      backend().f32ToBf16(this.f32(), s as Uint16Array);
+    } else {
+      const src = this.f32();
+      for (let i = 0; i < n; i++) s[i] = encodeElement(dtype, dtype === 'i32' ? Math.trunc(src[i]!) : src[i]!);
+    }
+    return new Tensor(s, this.shape, dtype);
+  }
+
+  /** The values as a fresh contiguous Float32Array (always a copy). */
+  private f32Copy(): Float32Array {
+    const v = this.f32();
+    if (v.buffer !== this.data.buffer) return v;
+    const out = backend().alloc('f32', v.length) as Float32Array;
+    out.set(v);
     return out;
   }
 
@@ -236,12 +280,12 @@ export class Tensor {
     if (this.dtype === 'f32' && this.isContiguous()) return (this.data as Float32Array).subarray(this.offset, this.offset + n);
     if (this.dtype === 'bf16') {
       const raw = this.isContiguous() ? (this.data as Uint16Array).subarray(this.offset, this.offset + n) : (this.copyStorage() as Uint16Array);
-      const out = new Float32Array(n);
+      const out = backend().alloc('f32', n) as Float32Array;
       backend().bf16ToF32(raw, out);
       return out;
     }
     const raw = this.copyStorage();
-    const out = new Float32Array(n);
+    const out = backend().alloc('f32', n) as Float32Array;
     for (let i = 0; i < n; i++) out[i] = readElement(this.dtype, raw, i);
     return out;
   }
@@ -283,7 +327,7 @@ export class Tensor {
 
   /** Detached tensor sharing storage (no gradient history). */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, this.dtype, this.strides, this.offset);
+    return new Tensor(this.data, this.shape, this.dtype, this.strides, this.offset, this.device);
   }
 
   requiresGrad_(flag = true): this {
@@ -291,19 +335,4 @@ export class Tensor {
     this.requiresGrad = flag;
     return this;
   }
-
-  // ---- autograd-aware views and arithmetic (see ops/) ----
-
-  reshape(...shape: number[]): Tensor { return shapeOps.reshape(this, shape); }
-  permute(...dims: number[]): Tensor { return shapeOps.permute(this, dims); }
-  transpose(a: number, b: number): Tensor { return shapeOps.transpose(this, a, b); }
-  narrow(dim: number, start: number, length: number): Tensor { return shapeOps.narrow(this, dim, start, length); }
-  expand(...shape: number[]): Tensor { return shapeOps.expand(this, shape); }
-  unsqueeze(dim: number): Tensor { return shapeOps.unsqueeze(this, dim); }
-  contiguous(): Tensor { return shapeOps.contiguous(this); }
-  to(dtype: DType): Tensor { return shapeOps.cast(this, dtype); }
-  add(o: Tensor): Tensor { return ew.add(this, o); }
-  sub(o: Tensor): Tensor { return ew.sub(this, o); }
-  mul(o: Tensor): Tensor { return ew.mul(this, o); }
-  scale(s: number): Tensor { return ew.scale(this, s); }
 }

@@ -74,7 +74,7 @@ export function quantizeModelFolder(src: string, out: string, o: { bits: QuantBi
         produce: () => {
           bump(t);
           if (t.dtype !== 'F16') return t.readBytes();
-          const st = decodeTensor(t.name, t.dtype, t.shape, t.readBytes()).to('bf16').detach().copyStorage();
+          const st = decodeTensor(t.name, t.dtype, t.shape, t.readBytes()).astype('bf16').data;
           return new Uint8Array(st.buffer, st.byteOffset, st.byteLength);
         },
       });
@@ -101,7 +101,7 @@ function quantizeHead(t: TensorSource, groupSize: number): { q: Uint8Array; scal
   const q = new Uint8Array(V * rowCodes), scales = new Uint16Array((V * C) / groupSize);
   for (let r = 0; r < V; r += HEAD_BLOCK_ROWS) {
     const n = Math.min(HEAD_BLOCK_ROWS, V - r);
-    const w = noGrad(() => l2normRows(readRows(t, r, r + n).to('f32')));
+    const w = noGrad(() => l2normRows(readRows(t, r, r + n).astype('f32')));
     const b = QuantizedWeight.quantize(w, HEAD_BITS, groupSize);
     q.set(b.q, r * rowCodes);
     scales.set(b.scales, (r * C) / groupSize);

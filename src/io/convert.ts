@@ -83,7 +83,7 @@ export function convertToSafetensors(src: string, out: string, o: ConvertOptions
         done += s.bytes;
         o.onProgress?.(done, totalIn);
         if (code === s.dtype) return raw;
-        t = t.to(code === 'F32' ? 'f32' : 'bf16').detach();
+        t = t.astype(code === 'F32' ? 'f32' : 'bf16');
         const st = t.copyStorage();
         return new Uint8Array(st.buffer, st.byteOffset, st.byteLength);
       },

@@ -231,7 +231,7 @@ export function ggufSource(file: string): ModelSource {
   }
   if (g.kv.get('baichuan2ts.lm_head_normalized')?.value !== true) {
     const head = tensors.get('lm_head.weight')!;
-    const w = noGrad(() => head.kind === 'quant' ? head.read().dequantize() : head.read().to('f32')).f32();
+    const w = noGrad(() => head.kind === 'quant' ? head.read().dequantize() : head.read().astype('f32')).f32();
     let worst = 0;
     for (let r = 0; r < Math.min(cfg.vocabSize, 64); r++) {
       let s = 0;
@@ -260,8 +260,8 @@ export function modelFromSource(src: ModelSource, opts: { dtype?: 'f32' | 'bf16'
       mod.quantized = st.read();
     } else {
       let t = st.read();
-      if (t.dtype === 'f16') t = noGrad(() => t.to('f32'));
-      if (opts.dtype && t.dtype !== opts.dtype) t = noGrad(() => t.to(opts.dtype!));
+      if (t.dtype === 'f16') t = t.astype('f32');
+      if (opts.dtype && t.dtype !== opts.dtype) t = t.astype(opts.dtype);
       model.setParameter(fromHfName(name), t);
       if (name === 'lm_head.weight' && src.headNormalized) model.lm_head.markRowsNormalized();
     }

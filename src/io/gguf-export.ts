@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
-import { contiguous } from '../engine/ops/shape.js';
+import { contiguous, narrow } from '../engine/ops/shape.js';
 import { QuantizedWeight, type QuantBits } from '../engine/quant.js';
 import type { Tensor } from '../engine/tensor.js';
 import { hfName } from '../model/baichuan.js';
@@ -122,9 +122,9 @@ const CHUNK_ELEMENTS = 1 << 24;
 
 /** One row block of a float tensor [n, K] in ggml bytes (normalising its rows first for the head). */
 function encodeRows(t: Tensor, type: GgmlType, normalize: boolean): Uint8Array {
-  if (normalize) t = l2normRows(t.to('f32'));
-  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) return toBlocks(QuantizedWeight.quantize(t.dtype === 'f16' ? t.to('f32') : t, type === GgmlType.Q8_0 ? 8 : 4, 32));
-  const s = t.to(type === GgmlType.F32 ? 'f32' : type === GgmlType.F16 ? 'f16' : 'bf16').copyStorage();
+  if (normalize) t = l2normRows(t.astype('f32'));
+  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) return toBlocks(QuantizedWeight.quantize(t.dtype === 'f16' ? t.astype('f32') : t, type === GgmlType.Q8_0 ? 8 : 4, 32));
+  const s = t.astype(type === GgmlType.F32 ? 'f32' : type === GgmlType.F16 ? 'f16' : 'bf16').copyStorage();
   return new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
 }
 
@@ -139,7 +139,7 @@ function encode(st: SourceTensor, type: GgmlType, normalize: boolean, chunkRows?
     if (rows >= N) return encodeRows(t, type, normalize);
     const rowBytes = ggmlBytes(type, K);
     const out = new Uint8Array(N * rowBytes);
-    for (let r = 0; r < N; r += rows) out.set(encodeRows(contiguous(t.narrow(0, r, Math.min(rows, N - r))), type, normalize), r * rowBytes);
+    for (let r = 0; r < N; r += rows) out.set(encodeRows(contiguous(narrow(t, 0, r, Math.min(rows, N - r))), type, normalize), r * rowBytes);
     return out;
   });
 }

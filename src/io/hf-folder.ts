@@ -15,6 +15,7 @@ import type { NormHead } from '../model/layers.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import { l2normRows } from '../engine/ops/norm.js';
+import { narrow } from '../engine/ops/shape.js';
 import type { DType } from '../engine/dtype.js';
 import { loadQuantizedModel, readQuantizationConfig } from './quantized-folder.js';
 import { describeGguf, isGgufFile, loadGgufModel } from './gguf-baichuan.js';
@@ -93,8 +94,8 @@ export function loadModel(dir: string, opts: LoadOptions = {}): BaichuanForCausa
   let done = 0, doneBytes = 0;
   for (const s of wanted) {
     let t = readTensor(s);
-    if (t.dtype === 'f16') t = t.to('f32').detach();
-    if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype).detach();
+    if (t.dtype === 'f16') t = t.astype('f32');
+    if (opts.dtype && t.dtype !== opts.dtype) t = t.astype(opts.dtype);
     if (opts.checkFinite !== false) {
       const bad = firstNonFinite(t);
       if (bad >= 0) throw new Error(`${s.file}: tensor '${s.name}' holds a non-finite value (${readOne(t, bad)} at element ${bad}): corrupt weights? (checkFinite: false skips this scan)`);
@@ -124,7 +125,7 @@ export function normalizeHeadInPlace(head: NormHead): void {
   noGrad(() => {
     for (let r = 0; r < V; r += HEAD_BLOCK_ROWS) {
       const n = Math.min(HEAD_BLOCK_ROWS, V - r);
-      const y = l2normRows(w.narrow(0, r, n));
+      const y = l2normRows(narrow(w, 0, r, n));
       if (y.offset !== 0 || y.dtype !== w.dtype) throw new Error('internal: l2normRows gave an unexpected layout');
       (w.data as unknown as { set(a: ArrayLike<number>, at: number): void }).set(y.data, w.offset + r * C);
     }
@@ -147,7 +148,7 @@ export interface SaveOptions {
 /** Write an HF folder that transformers (trust_remote_code) and this package can load. Atomic per file. */
 export function saveModel(model: BaichuanForCausalLM, dir: string, opts: SaveOptions = {}): void {
   fs.mkdirSync(dir, { recursive: true });
-  const tensors: [string, Tensor][] = [...model.namedParameters()].map(([n, p]) => [hfName(n), opts.dtype && p.dtype !== opts.dtype ? p.to(opts.dtype).detach() : p]);
+  const tensors: [string, Tensor][] = [...model.namedParameters()].map(([n, p]) => [hfName(n), opts.dtype && p.dtype !== opts.dtype ? p.astype(opts.dtype) : p]);
   const dtypes = new Set(tensors.map(([, t]) => t.dtype));
   const config = { ...model.config, torchDtype: dtypes.has('f32') ? 'float32' : 'bfloat16' } as BaichuanConfig;
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });

@@ -8,7 +8,7 @@ import { Tensor, shapeStr } from '../engine/tensor.js';
 import { embedding } from '../engine/ops/embedding.js';
 import { crossEntropy, type CrossEntropyStats } from '../engine/ops/loss.js';
 import { ropeTables, alibiSlopes } from '../engine/ops/position.js';
-import { contiguous } from '../engine/ops/shape.js';
+import { contiguous, narrow, reshape } from '../engine/ops/shape.js';
 import { Rng } from '../engine/rng.js';
 import type { DType } from '../engine/dtype.js';
 import { DecoderLayer, NormHead, RMSNorm, type ForwardContext } from './layers.js';
@@ -139,14 +139,14 @@ export class BaichuanForCausalLM extends Module {
     if (opts.slots) for (const r of opts.slots.rows) opts.slots.cache.lengths[r]! += T;
     h = this.model.norm.forward(h);
     if (hidden) hidden.push(h);
-    if (opts.lastLogitsOnly) h = contiguous(h.narrow(1, T - 1, 1));
+    if (opts.lastLogitsOnly) h = contiguous(narrow(h, 1, T - 1, 1));
     const logits = this.lm_head.forward(h);
     const out: ForwardOutput = { logits, hiddenStates: hidden };
     if (opts.targets) {
       const t = opts.targets;
       if (t.dtype !== 'i32' || t.shape[0] !== B || t.shape[1] !== T) throw new RangeError(`targets must be i32 [${B}, ${T}], got ${t.toString()}`);
       const stats = {} as CrossEntropyStats;
-      out.loss = crossEntropy(logits.reshape(B * T, cfg.vocabSize), t.reshape(B * T), { zLossWeight: cfg.zLossWeight }, stats);
+      out.loss = crossEntropy(reshape(logits, [B * T, cfg.vocabSize]), reshape(t, [B * T]), { zLossWeight: cfg.zLossWeight }, stats);
       out.lossStats = stats;
     } else if (opts.labels) {
       const labels = opts.labels;
@@ -156,7 +156,7 @@ export class BaichuanForCausalLM extends Module {
       const shifted = new Int32Array(B * (T - 1));
       for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * (T - 1) + t] = lab[b * T + t + 1]!;
       const V = cfg.vocabSize;
-      const shiftLogits = contiguous(logits.narrow(1, 0, T - 1)).reshape(B * (T - 1), V);
+      const shiftLogits = reshape(contiguous(narrow(logits, 1, 0, T - 1)), [B * (T - 1), V]);
       const stats = {} as CrossEntropyStats;
       out.loss = crossEntropy(shiftLogits, Tensor.from(shifted, [B * (T - 1)], 'i32'), { zLossWeight: cfg.zLossWeight }, stats);
       out.lossStats = stats;
@@ -174,7 +174,7 @@ export class BaichuanForCausalLM extends Module {
     const rng = new Rng(seed);
     for (const [name, p] of this.namedParameters()) {
       const t = initTensor(hfName(name), [...p.shape], this.config, rng.nextU32());
-      this.setParameter(name, dtype === 'f32' ? t : t.to(dtype).detach());
+      this.setParameter(name, dtype === 'f32' ? t : t.astype(dtype));
     }
     return this;
   }

@@ -11,6 +11,7 @@ import { add, swiglu } from '../engine/ops/elementwise.js';
 import { rope } from '../engine/ops/position.js';
 import { attention } from '../engine/ops/attention.js';
 import { packedSelfAttention } from '../engine/ops/packed-attention.js';
+import { cast, narrow, permute, reshape } from '../engine/ops/shape.js';
 import type { BaichuanConfig } from './config.js';
 import type { KvCache, SlotKvCache } from './kv-cache.js';
 
@@ -74,7 +75,7 @@ export class Linear extends Module {
     const y = this.quantized ? qlinear(x, this.quantized) : linear(x, this.param('weight'));
     if (!this.delta) return y;
     const d = this.delta.apply(x);
-    return add(y, d.dtype === y.dtype ? d : d.to(y.dtype));
+    return add(y, d.dtype === y.dtype ? d : cast(d, y.dtype));
   }
 }
 
@@ -94,13 +95,13 @@ export class Attention extends Module {
     if (!ctx.cache && !ctx.slots) {
       // training and cache-free forwards: one fused op, no head split copies
       const qkv = this.W_pack.forward(x);
-      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : qkv.to('f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask, segments: ctx.segments });
-      return this.o_proj.forward(a.dtype === x.dtype || x.dtype === 'f32' ? a : a.to(x.dtype));
+      const a = packedSelfAttention(qkv.dtype === 'f32' ? qkv : cast(qkv, 'f32'), H, { rope: ctx.rope ?? undefined, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask, segments: ctx.segments });
+      return this.o_proj.forward(a.dtype === x.dtype || x.dtype === 'f32' ? a : cast(a, x.dtype));
     }
-    const qkv = this.W_pack.forward(x).reshape(B, T, 3, H, D);
-    let q = qkv.narrow(2, 0, 1).reshape(B, T, H, D);
-    let k = qkv.narrow(2, 1, 1).reshape(B, T, H, D);
-    const v = qkv.narrow(2, 2, 1).reshape(B, T, H, D);
+    const qkv = reshape(this.W_pack.forward(x), [B, T, 3, H, D]);
+    let q = reshape(narrow(qkv, 2, 0, 1), [B, T, H, D]);
+    let k = reshape(narrow(qkv, 2, 1, 1), [B, T, H, D]);
+    const v = reshape(narrow(qkv, 2, 2, 1), [B, T, H, D]);
     if (ctx.rope) {
       q = rope(q, ctx.rope.cos, ctx.rope.sin);
       k = rope(k, ctx.rope.cos, ctx.rope.sin);
@@ -109,17 +110,17 @@ export class Attention extends Module {
     let kAll: Tensor, vAll: Tensor;
     if (ctx.cache) {
       const cache = ctx.cache;
-      cache.write(this.layerIndex, k.contiguous().f32(), v.contiguous().f32(), T);
+      cache.write(this.layerIndex, k.f32(), v.f32(), T);
       const Tk = ctx.past + T;
       const st = cache.strides;
       kAll = new Tensor(cache.keys[this.layerIndex]!, [B, H, Tk, D], 'f32', st);
       vAll = new Tensor(cache.values[this.layerIndex]!, [B, H, Tk, D], 'f32', st);
     } else {
-      kAll = k.permute(0, 2, 1, 3);
-      vAll = v.permute(0, 2, 1, 3);
+      kAll = permute(k, [0, 2, 1, 3]);
+      vAll = permute(v, [0, 2, 1, 3]);
     }
-    const a = attention(q.permute(0, 2, 1, 3), kAll, vAll, { causal: true, past: ctx.past, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
-    return this.o_proj.forward(a.permute(0, 2, 1, 3).reshape(B, T, C));
+    const a = attention(permute(q, [0, 2, 1, 3]), kAll, vAll, { causal: true, past: ctx.past, alibiSlopes: ctx.alibiSlopes, keyMask: ctx.keyMask, queryMask: ctx.queryMask });
+    return this.o_proj.forward(reshape(permute(a, [0, 2, 1, 3]), [B, T, C]));
   }
 }
 
@@ -131,20 +132,20 @@ export class Attention extends Module {
 function slotAttention(q: Tensor, k: Tensor, v: Tensor, ctx: ForwardContext, layer: number, slots: NonNullable<ForwardContext['slots']>): Tensor {
   const [B, T, H, D] = q.shape as [number, number, number, number];
   const { cache, rows } = slots;
-  cache.write(layer, rows, k.contiguous().f32(), v.contiguous().f32(), T);
-  const qh = q.permute(0, 2, 1, 3);
+  cache.write(layer, rows, k.f32(), v.f32(), T);
+  const qh = permute(q, [0, 2, 1, 3]);
   const st = cache.strides;
   const out = new Float32Array(B * T * H * D);
   let dtype: Tensor['dtype'] = 'f32';
   rows.forEach((s, b) => {
     const past = cache.lengths[s]!;  // lengths advance after the last layer
     const kv = (buf: Float32Array) => new Tensor(buf, [1, H, past + T, D], 'f32', st, s * st[0]);
-    const a = attention(qh.narrow(0, b, 1), kv(cache.keys[layer]!), kv(cache.values[layer]!), { causal: true, past, alibiSlopes: ctx.alibiSlopes });
+    const a = attention(narrow(qh, 0, b, 1), kv(cache.keys[layer]!), kv(cache.values[layer]!), { causal: true, past, alibiSlopes: ctx.alibiSlopes });
     dtype = a.dtype;
-    out.set(a.permute(0, 2, 1, 3).contiguous().f32(), b * T * H * D);
+    out.set(permute(a, [0, 2, 1, 3]).f32(), b * T * H * D);
   });
   const merged = Tensor.from(out, [B, T, H * D]);
-  return dtype === 'f32' ? merged : merged.to(dtype).detach();
+  return dtype === 'f32' ? merged : merged.astype(dtype);
 }
 
 export class MLP extends Module {

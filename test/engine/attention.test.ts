@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
+import { narrow, permute, reshape } from '../../src/engine/ops/shape.js';
 import { attention } from '../../src/engine/ops/attention.js';
 import { rope, ropeTables, alibiSlopes } from '../../src/engine/ops/position.js';
 import { native } from '../../src/engine/native.js';
@@ -35,8 +36,8 @@ test('RoPE forward, backward and per-batch positions', () => {
   assertClose(g!, numericGrad((v) => dotWith(ropeRef(v, B, T, H, D, pos), R), x), BWD, 'rope dx');
   // strided input: a [B, T, 2, H, D] buffer viewed at slot 1
   const big = randArray(B * T * 2 * H * D, 3);
-  const view = Tensor.from(big, [B, T, 2, H, D]).narrow(2, 1, 1).reshape(B, T, H, D);
-  const dense = view.contiguous().f32();
+  const view = reshape(narrow(Tensor.from(big, [B, T, 2, H, D]), 2, 1, 1), [B, T, H, D]);
+  const dense = view.f32();
   assertClose(rope(view, cos, sin).f32(), ropeRef(dense, B, T, H, D, pos), FWD, 'rope strided');
   // long positions: fp32 tables stay exact where bf16 positions would collide (SPEC §4.5)
   const far = ropeTables([4095], 128);
@@ -74,7 +75,7 @@ test('attention forward matches the materialised reference', () => {
     const o = attention(Tensor.from(q, [c.B, c.H, c.Tq, c.D]), Tensor.from(k, [c.B, c.H, c.Tk, c.D]), Tensor.from(v, [c.B, c.H, c.Tk, c.D]),
       { causal: c.causal, past: c.past, alibiSlopes: slopes, keyMask });
     const ref = attentionRef(q, k, v, c.B, c.H, c.Tq, c.Tk, c.D, { causal: c.causal, past: c.past, scale, slopes, keyMask });
-    assertClose(o.contiguous().f32(), ref, FWD, `attention ${c.name}`);
+    assertClose(o.f32(), ref, FWD, `attention ${c.name}`);
   }
 });
 
@@ -102,7 +103,7 @@ test('padding queries with a query mask attend uniformly (13B semantics), and ge
   const sh = [B, H, T, D];
   const o = attention(Tensor.from(q, sh), Tensor.from(k, sh), Tensor.from(v, sh), opts);
   const ro = { causal: true, past: 0, scale: 1 / 2, slopes, keyMask, queryMask: keyMask };
-  assertClose(o.contiguous().f32(), attentionRef(q, k, v, B, H, T, T, D, ro), FWD, 'query mask');
+  assertClose(o.f32(), attentionRef(q, k, v, B, H, T, T, D, ro), FWD, 'query mask');
   const R = randArray(q.length, 43);
   const [gq, gk, gv] = gradsOf((a, b, c) => attention(a!, b!, c!, opts), [Tensor.from(q, sh), Tensor.from(k, sh), Tensor.from(v, sh)], R);
   assertClose(gq!, numericGrad((x) => dotWith(attentionRef(x, k, v, B, H, T, T, D, ro), R), q), BWD, 'dq');
@@ -113,20 +114,20 @@ test('padding queries with a query mask attend uniformly (13B semantics), and ge
 test('attention on strided q/k/v views of one packed [B, T, 3, H, D] buffer', () => {
   const B = 2, T = 6, H = 3, D = 4;
   const packed = Tensor.from(randArray(B * T * 3 * H * D, 20), [B, T, 3, H, D]);
-  const part = (i: number) => packed.narrow(2, i, 1).reshape(B, T, H, D).permute(0, 2, 1, 3);
+  const part = (i: number) => permute(reshape(narrow(packed, 2, i, 1), [B, T, H, D]), [0, 2, 1, 3]);
   const q = part(0), k = part(1), v = part(2);
   assert.equal(q.isContiguous(), false);
   const o = attention(q, k, v);
-  const ref = attentionRef(q.contiguous().f32(), k.contiguous().f32(), v.contiguous().f32(), B, H, T, T, D, { causal: true, past: 0, scale: 1 / 2 });
-  assertClose(o.contiguous().f32(), ref, FWD, 'strided');
+  const ref = attentionRef(q.f32(), k.f32(), v.f32(), B, H, T, T, D, { causal: true, past: 0, scale: 1 / 2 });
+  assertClose(o.f32(), ref, FWD, 'strided');
   // the output is stored [B, T, H, D]: merging heads is a free view
-  assert.equal(o.permute(0, 2, 1, 3).isContiguous(), true);
+  assert.equal(permute(o, [0, 2, 1, 3]).isContiguous(), true);
 });
 
 test('attention is thread-count independent and validates its inputs', () => {
   const c = cases[6]!;
   const { q, k, v, slopes } = inputs(c, 30);
-  const run = () => attention(Tensor.from(q, [c.B, c.H, c.Tq, c.D]), Tensor.from(k, [c.B, c.H, c.Tk, c.D]), Tensor.from(v, [c.B, c.H, c.Tk, c.D]), { alibiSlopes: slopes }).contiguous().f32();
+  const run = () => attention(Tensor.from(q, [c.B, c.H, c.Tq, c.D]), Tensor.from(k, [c.B, c.H, c.Tk, c.D]), Tensor.from(v, [c.B, c.H, c.Tk, c.D]), { alibiSlopes: slopes }).f32();
   const threads = native.info().threads;
   try {
     native.setThreads(1);
@@ -157,14 +158,14 @@ test('packedSelfAttention equals rope + attention on head views, forward and bac
     const ya = packedSelfAttention(a, H, opts);
     backward(sum(mul(ya, R)));
     const b = Tensor.from(x.slice(), [B, T, 3 * C]).requiresGrad_();
-    const p = b.reshape(B, T, 3, H, D);
-    let q = p.narrow(2, 0, 1).reshape(B, T, H, D), k = p.narrow(2, 1, 1).reshape(B, T, H, D);
-    const v = p.narrow(2, 2, 1).reshape(B, T, H, D);
+    const p = reshape(b, [B, T, 3, H, D]);
+    let q = reshape(narrow(p, 2, 0, 1), [B, T, H, D]), k = reshape(narrow(p, 2, 1, 1), [B, T, H, D]);
+    const v = reshape(narrow(p, 2, 2, 1), [B, T, H, D]);
     if (variant === 'rope') { q = rope(q, tables.cos, tables.sin); k = rope(k, tables.cos, tables.sin); }
-    const yb = attention(q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3), variant === 'rope' ? { keyMask } : { alibiSlopes: alibiSlopes(H), keyMask, queryMask: keyMask }).permute(0, 2, 1, 3).reshape(B, T, C);
+    const yb = reshape(permute(attention(permute(q, [0, 2, 1, 3]), permute(k, [0, 2, 1, 3]), permute(v, [0, 2, 1, 3]), variant === 'rope' ? { keyMask } : { alibiSlopes: alibiSlopes(H), keyMask, queryMask: keyMask }), [0, 2, 1, 3]), [B, T, C]);
     backward(sum(mul(yb, R)));
     // bit-identical (up to the sign of zero): the same kernels see the same numbers
-    assert.equal(maxAbsDiff(ya.f32(), yb.contiguous().f32()), 0, `${variant} forward`);
+    assert.equal(maxAbsDiff(ya.f32(), yb.f32()), 0, `${variant} forward`);
     assert.equal(maxAbsDiff(a.grad!.f32(), b.grad!.f32()), 0, `${variant} gradient`);
   }
 });

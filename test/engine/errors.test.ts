@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native } from '../../src/engine/native.js';
 import { Tensor } from '../../src/engine/tensor.js';
+import { permute, reshape } from '../../src/engine/ops/shape.js';
 import { matmul } from '../../src/engine/ops/matmul.js';
 import { rmsnorm } from '../../src/engine/ops/norm.js';
 import { attention } from '../../src/engine/ops/attention.js';
@@ -40,8 +41,8 @@ test('10,000 op calls do not leak memory', () => {
   const t = Tensor.from(new Int32Array(8).fill(3), [8], 'i32');
   const step = () => {
     const h = rmsnorm(matmul(x, w), g, 1e-6);
-    const a = attention(h.reshape(1, 8, 2, 32).permute(0, 2, 1, 3), h.reshape(1, 8, 2, 32).permute(0, 2, 1, 3), h.reshape(1, 8, 2, 32).permute(0, 2, 1, 3));
-    backward(crossEntropy(a.permute(0, 2, 1, 3).reshape(8, 64), t));
+    const a = attention(permute(reshape(h, [1, 8, 2, 32]), [0, 2, 1, 3]), permute(reshape(h, [1, 8, 2, 32]), [0, 2, 1, 3]), permute(reshape(h, [1, 8, 2, 32]), [0, 2, 1, 3]));
+    backward(crossEntropy(reshape(permute(a, [0, 2, 1, 3]), [8, 64]), t));
   };
   for (let i = 0; i < 300; i++) step();  // warm up allocators and JIT
   global.gc?.();

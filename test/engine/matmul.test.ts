@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
+import { permute, transpose } from '../../src/engine/ops/shape.js';
 import { matmul, linear } from '../../src/engine/ops/matmul.js';
 import { native } from '../../src/engine/native.js';
 import { matmulRef } from '../../src/engine/ref/matmul.js';
@@ -32,7 +33,7 @@ test('matmul with transposed views uses no copy and gives the same result', () =
   const at = new Float32Array(K * M), bt = new Float32Array(N * K);
   for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) at[k * M + i] = a[i * K + k]!;
   for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bt[j * K + k] = b[k * N + j]!;
-  const A = Tensor.from(at, [K, M]).transpose(0, 1), B = Tensor.from(bt, [N, K]).transpose(0, 1);
+  const A = transpose(Tensor.from(at, [K, M]), 0, 1), B = transpose(Tensor.from(bt, [N, K]), 0, 1);
   assert.equal(A.isContiguous(), false);
   assertClose(matmul(A, B).f32(), ref, F32_RTOL, 'transposed operands');
   assertClose(linear(Tensor.from(a, [M, K]), Tensor.from(bt, [N, K])).f32(), ref, F32_RTOL, 'linear');
@@ -46,7 +47,7 @@ test('decode-sized linear (M <= 4, the unpacked GEMV path) with f32 and bf16 wei
     for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) wt[k * N + j] = w[j * K + k]!;
     assertClose(linear(Tensor.from(x, [M, K]), Tensor.from(w, [N, K])).f32(), matmulRef(x, wt, M, N, K), F32_RTOL, `gemv f32 M=${M}`);
     const wr = wt.map(roundBf16);
-    assertClose(linear(Tensor.from(x, [M, K]), Tensor.from(w, [N, K]).to('bf16')).f32(), matmulRef(x, wr, M, N, K), F32_RTOL, `gemv bf16 M=${M}`);
+    assertClose(linear(Tensor.from(x, [M, K]), Tensor.from(w, [N, K]).astype('bf16')).f32(), matmulRef(x, wr, M, N, K), F32_RTOL, `gemv bf16 M=${M}`);
   }
 });
 
@@ -58,7 +59,7 @@ test('batched matmul, shared 2-D right operand, and a non-contiguous batch', () 
   // a [M, Bt, K] permuted to [Bt, M, K]: rows of a batch are not adjacent
   const perm = new Float32Array(Bt * M * K);
   for (let bb = 0; bb < Bt; bb++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) perm[(i * Bt + bb) * K + k] = a[(bb * M + i) * K + k]!;
-  const view = Tensor.from(perm, [M, Bt, K]).permute(1, 0, 2);
+  const view = permute(Tensor.from(perm, [M, Bt, K]), [1, 0, 2]);
   assertClose(matmul(view, Tensor.from(w, [K, N])).f32(), matmulRef(a, w, M, N, K, Bt, true), F32_RTOL, 'permuted batch');
 });
 
@@ -66,11 +67,11 @@ test('bf16 operands: exact f32 math on bf16-rounded inputs', () => {
   const M = 33, N = 47, K = 129;
   const a = randArray(M * K, 6), b = randArray(K * N, 7);
   const ar = a.map(roundBf16), br = b.map(roundBf16);
-  const out = matmul(Tensor.from(a, [M, K]).to('bf16'), Tensor.from(b, [K, N]).to('bf16'));
+  const out = matmul(Tensor.from(a, [M, K]).astype('bf16'), Tensor.from(b, [K, N]).astype('bf16'));
   assert.equal(out.dtype, 'bf16');
   // inputs are exact after rounding; only the bf16 rounding of the output remains (2^-8 relative)
   assertClose(out.f32(), matmulRef(ar, br, M, N, K), 2 ** -8, 'bf16 x bf16');
-  const mixed = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]).to('bf16'));
+  const mixed = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]).astype('bf16'));
   assert.equal(mixed.dtype, 'f32');
   assertClose(mixed.f32(), matmulRef(a, br, M, N, K), F32_RTOL, 'f32 x bf16');
 });

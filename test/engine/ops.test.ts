@@ -36,7 +36,7 @@ test('rmsnorm forward and backward (odd and long rows)', () => {
 test('rmsnorm with bf16 weight follows the official cast order', () => {
   const rows = 2, cols = 8;
   const x = randArray(rows * cols, 4), w = randArray(cols, 5);
-  const y = rmsnorm(Tensor.from(x, [rows, cols]), Tensor.from(w).to('bf16'), 1e-6);
+  const y = rmsnorm(Tensor.from(x, [rows, cols]), Tensor.from(w).astype('bf16'), 1e-6);
   assert.equal(y.dtype, 'bf16');
   const wr = w.map(roundBf16);
   const expect = rmsnormRef(x, new Float32Array(cols).fill(1), rows, cols, 1e-6).map((v, i) => roundBf16(roundBf16(v) * wr[i % cols]!));

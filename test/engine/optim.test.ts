@@ -30,7 +30,7 @@ test('AdamW matches the reference for 5 steps', () => {
 test('AdamW on a bf16 parameter updates the fp32 master and rounds the working copy', () => {
   const n = 64;
   const p0 = randArray(n, 2).map(roundBf16);
-  const p = Tensor.from(p0, [n]).to('bf16').requiresGrad_();
+  const p = Tensor.from(p0, [n]).astype('bf16').requiresGrad_();
   const slot = newAdamWSlot(p);
   const ref = { p: Float64Array.from(p0), m: new Float64Array(n), v: new Float64Array(n) };
   for (let step = 1; step <= 3; step++) {

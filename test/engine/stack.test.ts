@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
+import { narrow, permute, reshape } from '../../src/engine/ops/shape.js';
 import { Rng } from '../../src/engine/rng.js';
 import { embedding } from '../../src/engine/ops/embedding.js';
 import { rmsnorm, l2normRows } from '../../src/engine/ops/norm.js';
@@ -40,17 +41,17 @@ function overfit(position: 'rope' | 'alibi'): number[] {
   for (let step = 1; step <= 120; step++) {
     let h = embedding(x0, params.embed);
     for (const l of params.layers) {
-      const qkv = linear(rmsnorm(h, l.ln1, 1e-6), l.wPack).reshape(B, T, 3, H, D);
-      let q = qkv.narrow(2, 0, 1).reshape(B, T, H, D), k = qkv.narrow(2, 1, 1).reshape(B, T, H, D);
-      const v = qkv.narrow(2, 2, 1).reshape(B, T, H, D);
+      const qkv = reshape(linear(rmsnorm(h, l.ln1, 1e-6), l.wPack), [B, T, 3, H, D]);
+      let q = reshape(narrow(qkv, 2, 0, 1), [B, T, H, D]), k = reshape(narrow(qkv, 2, 1, 1), [B, T, H, D]);
+      const v = reshape(narrow(qkv, 2, 2, 1), [B, T, H, D]);
       if (position === 'rope') { q = rope(q, tables.cos, tables.sin); k = rope(k, tables.cos, tables.sin); }
-      const a = attention(q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3), { alibiSlopes: position === 'alibi' ? slopes : undefined });
-      h = add(h, linear(a.permute(0, 2, 1, 3).reshape(B, T, C), l.oProj));
+      const a = attention(permute(q, [0, 2, 1, 3]), permute(k, [0, 2, 1, 3]), permute(v, [0, 2, 1, 3]), { alibiSlopes: position === 'alibi' ? slopes : undefined });
+      h = add(h, linear(reshape(permute(a, [0, 2, 1, 3]), [B, T, C]), l.oProj));
       const n2 = rmsnorm(h, l.ln2, 1e-6);
       h = add(h, linear(swiglu(linear(n2, l.gate), linear(n2, l.up)), l.down));
     }
     const logits = linear(rmsnorm(h, params.norm, 1e-6), l2normRows(params.head));
-    const loss = crossEntropy(logits.reshape(B * T, V), y, { zLossWeight: 2e-4 });
+    const loss = crossEntropy(reshape(logits, [B * T, V]), y, { zLossWeight: 2e-4 });
     losses.push(loss.item());
     for (const t of all) t.grad = null;
     backward(loss);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
+import { contiguous, expand, narrow, permute, reshape, transpose, unsqueeze } from '../../src/engine/ops/shape.js';
 import { Rng } from '../../src/engine/rng.js';
 import { f32ToBf16, bf16ToF32, f32ToF16, f16ToF32 } from '../../src/engine/dtype.js';
 import { backward, noGrad } from '../../src/engine/autograd.js';
@@ -12,30 +13,30 @@ import { Module } from '../../src/engine/module.js';
 
 test('views share storage and contiguous() copies only when needed', () => {
   const t = Tensor.from([0, 1, 2, 3, 4, 5], [2, 3]);
-  const tt = t.transpose(0, 1);
+  const tt = transpose(t, 0, 1);
   assert.deepEqual(tt.shape, [3, 2]);
   assert.equal(tt.data, t.data);
   assert.equal(tt.isContiguous(), false);
   assert.deepEqual(tt.toArray(), [0, 3, 1, 4, 2, 5]);
-  const c = tt.contiguous();
+  const c = contiguous(tt);
   assert.notEqual(c.data, t.data);
-  assert.equal(t.contiguous(), t);
-  const n = t.narrow(1, 1, 2);
+  assert.equal(contiguous(t), t);
+  const n = narrow(t, 1, 1, 2);
   assert.deepEqual(n.tolist(), [[1, 2], [4, 5]]);
   assert.equal(n.data, t.data);
-  assert.deepEqual(t.reshape(3, 2).tolist(), [[0, 1], [2, 3], [4, 5]]);
-  assert.equal(t.reshape(-1).data, t.data);
-  assert.deepEqual(tt.reshape(6).toArray(), [0, 3, 1, 4, 2, 5]);  // needs a copy: values stay right
-  const e = Tensor.from([1, 2], [2, 1]).expand(2, 3);
+  assert.deepEqual(reshape(t, [3, 2]).tolist(), [[0, 1], [2, 3], [4, 5]]);
+  assert.equal(reshape(t, [-1]).data, t.data);
+  assert.deepEqual(reshape(tt, [6]).toArray(), [0, 3, 1, 4, 2, 5]);  // needs a copy: values stay right
+  const e = expand(Tensor.from([1, 2], [2, 1]), [2, 3]);
   assert.deepEqual(e.strides, [1, 0]);
   assert.deepEqual(e.toArray(), [1, 1, 1, 2, 2, 2]);
-  assert.deepEqual(t.permute(1, 0).unsqueeze(0).shape, [1, 3, 2]);
+  assert.deepEqual(unsqueeze(permute(t, [1, 0]), 0).shape, [1, 3, 2]);
   assert.equal(t.get(1, 2), 5);
   assert.throws(() => t.get(2, 0), /index 2 out of range for dim 0/);
-  assert.throws(() => t.reshape(4, 2), /\[2, 3\] \(6 elements\) cannot become \[4, 2\]/);
-  assert.throws(() => t.narrow(1, 2, 2), /narrow: \[2, 4\) out of range for dim 1/);
+  assert.throws(() => reshape(t, [4, 2]), /\[2, 3\] \(6 elements\) cannot become \[4, 2\]/);
+  assert.throws(() => narrow(t, 1, 2, 2), /narrow: \[2, 4\) out of range for dim 1/);
   assert.throws(() => Tensor.from([1, 2, 3], [2, 2]), /3 values do not fill shape \[2, 2\]/);
-  assert.throws(() => e.expand(3, 3), /cannot expand \[2, 3\] to \[3, 3\]/);
+  assert.throws(() => expand(e, [3, 3]), /cannot expand \[2, 3\] to \[3, 3\]/);
 });
 
 test('bf16 and f16 conversions round to nearest even and keep specials', () => {
@@ -50,10 +51,10 @@ test('bf16 and f16 conversions round to nearest even and keep specials', () => {
   assert.equal(f16ToF32(f32ToF16(2 ** -24)), 2 ** -24);
   assert.equal(f16ToF32(f32ToF16(1 + 2 ** -11)), 1);
   const x = Tensor.from([0.1, -2.5, 3e-3], [3]);
-  const b = x.to('bf16');
+  const b = x.astype('bf16');
   assert.equal(b.dtype, 'bf16');
   assert.deepEqual(b.toArray(), [0.10009765625, -2.5, 0.0030059814453125]);
-  assert.deepEqual(x.to('f16').to('f32').toArray().map((v) => Math.abs(v - 0.1) < 1e-4 || Math.abs(v + 2.5) < 1e-3 || Math.abs(v - 3e-3) < 1e-5), [true, true, true]);
+  assert.deepEqual(x.astype('f16').astype('f32').toArray().map((v) => Math.abs(v - 0.1) < 1e-4 || Math.abs(v + 2.5) < 1e-3 || Math.abs(v - 3e-3) < 1e-5), [true, true, true]);
 });
 
 test('seeded RNG is reproducible and restorable', () => {

@@ -65,7 +65,7 @@ function plant(dtype: 'f32' | 'bf16' | 'f16', name: string, at: number, value: n
   for (const [k, t] of ts) {
     let v = t.f32().slice();
     if (k === name) v[at < 0 ? v.length + at : at] = value;
-    out.set(k, Tensor.from(v, t.shape, 'f32').to(dtype).detach());
+    out.set(k, Tensor.from(v, t.shape, 'f32').astype(dtype));
     v = new Float32Array(0);
   }
   writeSafetensors(path.join(d, 'model.safetensors'), out);

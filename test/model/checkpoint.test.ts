@@ -41,7 +41,7 @@ test('save -> load gives identical logits (f32 and bf16, RoPE and ALiBi)', () =>
 test('safetensors round trip keeps dtypes and values', () => {
   const dir = tmp();
   const f = path.join(dir, 'x.safetensors');
-  const t = new Map([['a', Tensor.from([1.5, -2], [2])], ['b', Tensor.from([0.1, 3], [1, 2]).to('bf16')], ['c', Tensor.from([7, -9], [2], 'i32')]]);
+  const t = new Map([['a', Tensor.from([1.5, -2], [2])], ['b', Tensor.from([0.1, 3], [1, 2]).astype('bf16')], ['c', Tensor.from([7, -9], [2], 'i32')]]);
   writeSafetensors(f, t);
   const r = readSafetensors(f);
   for (const [k, v] of t) {

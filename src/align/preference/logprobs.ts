@@ -10,7 +10,8 @@
 import { Tensor, shapeStr } from '../../engine/tensor.js';
 import { record, noGrad } from '../../engine/autograd.js';
 import { backend } from '../../engine/backend.js';
-import { contiguous } from '../../engine/ops/shape.js';
+import { cast, contiguous } from '../../engine/ops/shape.js';
+import { scale } from '../../engine/ops/elementwise.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';
 
 export interface Sequence {
@@ -94,8 +95,8 @@ export function tokenLogProbs(model: BaichuanForCausalLM, batch: SequenceBatch, 
   const { B, T } = batch;
   const out = model.forward(Tensor.from(batch.ids, [B, T], 'i32'), { attentionMask: batch.mask, recompute: o.recompute });
   let logits = out.logits;
-  if (logits.dtype !== 'f32') logits = logits.to('f32');
-  if (o.temperature !== undefined && o.temperature !== 1) logits = logits.scale(1 / o.temperature);
+  if (logits.dtype !== 'f32') logits = cast(logits, 'f32');
+  if (o.temperature !== undefined && o.temperature !== 1) logits = scale(logits, 1 / o.temperature);
   const logp = gatherLogProbs(contiguous(logits), batch.targets);
   return { logp, values: Float64Array.from(logp.f32()), logits: o.keepLogits ? logits : undefined };
 }

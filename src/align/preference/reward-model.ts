@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Tensor } from '../../engine/tensor.js';
 import { noGrad } from '../../engine/autograd.js';
 import { linear } from '../../engine/ops/matmul.js';
+import { cast, reshape } from '../../engine/ops/shape.js';
 import { BaichuanForCausalLM, checkShape, fromHfName, hfName } from '../../model/baichuan.js';
 import { configToJSON } from '../../model/config.js';
 import { loadModel, readConfig, writeJSON, DEFAULT_GENERATION_CONFIG } from '../../io/hf-folder.js';
@@ -38,9 +39,9 @@ export class RewardModel {
     const { B, T } = batch;
     const out = this.lm.forward(Tensor.from(batch.ids, [B, T], 'i32'), { attentionMask: batch.mask, outputHiddenStates: true, lastLogitsOnly: true, recompute });
     let h = out.hiddenStates![out.hiddenStates!.length - 1]!;  // [B, T, C] after the final norm
-    if (h.dtype !== 'f32') h = h.to('f32');
-    const s = this.score.dtype === 'f32' ? this.score : this.score.to('f32');
-    return linear(h, s).reshape(B * T);
+    if (h.dtype !== 'f32') h = cast(h, 'f32');
+    const s = this.score.dtype === 'f32' ? this.score : cast(this.score, 'f32');
+    return reshape(linear(h, s), [B * T]);
   }
 
   /** Scores of whole sequences (no gradients), read at each one's last token. */
@@ -104,10 +105,10 @@ export function loadRewardModel(dir: string, o: LoadRewardOptions = {}): RewardM
   let score: Tensor | null = null;
   const seen = new Set<string>();
   for (const [name, t0] of readSafetensors(file)) {
-    const t = t0.dtype === 'f16' ? t0.to('f32').detach() : t0;
+    const t = t0.dtype === 'f16' ? t0.astype('f32') : t0;
     if (name === 'score.weight') {
       checkShape(`score.weight' in '${file}`, t, [1, config.hiddenSize]);
-      score = t.dtype === 'f32' ? t : t.to('f32').detach();
+      score = t.dtype === 'f32' ? t : t.astype('f32');
       continue;
     }
     const shape = expected.get(name);

@@ -1,12 +1,17 @@
 // Fused scaled-dot-product attention (flash style, see native/src/impl/attention.h):
 // causal with a KV-cache offset, optional ALiBi slopes (bias slope * (j - i)),
 // optional key padding mask. Never builds a T x T matrix; keeps the per-query
-// log-sum-exp for the backward. Reference: src/engine/ref/attention.ts.
+// log-sum-exp for the backward. attentionComposed() is its specification from
+// primitive ops (scores, additive mask, softmax, product), run where the
+// backend lacks the kernel. Reference: src/engine/ref/attention.ts.
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { contiguous, permute } from './shape.js';
-import { fromF32 } from './util.js';
+import { cast, contiguous, permute, transpose } from './shape.js';
+import { f32Buffer, fromF32 } from './util.js';
+import { add, mul, scale } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { softmax } from './softmax.js';
 import type { NativeAttnOptions } from '../native.js';
 
 export interface AttentionOptions {
@@ -31,14 +36,15 @@ export interface AttentionOptions {
 }
 
 function kernelInput(t: Tensor): Tensor {
-  return t.dtype === 'f32' && t.strides[3] === 1 ? t : contiguous(t.to('f32').detach()).detach();
+  return t.dtype === 'f32' && t.strides[3] === 1 ? t : t.astype('f32');
 }
 
 const stridesOf = (t: Tensor): number[] => [t.strides[0]!, t.strides[1]!, t.strides[2]!];
 const dataOf = (t: Tensor): Float32Array => (t.data as Float32Array).subarray(t.offset);
 
-/** q [B, H, Tq, D], k and v [B, H, Tk, D] -> [B, H, Tq, D] (stored as [B, Tq, H, D], so merging heads is free). */
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+interface Checked { B: number; H: number; Tq: number; Tk: number; D: number; causal: boolean; past: number; scale: number }
+
+function checkAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Checked {
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new RangeError(`attention: expected 4-D q, k, v, got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`);
   const [B, H, Tq, D] = q.shape as [number, number, number, number];
   const Tk = k.shape[2]!;
@@ -51,12 +57,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (opts.alibiSlopes && opts.alibiSlopes.length !== H) throw new RangeError(`attention: ${opts.alibiSlopes.length} ALiBi slopes for ${H} heads`);
   if (opts.keyMask && opts.keyMask.length !== B * Tk) throw new RangeError(`attention: keyMask has ${opts.keyMask.length} entries, expected B*Tk = ${B * Tk}`);
   if (opts.queryMask && opts.queryMask.length !== B * Tq) throw new RangeError(`attention: queryMask has ${opts.queryMask.length} entries, expected B*Tq = ${B * Tq}`);
+  return { B, H, Tq, Tk, D, causal, past, scale: opts.scale ?? 1 / Math.sqrt(D) };
+}
+
+/** q [B, H, Tq, D], k and v [B, H, Tk, D] -> [B, H, Tq, D] (stored as [B, Tq, H, D], so merging heads is free). */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const { B, H, Tq, Tk, D, causal, past, scale: sc } = checkAttention(q, k, v, opts);
+  if (!backend().supportsOp('attention')) return attentionComposed(q, k, v, opts);
   const qi = kernelInput(q), ki = kernelInput(k), vi = kernelInput(v);
   const oStrides = [Tq * H * D, D, H * D];
-  const o = new Float32Array(B * Tq * H * D), lse = new Float32Array(B * H * Tq);
+  const o = f32Buffer(B * Tq * H * D), lse = f32Buffer(B * H * Tq);
   const kopts: NativeAttnOptions = {
     B, H, Tq, Tk, D, q: stridesOf(qi), k: stridesOf(ki), v: stridesOf(vi), o: oStrides,
-    past, causal, scale: opts.scale ?? 1 / Math.sqrt(D),
+    past, causal, scale: sc,
     ...(opts.queryMask ? { queryMask: opts.queryMask } : {}),
   };
   const args = { opts: kopts, slopes: opts.alibiSlopes ?? null, keyMask: opts.keyMask ?? null };
@@ -65,11 +78,73 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const out = permute(stored, [0, 2, 1, 3]);
   return record(out, 'attention', [q, k, v], (g) => {
     const gO = contiguous(permute(g, [0, 2, 1, 3]));  // [B, Tq, H, D]: the layout of o
-    const dq = new Float32Array(B * Tq * H * D), dk = new Float32Array(B * Tk * H * D), dv = new Float32Array(B * Tk * H * D);
+    const dq = f32Buffer(B * Tq * H * D), dk = f32Buffer(B * Tk * H * D), dv = f32Buffer(B * Tk * H * D);
     const kvStrides = [Tk * H * D, D, H * D];
     backend().attnBwd({ ...args, opts: { ...kopts, dq: oStrides, dk: kvStrides, dv: kvStrides } },
       dataOf(qi), dataOf(ki), dataOf(vi), o, lse, gO.f32(), dq, dk, dv);
     const view = (buf: Float32Array, T: number, st: number[]): Tensor => new Tensor(buf, [B, H, T, D], 'f32', [st[0]!, st[1]!, st[2]!, 1]);
     return [view(dq, Tq, oStrides), view(dk, Tk, kvStrides), view(dv, Tk, kvStrides)];
   });
+}
+
+/** Which keys each query sees, as the composed attention needs it. */
+export interface MaskSpec {
+  B: number; H: number; Tq: number; Tk: number;
+  causal: boolean; past: number;
+  alibiSlopes?: Float32Array; keyMask?: Int32Array; queryMask?: Int32Array;
+  /** (b, start, len) spans of packed rows (Tq = Tk): keys visible only inside the query's span; queries outside every span give zeros. */
+  segments?: Int32Array;
+}
+
+/**
+ * The additive bias (ALiBi slope * (j - i_abs) where visible, -inf where not)
+ * and the multiplicative masks of the composed attention: `keep` zeroes the
+ * probabilities of hidden keys (and whole rows with no visible key, which the
+ * kernel and the reference give as zeros), `rows` zeroes the scores of padding
+ * queries so they attend uniformly to every key (AttentionOptions.queryMask).
+ */
+export function attentionMask(m: MaskSpec): { bias: Tensor; keep: Tensor; rows: Tensor | null } {
+  const { B, H, Tq, Tk } = m;
+  const bias = f32Buffer(B * H * Tq * Tk), keep = f32Buffer(B * H * Tq * Tk);
+  let seg: Int32Array | null = null;
+  if (m.segments) {
+    seg = new Int32Array(B * Tk).fill(-1);
+    for (let i = 0, n = 0; i < m.segments.length; i += 3, n++)
+      seg.fill(n, m.segments[i]! * Tk + m.segments[i + 1]!, m.segments[i]! * Tk + m.segments[i + 1]! + m.segments[i + 2]!);
+  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < Tq; i++) {
+        const row = ((b * H + h) * Tq + i) * Tk;
+        if (m.queryMask && m.queryMask[b * Tq + i] === 0) { keep.fill(1, row, row + Tk); continue; }
+        const qi = m.past + i;
+        let any = false;
+        for (let j = 0; j < Tk; j++) {
+          const visible = (!m.causal || j <= qi) && (!m.keyMask || m.keyMask[b * Tk + j] !== 0) && (!seg || (seg[b * Tk + i] !== -1 && seg[b * Tk + j] === seg[b * Tk + i]));
+          bias[row + j] = visible ? (m.alibiSlopes ? Math.fround(m.alibiSlopes[h]! * (j - qi)) : 0) : -Infinity;
+          keep[row + j] = visible ? 1 : 0;
+          any ||= visible;
+        }
+        if (!any) bias.fill(0, row, row + Tk);
+      }
+  let rows: Tensor | null = null;
+  if (m.queryMask) rows = Tensor.from(Array.from(m.queryMask, (x) => (x === 0 ? 0 : 1)), [B, 1, Tq, 1]);
+  return { bias: Tensor.from(bias, [B, H, Tq, Tk]), keep: Tensor.from(keep, [B, H, Tq, Tk]), rows };
+}
+
+/** softmax(q k^T * scale [* rows] + bias) * keep @ v, in f32, rounded to the inputs' dtype. */
+export function attentionFromMask(q: Tensor, k: Tensor, v: Tensor, sc: number, mask: ReturnType<typeof attentionMask>): Tensor {
+  const dtype = q.dtype === k.dtype && k.dtype === v.dtype ? q.dtype : 'f32';
+  let scores = scale(matmul(cast(q, 'f32'), transpose(cast(k, 'f32'), -1, -2)), sc);
+  if (mask.rows) scores = mul(scores, mask.rows);
+  const p = mul(softmax(add(scores, mask.bias)), mask.keep);
+  return cast(matmul(p, cast(v, 'f32')), dtype);
+}
+
+/** attention from primitives (materialises the [B, H, Tq, Tk] scores): the specification of the fused kernel. */
+export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const { B, H, Tq, Tk, causal, past, scale: sc } = checkAttention(q, k, v, opts);
+  const mask = attentionMask({ B, H, Tq, Tk, causal, past, ...(opts.alibiSlopes ? { alibiSlopes: opts.alibiSlopes } : {}),
+    ...(opts.keyMask ? { keyMask: opts.keyMask } : {}), ...(opts.queryMask ? { queryMask: opts.queryMask } : {}) });
+  return attentionFromMask(q, k, v, sc, mask);
 }

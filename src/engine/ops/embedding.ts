@@ -3,6 +3,8 @@
 // repeated ids accumulate). Reference: src/engine/ref/embedding.ts.
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
+import { backend } from '../backend.js';
+import { f32Buffer } from './util.js';
 
 /** `paddingIdx` (as nn.Embedding's padding_idx): that row never receives gradient. */
 export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number): Tensor {
@@ -13,19 +15,14 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number): Ten
   for (let i = 0; i < idv.length; i++)
     if (idv[i]! < 0 || idv[i]! >= V)
       throw new RangeError(`embedding: id ${idv[i]} at position ${i} is outside the vocabulary [0, ${V}) of weight ${shapeStr(weight.shape)}`);
-  const w = weight.contiguous().detach();
-  const src = w.data;
-  const out = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(idv.length * C);
-  for (let i = 0; i < idv.length; i++) out.set(src.subarray(w.offset + idv[i]! * C, w.offset + (idv[i]! + 1) * C), i * C);
-  const result = Tensor.fromStorage(out, [...ids.shape, C], weight.dtype);
+  const w = weight;
+  const src = (w.isContiguous() ? w.data.subarray(w.offset, w.offset + w.size) : w.copyStorage()) as Float32Array | Uint16Array;
+  const out = backend().alloc(w.dtype, idv.length * C) as Float32Array | Uint16Array;
+  backend().gatherRows(src, idv, C, out);
+  const result = Tensor.fromStorage(out, [...ids.shape, C], w.dtype);
   return record(result, 'embedding', [null, weight], (g) => {
-    const gv = g.f32();
-    const gw = new Float32Array(V * C);
-    for (let i = 0; i < idv.length; i++) {
-      if (idv[i] === paddingIdx) continue;
-      const row = idv[i]! * C, gr = i * C;
-      for (let c = 0; c < C; c++) gw[row + c] += gv[gr + c]!;
-    }
+    const gw = f32Buffer(V * C);
+    backend().scatterAddRows(g.f32(), idv, C, paddingIdx ?? null, gw);
     return [null, Tensor.from(gw, [V, C])];
   });
 }

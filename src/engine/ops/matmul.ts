@@ -6,20 +6,23 @@
 import { Tensor, shapeStr } from '../tensor.js';
 import { record, noGrad } from '../autograd.js';
 import { backend } from '../backend.js';
-import { fromF32, resultDType } from './util.js';
-import { reshape, transpose, contiguous } from './shape.js';
+import { f32Buffer, fromF32, resultDType } from './util.js';
+import { reshape, transpose } from './shape.js';
 
 interface Operand {
   data: Float32Array | Uint16Array;
   trans: boolean;
   ld: number;
   batchStride: number;
+  /** A copy made for the kernel (given back to the backend after the call), or null. */
+  scratch: Float32Array | Uint16Array | null;
 }
 
 /** Describe the last two dims of t for the kernel, copying only when the layout has no BLAS form. */
 function operand(t: Tensor, batch: number): Operand {
   let x = t;
-  if (x.dtype !== 'f32' && x.dtype !== 'bf16') x = x.to('f32').detach();
+  if (x.dtype !== 'f32' && x.dtype !== 'bf16') x = x.astype('f32');
+  let copied = x !== t;
   const nd = x.ndim;
   const r = x.shape[nd - 2]!, c = x.shape[nd - 1]!;
   const sr = x.strides[nd - 2]!, sc = x.strides[nd - 1]!;
@@ -32,13 +35,14 @@ function operand(t: Tensor, batch: number): Operand {
     if (x.shape[d + 1]! !== 1 && x.strides[d]! !== x.strides[d + 1]! * x.shape[d + 1]!) trans = null;
   if (batch > 1 && nd > 2 && x.shape[nd - 3] === 1 && nd === 3) batchStride = 0;
   if (trans === null) {
-    x = contiguous(x.detach());
+    x = x.astype(x.dtype);
+    copied = true;
     trans = false;
     ld = c;
     batchStride = r * c;
   }
   const data = x.data as Float32Array | Uint16Array;
-  return { data: data.subarray(x.offset), trans, ld, batchStride: nd > 2 ? batchStride : 0 };
+  return { data: data.subarray(x.offset), trans, ld, batchStride: nd > 2 ? batchStride : 0, scratch: copied ? data : null };
 }
 
 /** a [..., M, K] @ b [..., K, N] (b may also be [K, N], shared by every batch). */
@@ -52,7 +56,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new RangeError(`matmul: batch dims of ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ (b must be 2-D or share a's batch dims)`);
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const outShape = [...batchShape, M, N];
-  const C = new Float32Array(batch * M * N);
+  const C = f32Buffer(batch * M * N);
   // A shared 2-D b and row-major a: fold the batch into M for one large GEMM.
   const foldable = b.ndim === 2 && a.ndim > 2 && canFoldRows(a);
   const A = foldable ? operand(reshape(a.detach(), [batch * M, K]), 1) : operand(a, batch);
@@ -64,14 +68,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     B: B.data, ldb: B.ld, strideB: b.ndim === 2 ? 0 : B.batchStride,
     C, ldc: N, strideC: M * N, batch: foldable ? 1 : batch,
   });
+  for (const op of [A, B]) if (op.scratch) backend().free(op.scratch);
   return record(fromF32(C, outShape, dtype), 'matmul', [a, b], (g) => {
-    const ga = a.requiresGrad ? matmul(g, transpose(b.detach(), -1, -2)) : null;
+    const ga = a.requiresGrad ? matmul(g, transpose(b, -1, -2)) : null;
     let gb: Tensor | null = null;
     if (b.requiresGrad) {
       if (b.ndim === 2 && a.ndim > 2) {
-        gb = matmul(transpose(reshape(a.detach(), [batch * M, K]), 0, 1), reshape(g, [batch * M, N]));
+        gb = matmul(transpose(reshape(a, [batch * M, K]), 0, 1), reshape(g, [batch * M, N]));
       } else {
-        gb = matmul(transpose(a.detach(), -1, -2), g);
+        gb = matmul(transpose(a, -1, -2), g);
       }
     }
     return [ga, gb];
@@ -98,11 +103,11 @@ export function linear(x: Tensor, weight: Tensor): Tensor {
   const y = noGrad(() => matmul(x.detach(), transpose(weight.detach(), 0, 1)));
   const [N, K] = weight.shape as [number, number];
   return record(y, 'linear', [x, weight], (g) => {
-    const gx = x.requiresGrad ? matmul(g, weight.detach()) : null;
+    const gx = x.requiresGrad ? matmul(g, weight) : null;
     let gw: Tensor | null = null;
     if (weight.requiresGrad) {
       const rows = g.size / N;
-      gw = matmul(transpose(reshape(g, [rows, N]), 0, 1), reshape(x.detach(), [rows, K]));
+      gw = matmul(transpose(reshape(g, [rows, N]), 0, 1), reshape(x, [rows, K]));
     }
     return [gx, gw];
   });

@@ -57,8 +57,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
     for (const p of params) {
       if (!p.grad) continue;
       const g = p.grad.f32();  // a leaf's grad is its own buffer: scale in place
-      const c = Math.fround(coef);
-      for (let i = 0; i < g.length; i++) g[i] = g[i]! * c;
+      backend().affine(g, Math.fround(coef), 0, g);
     }
   }
   return total;

@@ -9,11 +9,17 @@
 // as one kernel call per span on sub-views (B = 1, T = len), so a packed row
 // gives exactly the numbers of its conversations run one by one. Positions
 // outside every span (row padding) get a zero output and zero gradient.
+// Where the backend lacks the fused attention (or RoPE) kernel, the same
+// computation runs composed: views of q, k, v, rope(), and the composed
+// attention with the block-diagonal mask (packedSelfAttentionComposed).
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
 import type { NativeAttnOptions } from '../native.js';
-import { tablesForBatch } from './position.js';
+import { rope, tablesForBatch } from './position.js';
+import { f32Buffer } from './util.js';
+import { narrow, permute, reshape } from './shape.js';
+import { attentionFromMask, attentionMask } from './attention.js';
 
 export interface PackedAttentionOptions {
   rope?: { cos: Float32Array; sin: Float32Array };  // [B*T, D] or [T, D] tables (fp32)
@@ -24,7 +30,7 @@ export interface PackedAttentionOptions {
   segments?: Int32Array;
 }
 
-export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttentionOptions = {}): Tensor {
+function checkPacked(qkv: Tensor, heads: number, o: PackedAttentionOptions): { B: number; T: number; C: number; H: number; D: number } {
   if (qkv.ndim !== 3 || qkv.shape[2]! % 3 !== 0) throw new RangeError(`packedSelfAttention: expected qkv [B, T, 3C], got ${shapeStr(qkv.shape)}`);
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3, H = heads, D = C / H;
@@ -40,6 +46,14 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
       if (!(seg[i]! >= 0 && seg[i]! < B && seg[i + 1]! >= 0 && seg[i + 2]! > 0 && seg[i + 1]! + seg[i + 2]! <= T))
         throw new RangeError(`packedSelfAttention: segment (${seg[i]}, ${seg[i + 1]}, ${seg[i + 2]}) lies outside [${B}, ${T}]`);
   }
+  return { B, T, C, H, D };
+}
+
+export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttentionOptions = {}): Tensor {
+  const { B, T, C, H, D } = checkPacked(qkv, heads, o);
+  if (!backend().supportsOp('attention') || (o.rope && !backend().supportsOp('rope'))) return packedSelfAttentionComposed(qkv, heads, o);
+  const C3 = 3 * C;
+  const seg = o.segments;
   const x = qkv.f32();
   let cos: Float32Array | undefined, sin: Float32Array | undefined;
   if (o.rope) ({ cos, sin } = tablesForBatch(o.rope.cos, o.rope.sin, B, T, D, 'packedSelfAttention'));
@@ -48,14 +62,14 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
   const dims = { B, T, H, D, sb: T * C3, st: C3, sh: D };
   let qData = x, kData = x.subarray(C), qStr = packed, kStr = packed;
   if (cos && sin) {
-    qData = new Float32Array(B * T * C);
-    kData = new Float32Array(B * T * C);
+    qData = f32Buffer(B * T * C);
+    kData = f32Buffer(B * T * C);
     backend().rope(x, qData, dims, cos, sin, false);
     backend().rope(x.subarray(C), kData, dims, cos, sin, false);
     qStr = dense; kStr = dense;
   }
   const vData = x.subarray(2 * C);
-  const out = new Float32Array(B * T * C), lse = new Float32Array(B * H * T);
+  const out = f32Buffer(B * T * C), lse = f32Buffer(B * H * T);
   const kopts: NativeAttnOptions = { B, H, Tq: T, Tk: T, D, q: qStr, k: kStr, v: packed, o: dense, past: 0, causal: true, scale: 1 / Math.sqrt(D), ...(o.queryMask ? { queryMask: o.queryMask } : {}) };
   const args = { opts: kopts, slopes: o.alibiSlopes ?? null, keyMask: o.keyMask ?? null };
   // the element offset of row b, time t in a buffer of `width` per position
@@ -65,7 +79,7 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
   if (seg) {
     for (let i = 0; i < seg.length; i += 3) {
       const b = seg[i]!, s0 = seg[i + 1]!, n = seg[i + 2]!;
-      const l = new Float32Array(H * n);
+      const l = f32Buffer(H * n);
       segLse.push(l);
       backend().attnFwd({ ...args, opts: { ...kopts, B: 1, Tq: n, Tk: n } }, qData.subarray(at(b, s0, qW)), kData.subarray(at(b, s0, qW)), vData.subarray(at(b, s0, C3)), out.subarray(at(b, s0, C)), l);
     }
@@ -81,21 +95,35 @@ export function packedSelfAttention(qkv: Tensor, heads: number, o: PackedAttenti
   };
   const result = Tensor.from(out, [B, T, C]);
   return record(result, 'packedSelfAttention', [qkv], (g) => {
-    const dqkv = new Float32Array(B * T * C3);
+    const dqkv = f32Buffer(B * T * C3);
     const rows = B * T;
     if (cos && sin) {
-      const dq = new Float32Array(B * T * C), dk = new Float32Array(B * T * C);
+      const dq = f32Buffer(B * T * C), dk = f32Buffer(B * T * C);
       bwd({ ...kopts, dq: dense, dk: dense, dv: packed }, g.f32(), dq, dk, dqkv.subarray(2 * C), C, C3);
       // undo the rotation, then place the rows into the q and k slots of dqkv
-      const tmp = new Float32Array(B * T * C);
+      const tmp = f32Buffer(B * T * C);
       const contiguous = { B, T, H, D, sb: T * C, st: C, sh: D };
       backend().rope(dq, tmp, contiguous, cos, sin, true);
       for (let r = 0; r < rows; r++) dqkv.set(tmp.subarray(r * C, (r + 1) * C), r * C3);
       backend().rope(dk, tmp, contiguous, cos, sin, true);
       for (let r = 0; r < rows; r++) dqkv.set(tmp.subarray(r * C, (r + 1) * C), r * C3 + C);
+      for (const scratch of [dq, dk, tmp]) backend().free(scratch);
     } else {
       bwd({ ...kopts, dq: packed, dk: packed, dv: packed }, g.f32(), dqkv, dqkv.subarray(C), dqkv.subarray(2 * C), C3, C3);
     }
     return [Tensor.from(dqkv, [B, T, C3])];
   });
+}
+
+/** packedSelfAttention from views, rope() and the composed attention (its specification). */
+export function packedSelfAttentionComposed(qkv: Tensor, heads: number, o: PackedAttentionOptions = {}): Tensor {
+  const { B, T, C, H, D } = checkPacked(qkv, heads, o);
+  const part = (i: number): Tensor => {
+    const t = reshape(narrow(qkv, 2, i * C, C), [B, T, H, D]);
+    return permute(o.rope && i < 2 ? rope(t, o.rope.cos, o.rope.sin) : t, [0, 2, 1, 3]);
+  };
+  const mask = attentionMask({ B, H, Tq: T, Tk: T, causal: true, past: 0, ...(o.alibiSlopes ? { alibiSlopes: o.alibiSlopes } : {}),
+    ...(o.keyMask ? { keyMask: o.keyMask } : {}), ...(o.queryMask ? { queryMask: o.queryMask } : {}), ...(o.segments ? { segments: o.segments } : {}) });
+  const y = attentionFromMask(part(0), part(1), part(2), 1 / Math.sqrt(D), mask);  // [B, H, T, D]
+  return reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
 }

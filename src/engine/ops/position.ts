@@ -2,11 +2,15 @@
 // 13B (SPEC §4.6; the bias itself is applied inside attention).
 // RoPE: GPT-NeoX rotate-half layout; tables and the rotation in fp32 as the
 // official code (inv_freq, t * inv_freq and cos/sin each rounded to f32).
-// References: src/engine/ref/rope.ts.
+// rope() is the fused kernel; ropeComposed() its specification from primitive
+// ops, run where the backend lacks the kernel. References: src/engine/ref/rope.ts.
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { fromF32 } from './util.js';
+import { f32Buffer, fromF32 } from './util.js';
+import { cast } from './shape.js';
+import { add, mul } from './elementwise.js';
+import { matmul } from './matmul.js';
 
 const f = Math.fround;
 
@@ -63,22 +67,44 @@ export function tablesForBatch(cos: Float32Array, sin: Float32Array, B: number, 
   return { cos: c, sin: s };
 }
 
+function checkRope(x: Tensor): [number, number, number, number] {
+  if (x.ndim !== 4) throw new RangeError(`rope: expected x [B, T, H, D], got ${shapeStr(x.shape)}`);
+  return x.shape as [number, number, number, number];
+}
+
 /**
  * Rotate x [B, T, H, D] (any strides, last dim contiguous) by per-(b, t) tables
  * cos/sin of B*T rows (or T rows shared by every batch). Output is contiguous.
  */
 export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
-  if (x.ndim !== 4) throw new RangeError(`rope: expected x [B, T, H, D], got ${shapeStr(x.shape)}`);
-  const [B, T, H, D] = x.shape as [number, number, number, number];
-  let src = x;
-  if (x.strides[3] !== 1 || (x.dtype !== 'f32')) src = x.to('f32').detach().contiguous().detach();
+  const [B, T, H, D] = checkRope(x);
+  if (!backend().supportsOp('rope')) return ropeComposed(x, cos, sin);
+  const src = x.strides[3] !== 1 || x.dtype !== 'f32' ? x.astype('f32') : x;
   const { cos: c, sin: s } = tablesForBatch(cos, sin, B, T, D, 'rope');
-  const y = new Float32Array(B * T * H * D);
+  const y = f32Buffer(B * T * H * D);
   const data = (src.data as Float32Array).subarray(src.offset);
   backend().rope(data, y, { B, T, H, D, sb: src.strides[0]!, st: src.strides[1]!, sh: src.strides[2]! }, c, s, false);
+  if (src !== x) backend().free(src.data);
   return record(fromF32(y, x.shape, x.dtype), 'rope', [x], (g) => {
-    const dx = new Float32Array(y.length);
+    const dx = f32Buffer(y.length);
     backend().rope(g.f32(), dx, { B, T, H, D, sb: T * H * D, st: H * D, sh: D }, c, s, true);
     return [Tensor.from(dx, x.shape)];
   });
+}
+
+/** rotate_half as a [D, D] matrix R (x R = [-x2, x1]): entries 0 and +-1, so the product is exact. */
+function rotateHalfMatrix(D: number): Tensor {
+  const half = D / 2;
+  const r = f32Buffer(D * D);
+  for (let j = 0; j < half; j++) { r[(j + half) * D + j] = -1; r[j * D + j + half] = 1; }
+  return Tensor.from(r, [D, D]);
+}
+
+/** rope from primitives: x cos + rotate_half(x) sin in f32 (GPT-NeoX layout), rounded to x's dtype. */
+export function ropeComposed(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
+  const [B, T, , D] = checkRope(x);
+  const { cos: c, sin: s } = tablesForBatch(cos, sin, B, T, D, 'rope');
+  const x32 = cast(x, 'f32');
+  const y = add(mul(x32, Tensor.from(c, [B, T, 1, D])), mul(matmul(x32, rotateHalfMatrix(D)), Tensor.from(s, [B, T, 1, D])));
+  return cast(y, x.dtype);
 }

@@ -1,10 +1,11 @@
-// Reductions over one dim (or all elements): sum, mean, max. Sums accumulate
-// in float64 in index order, so they are exact to f32 rounding and
-// deterministic. max's gradient goes to the first maximal element (as
-// torch.max(dim) does). Reference: src/engine/ref/reduce.ts.
+// Reductions over one dim (or all elements): sum, mean, max, as row kernels
+// of the backend. Sums accumulate in float64 in index order, so they are
+// exact to f32 rounding and deterministic. max's gradient goes to the first
+// maximal element (as torch.max(dim) does).
 import { Tensor, shapeStr } from '../tensor.js';
 import { record } from '../autograd.js';
-import { fromF32, resultDType } from './util.js';
+import { backend } from '../backend.js';
+import { f32Buffer, fromF32, i32Buffer, resultDType } from './util.js';
 import { permute, contiguous, expand, reshape } from './shape.js';
 
 interface Rows { x: Float32Array; rows: number; cols: number; outShape: number[]; keptShape: number[]; perm: number[] | null }
@@ -24,22 +25,19 @@ function asRows(t: Tensor, dim: number | undefined, keepDim: boolean, op: string
 export function sum(t: Tensor, dim?: number, keepDim = false): Tensor {
   const dtype = resultDType('sum', t);
   const r = asRows(t, dim, keepDim, 'sum');
-  const out = new Float32Array(r.rows);
-  for (let i = 0; i < r.rows; i++) {
-    let s = 0;
-    const base = i * r.cols;
-    for (let c = 0; c < r.cols; c++) s += r.x[base + c]!;
-    out[i] = s;
-  }
+  const out = f32Buffer(r.rows);
+  backend().sumRows(r.x, r.rows, r.cols, out);
   return record(fromF32(out, r.outShape, dtype), 'sum', [t], (g) => [contiguous(expand(reshape(g, r.keptShape), t.shape))]);
 }
 
 export function mean(t: Tensor, dim?: number, keepDim = false): Tensor {
   const n = dim === undefined ? t.size : t.dim(dim);
-  const s = sum(t, dim, keepDim);
-  const out = fromF32(s.f32().map((v) => v / n), s.shape, s.dtype);
-  return record(out, 'mean', [t], (g) => {
-    const gs = g.f32().map((v) => v / n);
+  const s = sum(t.detach(), dim, keepDim);
+  const q = f32Buffer(s.size);
+  backend().affine(s.f32(), 1 / n, 0, q);
+  return record(fromF32(q, s.shape, s.dtype), 'mean', [t], (g) => {
+    const gs = f32Buffer(g.size);
+    backend().affine(g.f32(), 1 / n, 0, gs);
     return [contiguous(expand(reshape(Tensor.from(gs, g.shape), r1(t, dim)), t.shape))];
   });
 }
@@ -55,21 +53,12 @@ export function max(t: Tensor, dim?: number, keepDim = false): { values: Tensor;
   const dtype = resultDType('max', t);
   const r = asRows(t, dim, keepDim, 'max');
   if (r.cols === 0) throw new RangeError(`max: reduced dim is empty in ${shapeStr(t.shape)}`);
-  const vals = new Float32Array(r.rows), idx = new Int32Array(r.rows);
-  for (let i = 0; i < r.rows; i++) {
-    const base = i * r.cols;
-    let m = r.x[base]!, a = 0;
-    for (let c = 1; c < r.cols; c++) {
-      const v = r.x[base + c]!;
-      if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) { m = v; a = c; }
-    }
-    vals[i] = m;
-    idx[i] = a;
-  }
+  const vals = f32Buffer(r.rows), idx = i32Buffer(r.rows);
+  backend().maxRows(r.x, r.rows, r.cols, vals, idx);
   const values = record(fromF32(vals, r.outShape, dtype), 'max', [t], (g) => {
     // scatter g to the argmax positions, in the permuted (dim-last) layout
     const gv = g.f32();
-    const moved = new Float32Array(r.rows * r.cols);
+    const moved = f32Buffer(r.rows * r.cols);
     for (let i = 0; i < r.rows; i++) moved[i * r.cols + idx[i]!] = gv[i]!;
     if (!r.perm) return [Tensor.from(moved, t.shape)];
     const movedShape = r.perm.map((p) => t.shape[p]!);

@@ -1,8 +1,9 @@
 // View ops (no copy: new shape/strides/offset over the same storage) and the
 // two copying ops, contiguous() and cast(). Each records its gradient.
+// sumToShape, the gradient of broadcasting, is a row reduction on the backend.
 import { Tensor, contiguousStrides, numel, shapeStr, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
-import { allocStorage, encodeElement, readElement, type DType } from '../dtype.js';
+import { encodeElement, readElement, type DType } from '../dtype.js';
 import { backend } from '../backend.js';
 
 function normDim(t: Tensor, dim: number, op: string, extra = 0): number {
@@ -116,25 +117,17 @@ export function expand(t: Tensor, shape: readonly number[]): Tensor {
   return record(out, 'expand', [t], (g) => [sumToShape(g, inShape)]);
 }
 
-/** Sum a (broadcast) gradient down to `shape`. */
+/** Sum a (broadcast) gradient down to `shape`: the kept dims go first, the summed ones last, one row reduction. */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (g.ndim === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
   const lead = g.ndim - shape.length;
-  const src = g.f32();
-  const out = new Float32Array(numel(shape));
-  const outStrides = contiguousStrides(shape);
-  // map every g index to an output index (broadcast dims collapse)
-  const gStrides = contiguousStrides(g.shape);
-  const n = src.length;
-  for (let i = 0; i < n; i++) {
-    let rem = i, o = 0;
-    for (let d = 0; d < g.ndim; d++) {
-      const ix = Math.floor(rem / gStrides[d]!);
-      rem -= ix * gStrides[d]!;
-      if (d >= lead && shape[d - lead] !== 1) o += ix * outStrides[d - lead]!;
-    }
-    out[o] += src[i]!;
-  }
+  const summed = (d: number): boolean => d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1);
+  const dims = g.shape.map((_, d) => d);
+  const kept = dims.filter((d) => !summed(d)), gone = dims.filter(summed);
+  const rows = numel(shape), cols = numel(gone.map((d) => g.shape[d]!));
+  const moved = gone.length === 0 ? g : permute(g.detach(), [...kept, ...gone]);
+  const out = backend().alloc('f32', rows) as Float32Array;
+  backend().sumRows(moved.f32(), rows, cols, out);
   return Tensor.from(out, shape);
 }
 
@@ -155,22 +148,8 @@ export function contiguous(t: Tensor): Tensor {
   return record(out, 'contiguous', [t], (g) => [g]);
 }
 
-/** Convert to another dtype (float rounding: nearest-even; to i32: must be integral). */
+/** Convert to another dtype, recording the (identity) gradient; see Tensor.astype for the rounding rules. */
 export function cast(t: Tensor, dtype: DType): Tensor {
   if (dtype === t.dtype) return t;
-  let out: Tensor;
-  if (dtype === 'bf16' && (t.dtype === 'f32' || t.dtype === 'bf16')) {
-    const src = t.f32();
-    const s = new Uint16Array(src.length);
-    backend().f32ToBf16(src, s);
-    out = new Tensor(s, t.shape, 'bf16');
-  } else if (dtype === 'f32') {
-    out = new Tensor(t.dtype === 'f32' ? t.copyStorage() : t.f32().slice(), t.shape, 'f32');
-  } else {
-    const s = allocStorage(dtype, t.size);
-    const src = t.f32();
-    for (let i = 0; i < src.length; i++) s[i] = encodeElement(dtype, dtype === 'i32' ? Math.trunc(src[i]!) : src[i]!);
-    out = new Tensor(s, t.shape, dtype);
-  }
-  return record(out, 'cast', [t], (g) => [g]);
+  return record(t.astype(dtype), 'cast', [t], (g) => [g]);
 }

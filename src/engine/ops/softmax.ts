@@ -3,17 +3,17 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { fromF32, resultDType } from './util.js';
+import { f32Buffer, fromF32, resultDType } from './util.js';
 
 function rowSoftmax(x: Tensor, log: boolean): Tensor {
   const dtype = resultDType(log ? 'logSoftmax' : 'softmax', x);
   const cols = x.dim(-1);
   const rows = cols === 0 ? 0 : x.size / cols;
   const xv = x.f32();
-  const y = new Float32Array(xv.length);
+  const y = f32Buffer(xv.length);
   backend().softmaxFwd(xv, y, rows, cols, log);
   return record(fromF32(y, x.shape, dtype), log ? 'logSoftmax' : 'softmax', [x], (g) => {
-    const dx = new Float32Array(y.length);
+    const dx = f32Buffer(y.length);
     backend().softmaxBwd(y, g.f32(), dx, rows, cols, log);
     return [Tensor.from(dx, x.shape)];
   });

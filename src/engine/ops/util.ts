@@ -1,7 +1,8 @@
-// Small helpers shared by the op files: dtype rules and f32 -> dtype results.
+// Small helpers shared by the op files: dtype rules, backend-allocated
+// buffers and f32 -> dtype results.
 import { Tensor, type Shape } from '../tensor.js';
 import type { DType } from '../dtype.js';
-import { cast } from './shape.js';
+import { backend } from '../backend.js';
 
 /** Float ops: equal dtypes keep theirs, mixed float dtypes give f32; integers are refused. */
 export function resultDType(op: string, ...ts: Tensor[]): DType {
@@ -10,8 +11,18 @@ export function resultDType(op: string, ...ts: Tensor[]): DType {
   return ts.every((t) => t.dtype === d) ? d : 'f32';
 }
 
+/** A zero-filled f32 buffer of n elements from the active backend. */
+export function f32Buffer(n: number): Float32Array {
+  return backend().alloc('f32', n) as Float32Array;
+}
+
+/** An i32 buffer of n elements from the active backend. */
+export function i32Buffer(n: number): Int32Array {
+  return backend().alloc('i32', n) as Int32Array;
+}
+
 /** Wrap f32 results, rounding to `dtype` when it is a 16-bit float. */
 export function fromF32(x: Float32Array, shape: Shape, dtype: DType): Tensor {
   const t = Tensor.from(x, shape, 'f32');
-  return dtype === 'f32' ? t : cast(t, dtype).detach();
+  return dtype === 'f32' ? t : t.astype(dtype);
 }
