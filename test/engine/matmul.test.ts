@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
-import { permute, transpose } from '../../src/engine/ops/shape.js';
+import { narrow, permute, reshape, transpose } from '../../src/engine/ops/shape.js';
 import { matmul, linear } from '../../src/engine/ops/matmul.js';
 import { native } from '../../src/engine/native.js';
 import { matmulRef } from '../../src/engine/ref/matmul.js';
@@ -61,6 +61,14 @@ test('batched matmul, shared 2-D right operand, and a non-contiguous batch', () 
   for (let bb = 0; bb < Bt; bb++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) perm[(i * Bt + bb) * K + k] = a[(bb * M + i) * K + k]!;
   const view = permute(Tensor.from(perm, [M, Bt, K]), [1, 0, 2]);
   assertClose(matmul(view, Tensor.from(w, [K, N])).f32(), matmulRef(a, w, M, N, K, Bt, true), F32_RTOL, 'permuted batch');
+  // views with a size-1 dim, whose stride means nothing: q of a decode step, [Bt, 1, M, K] cut from
+  // [Bt, 1, 3, M, K] (regression: the batch was once folded into rows with that stride)
+  const packed = randArray(Bt * 3 * M * K, 8);
+  const slot = reshape(narrow(Tensor.from(packed, [Bt, 1, 3, M, K]), 2, 1, 1), [Bt, 1, M, K]);
+  const dense = slot.f32();
+  assertClose(matmul(slot, Tensor.from(w, [K, N])).f32(), matmulRef(dense, w, M, N, K, Bt, true), F32_RTOL, 'size-1 dim view, shared b');
+  const bb = randArray(Bt * K * N, 9);
+  assertClose(matmul(slot, Tensor.from(bb, [Bt, 1, K, N])).f32(), matmulRef(dense, bb, M, N, K, Bt), F32_RTOL, 'size-1 dim view, batched b');
 });
 
 test('bf16 operands: exact f32 math on bf16-rounded inputs', () => {

@@ -30,10 +30,9 @@ function operand(t: Tensor, batch: number): Operand {
   if (sc === 1 && (sr >= c || r === 1)) { trans = false; ld = r === 1 ? c : sr; }
   else if (sr === 1 && (sc >= r || c === 1)) { trans = true; ld = c === 1 ? r : sc; }
   // batch dims must collapse into one uniform stride
-  let batchStride = nd > 2 ? x.strides[nd - 3]! : 0;
-  for (let d = nd - 4; d >= 0 && trans !== null; d--)
-    if (x.shape[d + 1]! !== 1 && x.strides[d]! !== x.strides[d + 1]! * x.shape[d + 1]!) trans = null;
-  if (batch > 1 && nd > 2 && x.shape[nd - 3] === 1 && nd === 3) batchStride = 0;
+  const collapsed = nd > 2 ? collapsedStride(x, nd - 2) : 0;
+  if (collapsed === null) trans = null;
+  let batchStride = collapsed ?? 0;
   if (trans === null) {
     x = x.astype(x.dtype);
     copied = true;
@@ -83,13 +82,25 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/**
+ * The single stride that walks dims [0, n) of t as one index, or null when
+ * they do not collapse (0 when all have size 1). Dims of size 1 are skipped:
+ * their strides are arbitrary (a narrow or reshape may leave any value).
+ */
+function collapsedStride(t: Tensor, n: number): number | null {
+  const dims: [number, number][] = [];
+  for (let d = 0; d < n; d++) if (t.shape[d] !== 1) dims.push([t.shape[d]!, t.strides[d]!]);
+  if (dims.length === 0) return 0;
+  for (let i = 0; i + 1 < dims.length; i++) if (dims[i]![1] !== dims[i + 1]![1] * dims[i + 1]![0]) return null;
+  return dims[dims.length - 1]![1];
+}
+
 /** True when a's batch dims and rows share one row stride (so [..., M, K] is a [batch*M, K] matrix). */
 function canFoldRows(a: Tensor): boolean {
   const nd = a.ndim;
   if (a.strides[nd - 1] !== 1) return false;
-  for (let d = nd - 3; d >= 0; d--)
-    if (a.shape[d]! !== 1 && a.strides[d]! !== a.strides[d + 1]! * a.shape[d + 1]!) return false;
-  return a.strides[nd - 2]! >= a.shape[nd - 1]!;
+  const s = collapsedStride(a, nd - 1);
+  return s !== null && (s === 0 || s >= a.shape[nd - 1]!);
 }
 
 /**
