@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
 import { backward } from '../../src/engine/autograd.js';
-import { backend, cpuBackend, setBackend, FUSED_OPS, type Backend } from '../../src/engine/backend.js';
+import { backend, cpuBackend, setBackend, setThreads, FUSED_OPS, type Backend } from '../../src/engine/backend.js';
 import type { Storage } from '../../src/engine/dtype.js';
 import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
@@ -111,6 +111,16 @@ for (const position of ['rope', 'alibi'] as const) {
     for (const [n, g] of ref.grads) assertClose(got.grads.get(n)!, g, 1e-4, `${position} gradient of ${n}`);
   });
 }
+
+test('the composed fallbacks are thread-count independent: one and all threads give the same bits', () => {
+  const all = cpuBackend.threads();
+  const many = withBackend(testBackend(false), () => trainStep('alibi'));
+  setThreads(1);
+  let one: ReturnType<typeof trainStep>;
+  try { one = withBackend(testBackend(false), () => trainStep('alibi')); } finally { setThreads(all); }
+  assert.equal(one.loss, many.loss);
+  for (const [n, g] of many.grads) assert.deepEqual(one.grads.get(n), g, `gradient of ${n}`);
+});
 
 test('cached greedy decoding of padded prompts runs through the fallbacks and gives the CPU logits', () => {
   for (const position of ['rope', 'alibi'] as const) {
