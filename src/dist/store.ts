@@ -1,0 +1,99 @@
+// The rendezvous key store over TCP: the server half (the client is
+// native/comm/src/tcp_store.cc, a gloo::rendezvous::Store). Rank 0 hosts it on
+// MASTER_ADDR:MASTER_PORT for the few seconds of Gloo's full-mesh rendezvous,
+// as torchrun's TCPStore does; every rank (rank 0 too) is a client. Its
+// event-loop I/O keeps working while rank 0's own connect runs on a worker
+// thread. Wire format (little-endian u32):
+//   request  op(u8: 1 set, 2 get, 3 wait) nkeys (klen key)* vlen value timeoutMs
+//   reply    status(u8: 0 ok, 1 timeout) vlen value
+// get/wait are answered when every key exists, or with status 1 at the timeout.
+import net from 'node:net';
+
+interface Request { op: number; keys: string[]; value: Buffer; timeoutMs: number }
+
+/** Parse one request from the front of `buf`; null while incomplete. */
+export function parseRequest(buf: Buffer): { req: Request; used: number } | null {
+  let o = 0;
+  const need = (n: number) => o + n <= buf.length;
+  if (!need(5)) return null;
+  const op = buf.readUInt8(o); o += 1;
+  const nkeys = buf.readUInt32LE(o); o += 4;
+  if (op < 1 || op > 3 || nkeys > 65536) throw new Error(`rendezvous store: bad request (op ${op}, ${nkeys} keys)`);
+  const keys: string[] = [];
+  for (let i = 0; i < nkeys; i++) {
+    if (!need(4)) return null;
+    const k = buf.readUInt32LE(o); o += 4;
+    if (k > 4096) throw new Error(`rendezvous store: key of ${k} bytes`);
+    if (!need(k)) return null;
+    keys.push(buf.toString('utf8', o, o + k)); o += k;
+  }
+  if (!need(4)) return null;
+  const vlen = buf.readUInt32LE(o); o += 4;
+  if (vlen > 1 << 24) throw new Error(`rendezvous store: value of ${vlen} bytes`);
+  if (!need(vlen + 4)) return null;
+  const value = Buffer.from(buf.subarray(o, o + vlen)); o += vlen;
+  const timeoutMs = buf.readUInt32LE(o); o += 4;
+  return { req: { op, keys, value, timeoutMs }, used: o };
+}
+
+function reply(sock: net.Socket, status: number, value: Buffer = Buffer.alloc(0)): void {
+  const head = Buffer.alloc(5);
+  head.writeUInt8(status, 0);
+  head.writeUInt32LE(value.length, 1);
+  sock.write(Buffer.concat([head, value]));
+}
+
+export interface StoreServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serve the rendezvous store on host:port (port 0: any free port). */
+export async function startStoreServer(host: string, port: number): Promise<StoreServer> {
+  const data = new Map<string, Buffer>();
+  const waiters = new Set<{ keys: string[]; sock: net.Socket; done: () => void; cancel: () => void }>();
+  const sockets = new Set<net.Socket>();
+  const wake = () => {
+    for (const w of waiters) if (w.keys.every((k) => data.has(k))) { waiters.delete(w); w.done(); }
+  };
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.setNoDelay(true);
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      try {
+        for (let p = parseRequest(buf); p; p = parseRequest(buf)) {
+          buf = buf.subarray(p.used);
+          const { op, keys, value, timeoutMs } = p.req;
+          if (op === 1) { data.set(keys[0]!, value); reply(sock, 0); wake(); continue; }
+          const answer = () => reply(sock, 0, op === 2 ? data.get(keys[0]!)! : undefined);
+          if (keys.every((k) => data.has(k))) { answer(); continue; }
+          const w = { keys, sock, done: () => { clearTimeout(timer); answer(); }, cancel: () => clearTimeout(timer) };
+          const timer = setTimeout(() => { waiters.delete(w); if (!sock.destroyed) reply(sock, 1); }, timeoutMs);
+          timer.unref();
+          waiters.add(w);
+        }
+      } catch {
+        sock.destroy();
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      sockets.delete(sock);
+      for (const w of waiters) if (w.sock === sock) { w.cancel(); waiters.delete(w); }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`rendezvous store: cannot listen on ${host}:${port} (${e.code ?? e.message}); is MASTER_PORT in use?`)));
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as net.AddressInfo;
+  return {
+    port: addr.port,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
