@@ -160,6 +160,7 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   const params: [string, Tensor][] = adapter ? adapter.namedParameters() : [...model.namedParameters()];
   const optimizer = stepStrategy(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay }, hooks.parallel);
   if (optState) optimizer.loadState(optState, state.step);
+  if (world > 1) log(`data parallel: ${world} ranks x ${c.gradAccum} batch(es) per step; ${hooks.parallel?.zeroStage === 1 ? `ZeRO-1 (optimizer state 1/${world} per rank)` : 'gradients all-reduced'} over ${hooks.parallel!.comm.backend}`, true);
   const metrics: SftMetrics[] = fs.existsSync(metricsFile)
     ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SftMetrics).filter((m) => m.step <= state.step)
     : [];

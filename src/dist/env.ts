@@ -66,3 +66,17 @@ export async function communicatorFromEnv(env: NodeJS.ProcessEnv = process.env):
     ...(d.bindHost ? { bindHost: d.bindHost } : {}), ...(d.iface ? { iface: d.iface } : {}),
   });
 }
+
+/**
+ * Run `fn` as this process's rank: connected to the job when the environment
+ * names one (launch, torchrun, mpirun), alone otherwise; the communicator is
+ * closed afterwards whatever happens.
+ */
+export async function asRank<T>(fn: (comm: Communicator | null) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const comm = await communicatorFromEnv(env);
+  try {
+    return await fn(comm);
+  } finally {
+    comm?.close();
+  }
+}

@@ -105,31 +105,42 @@ export class GlooCommunicator implements Communicator {
     return this.native;
   }
 
+  /** Run a native collective; a failure says what it most likely means. */
+  private run(f: (n: NativeComm) => void): void {
+    try {
+      f(this.live());
+    } catch (e) {
+      const msg = (e as Error).message;
+      const hint = /closed by peer|Connection reset|Broken pipe|Timed out|timed out/i.test(msg) ? ' (another rank exited, hung or lost the network: the launcher names it)' : '';
+      throw new Error(`${msg}${hint}`);
+    }
+  }
+
   allReduce(buf: Float32Array | Float64Array, op: ReduceOp = 'sum'): void {
     count(this.stats, 'allReduce', buf.byteLength, this.worldSize);
-    this.live().allReduce(buf);
+    this.run((n) => n.allReduce(buf));
     if (op === 'avg') divideBy(buf, this.worldSize);
   }
 
   reduceScatter(buf: Float32Array, op: ReduceOp = 'sum'): void {
     count(this.stats, 'reduceScatter', buf.byteLength, this.worldSize);
-    this.live().reduceScatter(buf);
+    this.run((n) => n.reduceScatter(buf));
     const n = buf.length / this.worldSize;
     if (op === 'avg') divideBy(buf, this.worldSize, this.rank * n, (this.rank + 1) * n);
   }
 
   allGather(shard: CommBuffer, out: CommBuffer): void {
     count(this.stats, 'allGather', out.byteLength, this.worldSize);
-    this.live().allGather(shard, out);
+    this.run((n) => n.allGather(shard, out));
   }
 
   broadcast(buf: CommBuffer, root: number): void {
     count(this.stats, 'broadcast', buf.byteLength, this.worldSize);
-    this.live().broadcast(buf, root);
+    this.run((n) => n.broadcast(buf, root));
   }
 
   barrier(): void {
-    this.live().barrier();
+    this.run((n) => n.barrier());
   }
 
   close(): void {

@@ -84,20 +84,21 @@ export function measuredPeakFlops(): number {
 
 /**
  * Mean validation loss (CE only) over the first `batches` windows of the
- * validation tokens, and bits per byte. With `part`, rank r evaluates windows
- * r, r + W, ... and the sums are added over ranks.
+ * validation tokens, and bits per byte. With `part`, the windows are global
+ * batches of W x B rows, rank r evaluates its B rows of each (as in training)
+ * and the sums are added over ranks: the rows one rank of batch W B would see.
  */
 export function evaluate(model: BaichuanForCausalLM, val: Uint32Array, B: number, T: number, batches: number, bytesPerToken: number,
   part?: { rank: number; world: number; sum: (xs: number[]) => number[] }): { loss: number; bpb: number } {
   const was = model.training;
   model.eval();
-  const loader = new PackedLoader(val, B, Math.min(T, val.length - 1));
+  const world = part?.world ?? 1;
+  const loader = new PackedLoader(val, B, Math.min(T, val.length - 1), { rank: part?.rank ?? 0, world });
   let sum = 0, n = 0;
-  const maxBatches = Math.max(1, Math.min(batches, Math.floor(val.length / (B * loader.T + 1))));
+  const maxBatches = Math.max(1, Math.min(batches, Math.floor(val.length / (world * B * loader.T + 1))));
   noGrad(() => {
     for (let i = 0; i < maxBatches; i++) {
       const b = loader.next();
-      if (part && i % part.world !== part.rank) continue;
       const out = model.forward(Tensor.from(b.inputs, [B, loader.T], 'i32'), { targets: Tensor.from(b.targets, [B, loader.T], 'i32') });
       sum += out.lossStats!.ce * out.lossStats!.tokens;
       n += out.lossStats!.tokens;
@@ -143,6 +144,7 @@ export async function pretrain(c: TrainConfig, opts: { resume?: boolean } & Trai
   const params = [...model.namedParameters()];
   const optimizer = stepStrategy(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay }, opts.parallel);
   if (optState) optimizer.loadState(optState, state.step);
+  if (world > 1) log(`data parallel: ${world} ranks x batch ${c.batchSize} x accumulation ${c.gradAccum} = ${world * c.batchSize * c.gradAccum} sequences per step; ${opts.parallel?.zeroStage === 1 ? `ZeRO-1 (optimizer state 1/${world} per rank)` : 'gradients all-reduced'} over ${opts.parallel!.comm.backend}`, true);
   const part = world > 1 ? { rank, world, sum: (xs: number[]) => optimizer.sum(xs) } : undefined;
   // metrics after the checkpoint belong to a lost future: drop them so the curve continues exactly
   const metrics: StepMetrics[] = fs.existsSync(metricsFile)
