@@ -80,8 +80,8 @@ export class LocalCommunicator implements Communicator {
   readonly worldSize = 1;
   readonly backend = 'local';
   readonly stats = newStats();
-  allReduce(): void {}
-  reduceScatter(): void {}
+  allReduce(_buf: Float32Array | Float64Array, _op?: ReduceOp): void {}
+  reduceScatter(_buf: Float32Array, _op?: ReduceOp): void {}
   allGather(shard: CommBuffer, out: CommBuffer): void {
     if (out.length !== shard.length) throw new RangeError(`allGather: output has ${out.length} elements, expected ${shard.length}`);
     if (out !== shard) (out as Uint8Array).set(shard as Uint8Array);

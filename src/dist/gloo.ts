@@ -89,8 +89,10 @@ export class GlooCommunicator implements Communicator {
         ...(o.master ? { storeKind: 'tcp' as const, storeHost: o.master.host, storePort: server?.port ?? o.master.port } : { storeKind: 'file' as const, storePath: o.rendezvousDir! }),
         ...(o.iface ? { iface: o.iface } : { bindHost: o.bindHost ?? (local ? '127.0.0.1' : (await import('node:os')).hostname()) }),
       });
-      // every rank has read every address once all have connected: then the store may go
-      native.barrier();
+      // the store may go once every rank has connected (each sets connected/<rank> last); rank 0 waits on its
+      // event loop, which serves the others meanwhile (a blocking barrier here would starve them)
+      const prefix = o.prefix ?? 'baichuan2';
+      await server?.waitFor(Array.from({ length: o.worldSize }, (_, r) => `${prefix}/connected/${r}`), timeoutMs);
     } catch (e) {
       native.close();
       throw e;
@@ -123,7 +125,8 @@ export class GlooCommunicator implements Communicator {
   }
 
   reduceScatter(buf: Float32Array, op: ReduceOp = 'sum'): void {
-    count(this.stats, 'reduceScatter', buf.byteLength, this.worldSize);
+    // a non-power-of-two world all-reduces instead (native/comm/src/comm.cc)
+    count(this.stats, (this.worldSize & (this.worldSize - 1)) === 0 ? 'reduceScatter' : 'allReduce', buf.byteLength, this.worldSize);
     this.run((n) => n.reduceScatter(buf));
     const n = buf.length / this.worldSize;
     if (op === 'avg') divideBy(buf, this.worldSize, this.rank * n, (this.rank + 1) * n);

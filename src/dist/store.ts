@@ -45,6 +45,8 @@ function reply(sock: net.Socket, status: number, value: Buffer = Buffer.alloc(0)
 
 export interface StoreServer {
   readonly port: number;
+  /** Resolves when every key exists; rejects at the timeout. */
+  waitFor(keys: string[], timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,7 +76,8 @@ export async function startStoreServer(host: string, port: number): Promise<Stor
           timer.unref();
           waiters.add(w);
         }
-      } catch {
+      } catch (e) {
+        if (process.env.BAICHUAN2_STORE_DEBUG) console.error(e);
         sock.destroy();
       }
     });
@@ -91,6 +94,13 @@ export async function startStoreServer(host: string, port: number): Promise<Stor
   const addr = server.address() as net.AddressInfo;
   return {
     port: addr.port,
+    waitFor: (keys, timeoutMs) => new Promise<void>((resolve, reject) => {
+      const missing = () => keys.filter((k) => !data.has(k));
+      if (!missing().length) { resolve(); return; }
+      const timer = setTimeout(() => { waiters.delete(w); reject(new Error(`rendezvous store: timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${missing().join(', ')}`)); }, timeoutMs);
+      const w = { keys, sock: null as unknown as net.Socket, done: () => { clearTimeout(timer); resolve(); }, cancel: () => clearTimeout(timer) };
+      waiters.add(w);
+    }),
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());

@@ -11,6 +11,7 @@
 #include <napi.h>
 
 #include <chrono>
+#include <cstring>
 #include <list>
 #include <memory>
 #include <string>
@@ -124,7 +125,30 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     size_t n = b.bytes / 4;
     if (n % static_cast<size_t>(c.size) != 0) throw Napi::RangeError::New(env, "gloo reduceScatter: length " + std::to_string(n) + " is not a multiple of the world size " + std::to_string(c.size));
     if (n > 0x7fffffffu) throw Napi::RangeError::New(env, "gloo reduceScatter: at most 2^31-1 elements per call");
-    guarded(env, "reduceScatter", [&] { algorithmFor(static_cast<float*>(b.ptr), n).run(); });
+    guarded(env, "reduceScatter", [&] {
+      if ((c.size & (c.size - 1)) == 0) {
+        // Halving-doubling leaves rank r holding shard rev(r) (its index with log2 W bits reversed; measured,
+        // and the identity for W = 2): lay the input out so that slot rev(p) holds shard p, then move ours home
+        float* x = static_cast<float*>(b.ptr);
+        const size_t s = n / c.size;
+        const int bits = __builtin_ctz(static_cast<unsigned>(c.size));
+        auto rev = [&](int r) { int o = 0; for (int k = 0; k < bits; k++) if (r & (1 << k)) o |= 1 << (bits - 1 - k); return o; };
+        if (c.size > 2) {
+          std::vector<float> tmp(x, x + n);
+          for (int p = 0; p < c.size; p++) std::memcpy(x + rev(p) * s, tmp.data() + p * s, s * sizeof(float));
+        }
+        algorithmFor(x, n).run();
+        if (c.size > 2 && rev(c.rank) != c.rank) std::memcpy(x + c.rank * s, x + rev(c.rank) * s, s * sizeof(float));
+      } else {
+        // Gloo's halving-doubling reduce-scatter leaves the shards of a non-power-of-two world elsewhere
+        // than at rank x n/W (measured with 3 ranks): reduce the whole buffer (twice the traffic) instead
+        gloo::AllreduceOptions opts(ctx);
+        opts.setOutput(static_cast<float*>(b.ptr), n);
+        opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
+        opts.setTag(nextTag());
+        gloo::allreduce(opts);
+      }
+    });
     return env.Undefined();
   }
 
@@ -221,6 +245,8 @@ class ConnectWorker : public Napi::AsyncWorker {
       else base = std::make_unique<b2comm::TcpStore>(spec_.storeHost, spec_.storePort, std::chrono::milliseconds(spec_.timeoutMs));
       gloo::rendezvous::PrefixStore store(spec_.prefix, *base);
       ctx->connectFullMesh(store, dev);
+      // tell the store's host (rank 0) that this rank no longer needs it: it may close once all have said so
+      store.set("connected/" + std::to_string(spec_.rank), std::vector<char>{1});
       ctx_ = ctx;
     } catch (const std::exception& e) {
       SetError(std::string("gloo rendezvous (rank ") + std::to_string(spec_.rank) + " of " + std::to_string(spec_.size) + "): " + e.what());
