@@ -20,7 +20,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { setThreads } from '../../src/engine/backend.js';
 import { trainBpe } from '../../src/tokenizer/trainer.js';
 import { serializeModel } from '../../src/tokenizer/sentencepiece-model.js';
@@ -28,26 +27,11 @@ import { prepare } from '../../src/data/prepare.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { pretrain, type StepMetrics } from '../../src/train/trainer.js';
 import { glooStatus } from '../../src/dist/gloo.js';
+import { cli } from './run.js';
 
 setThreads(1);
-const BIN = path.resolve('bin/baichuan2.js');
 const gloo = glooStatus();
 const skip = gloo.available ? false : gloo.reason;
-
-export interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
-
-/** Run the CLI; `during(stderrSoFar, child)` is called on every stderr chunk (to send signals mid-run). */
-export function cli(args: string[], o: { during?: (err: string, pid: number) => void; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, OMP_NUM_THREADS: '1', ...o.env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; o.during?.(stderr, child.pid!); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }); });
-  });
-}
 
 function corpus(): string[] {
   const zh = ['子曰：学而时习之，不亦说乎？', '床前明月光，疑是地上霜。', '春眠不觉晓，处处闻啼鸟。'];
