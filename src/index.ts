@@ -44,4 +44,6 @@ export { LocalCommunicator, bytesOnWire, type Communicator, type CommStats, type
 export { GlooCommunicator, glooStatus, type GlooOptions } from './dist/gloo.js';
 export { distEnv, communicatorFromEnv, asRank, type DistEnv } from './dist/env.js';
 export { launch, type LaunchOptions, type LaunchResult } from './dist/launch.js';
+export { registerDeviceBackend, shareUniqueId, type DeviceBackend } from './dist/bootstrap.js';
+export { StoreClient, startStoreServer } from './dist/store.js';
 export { stepStrategy, type StepStrategy, type ParallelOptions, type OptimizerState } from './train/parallel.js';

@@ -3,11 +3,13 @@
 // OpenMPI's OMPI_COMM_WORLD_*), MASTER_ADDR / MASTER_PORT for the TCP
 // rendezvous store, or BAICHUAN2_RDZV_DIR for Gloo's FileStore on a shared
 // folder; BAICHUAN2_DIST_TIMEOUT (seconds, default 300) bounds rendezvous and
-// every collective; GLOO_SOCKET_IFNAME or BAICHUAN2_DIST_HOST picks the
+// every collective; BAICHUAN2_DIST_BACKEND picks a registered device
+// backend (bootstrap.ts) instead of Gloo; GLOO_SOCKET_IFNAME or BAICHUAN2_DIST_HOST picks the
 // address this rank listens on. Validated here, once, with errors naming the
 // variable.
 import { GlooCommunicator } from './gloo.js';
 import type { Communicator } from './communicator.js';
+import { deviceBackend, shareUniqueId } from './bootstrap.js';
 
 export interface DistEnv {
   rank: number;
@@ -56,10 +58,20 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
   };
 }
 
-/** Connect this rank to its job over Gloo; null when the process is not part of one (or is a world of one). */
+/**
+ * Connect this rank to its job; null when the process is not part of one (or
+ * is a world of one). Over Gloo, or over a registered device backend named by
+ * BAICHUAN2_DIST_BACKEND (bootstrap.ts).
+ */
 export async function communicatorFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Communicator | null> {
   const d = distEnv(env);
   if (!d || d.worldSize === 1) return null;
+  const name = env.BAICHUAN2_DIST_BACKEND || 'gloo';
+  if (name !== 'gloo') {
+    const b = deviceBackend(name);
+    const uniqueId = await shareUniqueId(d, () => b.newUniqueId());
+    return b.connect({ rank: d.rank, worldSize: d.worldSize, localRank: d.localRank, uniqueId, timeoutMs: d.timeoutMs });
+  }
   return GlooCommunicator.connect({
     rank: d.rank, worldSize: d.worldSize, timeoutMs: d.timeoutMs, prefix: d.runId,
     ...(d.master ? { master: d.master } : { rendezvousDir: d.rendezvousDir! }),

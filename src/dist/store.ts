@@ -107,3 +107,69 @@ export async function startStoreServer(host: string, port: number): Promise<Stor
     }),
   };
 }
+
+/**
+ * A client of the store in TypeScript (the C++ one serves Gloo's rendezvous):
+ * for exchanges outside Gloo, such as NCCL's unique id (bootstrap.ts).
+ * One request at a time per client.
+ */
+export class StoreClient {
+  private buf = Buffer.alloc(0);
+  private waiting: ((b: Buffer) => void) | null = null;
+  private failure: Error | null = null;
+  private constructor(private readonly sock: net.Socket, private readonly where: string) {
+    sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this.pump(); });
+    const fail = (e: Error) => { this.failure = e; this.waiting?.(Buffer.alloc(0)); };
+    sock.on('error', (e) => fail(new Error(`rendezvous store ${where}: ${e.message}`)));
+    sock.on('close', () => fail(new Error(`rendezvous store ${where}: connection closed by the server (rank 0 exited?)`)));
+  }
+
+  /** Connect, retrying until `timeoutMs` (the host may not be listening yet). */
+  static async connect(host: string, port: number, timeoutMs: number): Promise<StoreClient> {
+    const deadline = Date.now() + timeoutMs, where = `${host}:${port}`;
+    for (;;) {
+      try {
+        const sock = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(port, host, () => { s.off('error', reject); resolve(s); });
+          s.once('error', reject);
+        });
+        sock.setNoDelay(true);
+        return new StoreClient(sock, where);
+      } catch {
+        if (Date.now() >= deadline) throw new Error(`rendezvous store ${where}: no answer within ${Math.round(timeoutMs / 1000)} s (is rank 0 running, and MASTER_ADDR/MASTER_PORT right?)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  private pump(): void {
+    if (!this.waiting || this.buf.length < 5) return;
+    const len = this.buf.readUInt32LE(1);
+    if (this.buf.length < 5 + len) return;
+    const msg = this.buf.subarray(0, 5 + len);
+    this.buf = this.buf.subarray(5 + len);
+    const w = this.waiting;
+    this.waiting = null;
+    w(msg);
+  }
+
+  private async request(op: number, keys: string[], value: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    if (this.failure) throw this.failure;
+    const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+    const parts: Buffer[] = [Buffer.from([op]), u32(keys.length)];
+    for (const k of keys) parts.push(u32(Buffer.byteLength(k)), Buffer.from(k));
+    parts.push(u32(value.length), Buffer.from(value), u32(timeoutMs));
+    const reply = new Promise<Buffer>((resolve) => { this.waiting = resolve; });
+    this.sock.write(Buffer.concat(parts));
+    this.pump();
+    const msg = await reply;
+    if (this.failure) throw this.failure;
+    if (msg.readUInt8(0) !== 0) throw new Error(`rendezvous store ${this.where}: timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${keys.join(', ')} (a rank did not start or died)`);
+    return msg.subarray(5);
+  }
+
+  async set(key: string, value: Uint8Array): Promise<void> { await this.request(1, [key], value, 0); }
+  /** The value of `key`, waiting up to `timeoutMs` for some rank to set it. */
+  async get(key: string, timeoutMs: number): Promise<Uint8Array> { return new Uint8Array(await this.request(2, [key], new Uint8Array(0), timeoutMs)); }
+  close(): void { this.sock.destroy(); }
+}

@@ -157,3 +157,30 @@ test('a world of one: collectives are the identity; the wire accounting', () => 
   assert.equal(bytesOnWire('reduceScatter', 1000, 4), 750);
   assert.equal(bytesOnWire('allGather', 1000, 1), 0);
 });
+
+test('NCCL seam: rank 0\'s unique id reaches every rank over the TCP store and through a shared folder; an unknown backend is named', async () => {
+  const BOOT = path.resolve('dist/src/dist/bootstrap.js'), ENV = path.resolve('dist/src/dist/env.js');
+  const run = (env: Record<string, string>) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const src = `import { shareUniqueId } from ${JSON.stringify(BOOT)}; import { distEnv } from ${JSON.stringify(ENV)};
+import crypto from 'node:crypto';
+const id = await shareUniqueId(distEnv(), () => crypto.randomBytes(128));
+console.log(Buffer.from(id).toString('hex'));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', src], { env: { ...process.env, ...env } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => resolve({ code, out: out.trim(), err }));
+  });
+  const port = String(await freePort());
+  const fs = await import('node:fs'), os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-rdzv-'));
+  const places: Record<string, string>[] = [{ MASTER_ADDR: '127.0.0.1', MASTER_PORT: port }, { BAICHUAN2_RDZV_DIR: dir }];
+  for (const where of places) {
+    const res = await Promise.all([0, 1, 2].map((r) => run({ ...where, WORLD_SIZE: '3', RANK: String(r), BAICHUAN2_RUN_ID: 'job7', BAICHUAN2_DIST_TIMEOUT: '20' })));
+    for (const r of res) assert.equal(r.code, 0, r.err);
+    assert.match(res[0]!.out, /^[0-9a-f]{256}$/);
+    assert.deepEqual(res.map((r) => r.out), [res[0]!.out, res[0]!.out, res[0]!.out]);
+  }
+  const { communicatorFromEnv } = await import('../../src/dist/env.js');
+  await assert.rejects(communicatorFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, BAICHUAN2_DIST_BACKEND: 'nccl' }), /BAICHUAN2_DIST_BACKEND=nccl: no such backend is registered \(built in: gloo\)/);
+});
