@@ -161,7 +161,8 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   const optimizer = stepStrategy(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay }, hooks.parallel);
   if (optState) optimizer.loadState(optState, state.step);
   if (world > 1) log(`data parallel: ${world} ranks x ${c.gradAccum} batch(es) per step; ${hooks.parallel?.zeroStage === 1 ? `ZeRO-1 (optimizer state 1/${world} per rank)` : 'gradients all-reduced'} over ${hooks.parallel!.comm.backend}`, true);
-  const metrics: SftMetrics[] = fs.existsSync(metricsFile)
+  // rank 0 owns the file (another rank reading it while rank 0 rewrites it could see half a line)
+  const metrics: SftMetrics[] = writer && fs.existsSync(metricsFile)
     ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SftMetrics).filter((m) => m.step <= state.step)
     : [];
   if (writer) fs.writeFileSync(metricsFile, metrics.map((m) => JSON.stringify(m) + '\n').join(''));

@@ -147,7 +147,8 @@ export async function pretrain(c: TrainConfig, opts: { resume?: boolean } & Trai
   if (world > 1) log(`data parallel: ${world} ranks x batch ${c.batchSize} x accumulation ${c.gradAccum} = ${world * c.batchSize * c.gradAccum} sequences per step; ${opts.parallel?.zeroStage === 1 ? `ZeRO-1 (optimizer state 1/${world} per rank)` : 'gradients all-reduced'} over ${opts.parallel!.comm.backend}`, true);
   const part = world > 1 ? { rank, world, sum: (xs: number[]) => optimizer.sum(xs) } : undefined;
   // metrics after the checkpoint belong to a lost future: drop them so the curve continues exactly
-  const metrics: StepMetrics[] = fs.existsSync(metricsFile)
+  // rank 0 owns the file (another rank reading it while rank 0 rewrites it could see half a line)
+  const metrics: StepMetrics[] = writer && fs.existsSync(metricsFile)
     ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepMetrics).filter((m) => m.step <= state.step)
     : [];
   if (writer) fs.writeFileSync(metricsFile, metrics.map((m) => JSON.stringify(m) + '\n').join(''));

@@ -184,3 +184,16 @@ console.log(Buffer.from(id).toString('hex'));`;
   const { communicatorFromEnv } = await import('../../src/dist/env.js');
   await assert.rejects(communicatorFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, BAICHUAN2_DIST_BACKEND: 'nccl' }), /BAICHUAN2_DIST_BACKEND=nccl: no such backend is registered \(built in: gloo\)/);
 });
+
+test('the launcher refuses bad options by name', async () => {
+  const { launch } = await import('../../src/dist/launch.js');
+  const base = { nproc: 2, script: 'bin/baichuan2.js', args: ['pretrain'] };
+  await assert.rejects(launch({ ...base, nproc: 0 }), /--nproc must be an integer >= 1/);
+  await assert.rejects(launch({ ...base, nnodes: 2 }), /--nnodes > 1 needs --master-addr and --master-port/);
+  await assert.rejects(launch({ ...base, nnodes: 2, nodeRank: 2, masterAddr: 'a', masterPort: 1 }), /--node-rank 2 must be below --nnodes 2/);
+  await assert.rejects(launch({ ...base, args: [] }), /no command after --/);
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [path.resolve('bin/baichuan2.js'), 'launch', '--nproc', '2', '--', 'generate'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /launch runs pretrain or sft, got 'generate'/);
+});

@@ -143,6 +143,7 @@ test('a killed rank ends the job within seconds and is named; SIGINT to one rank
   assert.equal(killed.code, 1, killed.stderr);
   assert.match(killed.stderr, /launch: rank 1 \(pid \d+\) was killed by SIGKILL; stopping the other 1 rank/);
   assert.ok(stopMs < 10_000, `the job took ${stopMs} ms to stop`);
+  console.log(`killed rank 1: the job stopped ${stopMs} ms later`);
 
   let sent = false;
   const stopped = await cli(launchArgs(writeConfig(dir, 'int', { ...long, out: path.join(dir, 'int') })), {
