@@ -155,6 +155,8 @@ class Zero1 implements StepStrategy {
   private readonly master: Float32Array | null;  // [S] fp32 masters of a bf16 model's shard
   private readonly segments: Segment[] = [];
   private readonly bf16: boolean;
+  private readonly sendBuf: Float32Array | Uint16Array;  // [S] this rank's updated parameters
+  private readonly gathered: Float32Array | Uint16Array;  // [W S] everyone's
 
   constructor(readonly params: [string, Tensor][], readonly cfg: AdamWConfig, readonly comm: Communicator) {
     this.rank = comm.rank;
@@ -176,6 +178,8 @@ class Zero1 implements StepStrategy {
       if (b > a) this.segments.push({ name, p, a, b, at: off + a - this.lo, decays: AdamW.decays(name, p) });
     });
     this.master = this.bf16 ? new Float32Array(this.shard) : null;
+    this.sendBuf = this.bf16 ? new Uint16Array(this.shard) : new Float32Array(this.shard);
+    this.gathered = this.bf16 ? new Uint16Array(this.shard * this.world) : new Float32Array(this.shard * this.world);
     if (this.master) for (const s of this.segments) this.master.set(s.p.f32().subarray(s.a, s.b), s.at);
   }
 
@@ -208,10 +212,8 @@ class Zero1 implements StepStrategy {
 
   /** Every rank's updated shard to every rank: the parameters are whole again. */
   private gatherParameters(): void {
-    const { shard } = this;
-    const mine = this.bf16 ? new Uint16Array(shard) : new Float32Array(shard);
+    const mine = this.sendBuf, full = this.gathered;
     for (const s of this.segments) mine.set(s.p.data.subarray(s.p.offset + s.a, s.p.offset + s.b), s.at);
-    const full = this.bf16 ? new Uint16Array(shard * this.world) : new Float32Array(shard * this.world);
     this.comm.allGather(mine, full);
     this.params.forEach(([, p], i) => {
       const off = this.offsets[i]!;

@@ -14,7 +14,8 @@
 // - A ZeRO-1 checkpoint written by 2 ranks resumes on 1 rank (batch 2b) and on
 //   2 ranks with the same continuation (2 ranks: bit for bit).
 // - SIGKILL of one rank ends the job within seconds, naming the rank; SIGINT
-//   to one rank saves one checkpoint and stops both with exit 130.
+//   to one rank, or to the launcher, saves one checkpoint and stops both with
+//   exit 130.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -125,7 +126,7 @@ test('2 ranks x batch b = 1 rank x batch 2b (1e-6); ZeRO-1 = data parallel; a 2-
   assert.match(bad.stderr, /different configuration.*global batch/);
 });
 
-test('a killed rank ends the job within seconds and is named; SIGINT to one rank saves and stops both', { skip }, async () => {
+test('a killed rank ends the job within seconds and is named; SIGINT to one rank, or to the launcher, saves and stops both', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-dp-'));
   const data = await dataset(dir);
   const long = { ...base(data), batchSize: B, steps: 100000, warmupSteps: 2, evalEvery: 100000, checkpointEvery: 100000 };
@@ -159,4 +160,12 @@ test('a killed rank ends the job within seconds and is named; SIGINT to one rank
   assert.equal(ckpts.length, 1);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'int', 'checkpoints', ckpts[0]!, 'trainer_state.json'), 'utf8')) as { step: number };
   assert.equal(metrics(path.join(dir, 'int')).at(-1)!.step, state.step);
+  // Ctrl-C at a terminal reaches the launcher: it forwards the interrupt to every rank
+  let sent2 = false;
+  const viaLauncher = await cli(launchArgs(writeConfig(dir, 'int2', { ...long, zeroStage: 1, out: path.join(dir, 'int2') })), {
+    during: (err, pid) => { if (!sent2 && /step 1\/100000/.test(err)) { sent2 = true; process.kill(pid, 'SIGINT'); } },
+  });
+  assert.equal(viaLauncher.code, 130, viaLauncher.stderr);
+  assert.match(viaLauncher.stderr, /launch: interrupt: every rank saves a checkpoint after this step and stops/);
+  assert.equal(fs.readdirSync(path.join(dir, 'int2', 'checkpoints')).filter((d) => d.startsWith('step-')).length, 1);
 });
