@@ -80,7 +80,11 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const base = o.env ?? process.env;
   const masterAddr = o.masterAddr ?? '127.0.0.1';
   const masterPort = o.rendezvousDir ? undefined : (o.masterPort ?? await freePort(masterAddr));
-  const runId = base.BAICHUAN2_RUN_ID || crypto.randomBytes(6).toString('hex');
+  // the key prefix of the rendezvous: the same on every node of the job (each node's launcher derives it from the
+  // rendezvous address, or BAICHUAN2_RUN_ID sets it), fresh on a single node
+  const runId = base.BAICHUAN2_RUN_ID || (nnodes > 1
+    ? crypto.createHash('sha256').update(`${o.rendezvousDir ?? `${masterAddr}:${masterPort}`}/${world}`).digest('hex').slice(0, 12)
+    : crypto.randomBytes(6).toString('hex'));
   const threads = base.OMP_NUM_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / o.nproc)));
   const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
   let failed: LaunchResult['failed'];

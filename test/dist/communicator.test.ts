@@ -21,11 +21,12 @@ const skip = gloo.available ? false : gloo.reason;
 const GLOO = path.resolve('dist/src/dist/gloo.js');
 
 /** Run `body` (an async function body with `c`, `rank`, `W` in scope) as `world` ranks; each prints one JSON line. */
-async function ranks(world: number, body: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; out: string; err: string; ms: number }[]> {
+async function ranks(world: number, body: string, env: Record<string, string> = {}, timeoutMs = 20_000, rendezvousDir?: string): Promise<{ code: number | null; out: string; err: string; ms: number }[]> {
   const port = await freePort();
+  const where = rendezvousDir ? `rendezvousDir: ${JSON.stringify(rendezvousDir)}` : `master: { host: '127.0.0.1', port: ${port} }`;
   const src = `import { GlooCommunicator } from ${JSON.stringify(GLOO)};
 const rank = Number(process.env.RANK), W = Number(process.env.WORLD_SIZE);
-const c = await GlooCommunicator.connect({ rank, worldSize: W, master: { host: '127.0.0.1', port: ${port} }, timeoutMs: Number(process.env.TIMEOUT_MS ?? 10000) });
+const c = await GlooCommunicator.connect({ rank, worldSize: W, ${where}, timeoutMs: Number(process.env.TIMEOUT_MS ?? 10000) });
 ${body}
 c.close();`;
   return Promise.all(Array.from({ length: world }, (_, rank) => new Promise<{ code: number | null; out: string; err: string; ms: number }>((resolve) => {
@@ -89,6 +90,13 @@ catch (e) { console.log(JSON.stringify({ ms: Date.now() - t0, message: e.message
   await assert.rejects(GlooCommunicator.connect({ rank: 0, worldSize: 2, master: { host: '127.0.0.1', port }, timeoutMs: 1500 }), /gloo rendezvous \(rank 0 of 2\): .*(timed out|Timed out)/);
   const ms = Date.now() - t0;
   assert.ok(ms >= 1400 && ms < 10_000, `${ms} ms`);
+});
+
+test('rendezvous through Gloo\'s FileStore in a shared folder', { skip }, async () => {
+  const fs = await import('node:fs'), os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-filestore-'));
+  const res = await ranks(2, 'const x = Float64Array.of(rank + 1); c.allReduce(x); console.log(x[0]);', {}, 20_000, dir);
+  for (const r of res) { assert.equal(r.code, 0, r.err); assert.equal(r.out.trim(), '3'); }
 });
 
 test('rendezvous store: framing, set/get/wait, and a timeout reply', async () => {

@@ -29,6 +29,7 @@ import { parseTrainConfig } from '../../src/train/config.js';
 import { pretrain, type StepMetrics } from '../../src/train/trainer.js';
 import { glooStatus } from '../../src/dist/gloo.js';
 import { cli } from './run.js';
+import { freePort } from '../../src/dist/launch.js';
 
 setThreads(1);
 const gloo = glooStatus();
@@ -97,6 +98,15 @@ test('2 ranks x batch b = 1 rank x batch 2b (1e-6); ZeRO-1 = data parallel; a 2-
   console.log(`max relative difference: 2 ranks vs 1 rank ${dDp.toExponential(2)}, ZeRO-1 vs DP ${dZero.toExponential(2)}`);
   assert.ok(dDp <= 1e-6, `data parallel vs one rank: ${dDp}`);
   assert.ok(dZero <= 1e-6, `ZeRO-1 vs data parallel: ${dZero}`);
+  // two launchers of one rank each (--nnodes 2, as on two machines) run the same job bit for bit
+  const port = String(await freePort());
+  const nodes = writeConfig(dir, 'nodes', { ...base(data), batchSize: B, out: path.join(dir, 'nodes') });
+  const node = (k: number) => cli(['launch', '--nnodes', '2', '--node-rank', String(k), '--nproc', '1', '--master-addr', '127.0.0.1', '--master-port', port, '--', 'pretrain', '--config', nodes]);
+  const [n0, n1] = await Promise.all([node(0), node(1)]);
+  assert.equal(n0.code, 0, n0.stderr);
+  assert.equal(n1.code, 0, n1.stderr);
+  assert.match(n1.stderr, /launch: 1 rank\(s\) on this node \(2 in all, node 1 of 2\)/);
+  assert.deepEqual(metrics(path.join(dir, 'nodes')).map((m) => [m.loss, m.grad_norm, m.val_loss]), metrics(path.join(dir, 'dp')).map((m) => [m.loss, m.grad_norm, m.val_loss]));
   // control: the bound is far tighter than the effect of training on other data (one rank, batch b)
   const half = await pretrain(parseTrainConfig({ ...base(data), batchSize: B, out: path.join(dir, 'half') }));
   assert.ok(curveDiff(half.metrics, one.metrics) > 1e-3);
