@@ -10,7 +10,10 @@
 //                  flattened gradients, so each rank owns 1/W of them; the
 //                  global norm from the shards' sums of squares; AdamW on the
 //                  rank's shard of master weights and moments only; all-gather
-//                  the updated parameters. Optimizer memory drops to 1/W.
+//                  the updated parameters. Moments and masters take 1/W of the
+//                  memory; the flat gradient buffer (N floats, also the gather
+//                  target) is the price of an engine without a flat gradient
+//                  arena (docs/DISTRIBUTED.md).
 // The gradient of a global batch is the mean of the ranks' gradients (each the
 // mean over its own micro-batches), as DDP computes it. Every rank starts from
 // rank 0's weights (a broadcast at construction). Checkpoints get the full
@@ -156,7 +159,7 @@ class Zero1 implements StepStrategy {
   private readonly segments: Segment[] = [];
   private readonly bf16: boolean;
   private readonly sendBuf: Float32Array | Uint16Array;  // [S] this rank's updated parameters
-  private readonly gathered: Float32Array | Uint16Array;  // [W S] everyone's
+  private readonly total: number;  // N: elements of all parameters
 
   constructor(readonly params: [string, Tensor][], readonly cfg: AdamWConfig, readonly comm: Communicator) {
     this.rank = comm.rank;
@@ -179,14 +182,16 @@ class Zero1 implements StepStrategy {
     });
     this.master = this.bf16 ? new Float32Array(this.shard) : null;
     this.sendBuf = this.bf16 ? new Uint16Array(this.shard) : new Float32Array(this.shard);
-    this.gathered = this.bf16 ? new Uint16Array(this.shard * this.world) : new Float32Array(this.shard * this.world);
+    this.total = n;
     if (this.master) for (const s of this.segments) this.master.set(s.p.f32().subarray(s.a, s.b), s.at);
   }
 
   step(lr: number, maxNorm: number): number {
     this.t++;
     const { g, shard, lo } = this;
-    this.params.forEach(([name, p], i) => g.set(gradOf(name, p), this.offsets[i]!));
+    // the autograd gradients are copied into the flat buffer and released (the update needs only the flat copy)
+    this.params.forEach(([name, p], i) => { g.set(gradOf(name, p), this.offsets[i]!); p.grad = null; });
+    g.fill(0, this.total);  // the padding (the last all-gather reused this buffer)
     this.comm.reduceScatter(g, 'avg');
     const mine = g.subarray(lo, lo + shard);
     const norm = Math.sqrt(this.sum([backend().sumsq(mine)])[0]!);
@@ -210,9 +215,9 @@ class Zero1 implements StepStrategy {
     return norm;
   }
 
-  /** Every rank's updated shard to every rank: the parameters are whole again. */
+  /** Every rank's updated shard to every rank: the parameters are whole again. The gradient buffer is free by now: it receives them. */
   private gatherParameters(): void {
-    const mine = this.sendBuf, full = this.gathered;
+    const mine = this.sendBuf, full = this.bf16 ? new Uint16Array(this.g.buffer, this.g.byteOffset, this.g.length) : this.g;
     for (const s of this.segments) mine.set(s.p.data.subarray(s.p.offset + s.a, s.p.offset + s.b), s.at);
     this.comm.allGather(mine, full);
     this.params.forEach(([, p], i) => {
