@@ -44,6 +44,7 @@ export const SftConfigSchema = z.object({
   keepCheckpoints: z.number().int().positive().default(2),
   lora: LoraSchema.nullable().default(null),
   threads: z.number().int().positive().optional(),
+  zeroStage: z.union([z.literal(0), z.literal(1)]).default(0).describe('data parallel: 1 shards the optimizer state over the ranks (ZeRO-1)'),
 }).strict();
 
 export type SftConfig = z.infer<typeof SftConfigSchema>;

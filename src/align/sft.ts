@@ -10,17 +10,20 @@
 // adapter folder (LoRA), next to checkpoints/, metrics.jsonl and loss.svg.
 // The loss of a batch is the mean over its loss tokens (assistant tokens and
 // the eos after each assistant turn), as the Hugging Face Trainer computes it.
+// Data parallel with `hooks.parallel` (src/train/parallel.ts): a step takes
+// gradAccum x world batches of the epoch plan, rank r the r-th of each group
+// of world, and the gradient is the mean of the batches' gradients, exactly
+// as one rank accumulating gradAccum x world batches; rank 0 alone writes.
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { Tensor } from '../engine/tensor.js';
 import { backward, noGrad } from '../engine/autograd.js';
-import { clipGradNorm } from '../engine/ops/optim.js';
 import { setThreads } from '../engine/backend.js';
 import type { BaichuanForCausalLM, ForwardOutput } from '../model/baichuan.js';
 import { loadModel, saveModel, readConfig, DEFAULT_GENERATION_CONFIG } from '../io/hf-folder.js';
 import { loadTokenizer, type BpeTokenizer } from '../tokenizer/index.js';
-import { AdamW } from '../train/optimizer.js';
+import { stepStrategy, type ParallelOptions } from '../train/parallel.js';
 import { publishCheckpoint, writeTrainingState, readTrainingState, latestCheckpoint, type TrainerState } from '../train/checkpoint.js';
 import { lossSvg } from '../train/plot.js';
 import { collectConversations, newConversationStats, describeSkipped, type ConversationReadStats } from './conversations.js';
@@ -83,11 +86,14 @@ export interface SftHooks {
   /** Stop (with a checkpoint) after this step: for tests of interruption. */
   stopAfter?: number;
   resume?: boolean;
+  /** Data parallelism: this rank's communicator (and ZeRO stage). */
+  parallel?: ParallelOptions;
 }
 
-function configHash(c: SftConfig): string {
-  const { steps: _s, epochs: _e, out: _o, evalEvery: _v, checkpointEvery: _c, keepCheckpoints: _k, threads: _t, ...rest } = c;
-  return crypto.createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+/** What a checkpoint must match to resume; the accumulation counts as gradAccum x world (ranks and micro-batches may be traded). */
+function configHash(c: SftConfig, world: number): string {
+  const { steps: _s, epochs: _e, out: _o, evalEvery: _v, checkpointEvery: _c, keepCheckpoints: _k, threads: _t, zeroStage: _z, ...rest } = c;
+  return crypto.createHash('sha256').update(JSON.stringify({ ...rest, gradAccum: c.gradAccum * world })).digest('hex').slice(0, 16);
 }
 
 function readGenerationConfig(dir: string): Record<string, unknown> {
@@ -96,7 +102,9 @@ function readGenerationConfig(dir: string): Record<string, unknown> {
 }
 
 export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult> {
-  const log = hooks.log ?? (() => {});
+  const rank = hooks.parallel?.comm.rank ?? 0, world = hooks.parallel?.comm.worldSize ?? 1;
+  const writer = rank === 0;
+  const log = (writer && hooks.log) || (() => {});
   if (c.threads) setThreads(c.threads);
   const tokFile = c.tokenizer ?? path.join(c.model, 'tokenizer.model');
   if (!fs.existsSync(tokFile)) throw new Error(`tokenizer: ${tokFile} not found (set "tokenizer" / --tokenizer)`);
@@ -115,12 +123,14 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   const lengths = train.map((e) => e.inputIds.length);
   const plan = { batchSize: c.batchSize, pack: c.pack, maxLength, seed: c.seed };
   const batchesPerEpoch = planEpoch(lengths, 0, plan).length;
-  const stepsPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / c.gradAccum));
+  const perStep = c.gradAccum * world;  // batches of the plan per optimizer step
+  if (batchesPerEpoch < perStep) throw new Error(`${batchesPerEpoch} batch(es) per epoch cannot feed gradAccum ${c.gradAccum} x ${world} rank(s): use fewer ranks, a smaller batchSize or more data`);
+  const stepsPerEpoch = Math.max(1, Math.floor(batchesPerEpoch / perStep));
   const totalSteps = c.steps ?? c.epochs * stepsPerEpoch;
 
-  fs.mkdirSync(c.out, { recursive: true });
+  if (writer) fs.mkdirSync(c.out, { recursive: true });
   const metricsFile = path.join(c.out, 'metrics.jsonl');
-  const hash = configHash(c);
+  const hash = configHash(c, world);
   let state: TrainerState = { step: 0, loader: { position: 0, epoch: 0 }, tokensSeen: 0, configHash: hash, elapsedSeconds: 0 };
   let optState: Map<string, Tensor> | null = null;
   const ckpt = hooks.resume ? latestCheckpoint(c.out) : null;
@@ -129,7 +139,7 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   let adapter: LoraAdapter | null = null;
   if (ckpt) {
     const r = readTrainingState(ckpt);
-    if (r.state.configHash !== hash) throw new Error(`--resume: ${ckpt} was trained with a different configuration (hash ${r.state.configHash}, now ${hash}); only steps, epochs, out, evalEvery, checkpointEvery, keepCheckpoints and threads may change`);
+    if (r.state.configHash !== hash) throw new Error(`--resume: ${ckpt} was trained with a different configuration (hash ${r.state.configHash}, now ${hash}); only steps, epochs, out, evalEvery, checkpointEvery, keepCheckpoints, threads, zeroStage and the split of gradAccum x ranks may change`);
     state = r.state;
     optState = r.optimizer;
     if (c.lora) {
@@ -140,7 +150,7 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   } else {
     model = loadModel(c.model, { dtype: c.precision });
     if (c.lora) adapter = LoraAdapter.attach(model, { ...c.lora, targets: [...c.lora.targets] }, c.seed);
-    fs.writeFileSync(metricsFile, '');
+    if (writer) fs.writeFileSync(metricsFile, '');
   }
   const quantized = model.model.layers.some((l) => l.self_attn.W_pack.quantized);
   if (quantized && !adapter) throw new Error(`${c.model}: a quantised base can only be fine-tuned with LoRA (set "lora" / --lora)`);
@@ -148,20 +158,23 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   model.train();
   if (adapter) { adapter.seed = c.seed; adapter.train(); }
   const params: [string, Tensor][] = adapter ? adapter.namedParameters() : [...model.namedParameters()];
-  const optimizer = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay });
-  if (optState) optimizer.loadStateTensors(optState, state.step);
-  const metrics: SftMetrics[] = fs.existsSync(metricsFile)
+  const optimizer = stepStrategy(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay }, hooks.parallel);
+  if (optState) optimizer.loadState(optState, state.step);
+  if (world > 1) log(`data parallel: ${world} ranks x ${c.gradAccum} batch(es) per step; ${hooks.parallel?.zeroStage === 1 ? `ZeRO-1 (optimizer state 1/${world} per rank)` : 'gradients all-reduced'} over ${hooks.parallel!.comm.backend}`, true);
+  // rank 0 owns the file (another rank reading it while rank 0 rewrites it could see half a line)
+  const metrics: SftMetrics[] = writer && fs.existsSync(metricsFile)
     ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SftMetrics).filter((m) => m.step <= state.step)
     : [];
-  fs.writeFileSync(metricsFile, metrics.map((m) => JSON.stringify(m) + '\n').join(''));
+  if (writer) fs.writeFileSync(metricsFile, metrics.map((m) => JSON.stringify(m) + '\n').join(''));
 
   let epochPlan = planEpoch(lengths, state.loader.epoch, plan);
-  const nextRows = (): number[][] => {
-    if (state.loader.position >= stepsPerEpoch * c.gradAccum) {
+  /** Batch `micro` of this step for this rank: plan entry position + micro x world + rank. */
+  const rowsOf = (micro: number): number[][] => epochPlan[state.loader.position + micro * world + rank]!;
+  const startStep = () => {
+    if (state.loader.position >= stepsPerEpoch * perStep) {
       state.loader = { epoch: state.loader.epoch + 1, position: 0 };
       epochPlan = planEpoch(lengths, state.loader.epoch, plan);
     }
-    return epochPlan[state.loader.position++]!;
   };
   let interrupted = false;
   const onSigint = () => { interrupted = true; log('interrupt: saving a checkpoint after this step…', true); };
@@ -169,9 +182,11 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   let lastCheckpoint = ckpt ?? '';
   let lastLoss = NaN, lastVal: number | null = null;
   const save = () => {
+    const opt = optimizer.checkpointState();  // collective: ZeRO shards are gathered on every rank
+    if (!writer) return;
     lastCheckpoint = publishCheckpoint(c.out, state.step, c.keepCheckpoints, (tmp) => {
       if (adapter) adapter.save(tmp, path.resolve(c.model)); else saveModel(model, tmp, { tokenizerModel: tokFile });
-      writeTrainingState(tmp, optimizer, state);
+      writeTrainingState(tmp, opt, state);
     });
     writePlot(c.out, metrics);
   };
@@ -181,20 +196,23 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
       const t0 = performance.now();
       const step = state.step + 1;
       const lr = c.warmupSteps > 0 && step <= c.warmupSteps ? (c.lr * step) / c.warmupSteps : c.lr;
+      startStep();
       const epoch = state.loader.epoch;
       for (const [, p] of params) p.grad = null;
       let loss = 0, tokens = 0;
       for (let micro = 0; micro < c.gradAccum; micro++) {
-        const b = buildBatch(train, nextRows(), c.pack);
-        if (adapter) { adapter.step = step; adapter.micro = micro; }
+        const b = buildBatch(train, rowsOf(micro), c.pack);
+        // the dropout stream of the global micro-batch index, as one rank accumulating every batch would draw
+        if (adapter) { adapter.step = step; adapter.micro = micro * world + rank; }
         const out = forwardBatch(model, b, c.activationRecomputation);
         loss += out.loss!.item() / c.gradAccum;
         tokens += b.tokens;
         backward(out.loss!, c.gradAccum > 1 ? Tensor.from([1 / c.gradAccum], []) : undefined);
       }
+      state.loader.position += perStep;
+      if (world > 1) { const [l, n] = optimizer.sum([loss, tokens]); loss = l! / world; tokens = n!; }
       if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss}; stopping (the last checkpoint is ${lastCheckpoint || 'none'})`);
-      const gradNorm = clipGradNorm(params.map(([, p]) => p), c.gradClip);
-      optimizer.update(lr);
+      const gradNorm = optimizer.step(lr, c.gradClip);
       state.step = step;
       state.tokensSeen += tokens;
       const dt = (performance.now() - t0) / 1000;
@@ -202,14 +220,15 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
       const m: SftMetrics = { step, epoch, loss, lr, grad_norm: gradNorm, tokens, tokens_per_s: tokens / dt, elapsed_s: state.elapsedSeconds };
       if (val.length && (step % c.evalEvery === 0 || step === totalSteps)) m.val_loss = lastVal = evaluateExamples(model, val, c.batchSize, adapter);
       metrics.push(m);
-      fs.appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      if (writer) fs.appendFileSync(metricsFile, JSON.stringify(m) + '\n');
       lastLoss = loss;
       const eta = ((totalSteps - step) * state.elapsedSeconds) / Math.max(1, step);
       log(`step ${step}/${totalSteps} epoch ${epoch + 1} loss ${loss.toFixed(4)} lr ${lr.toExponential(2)} gnorm ${gradNorm.toFixed(3)} ${(tokens / dt).toFixed(0)} tok/s ETA ${eta.toFixed(0)}s${m.val_loss !== undefined ? ` val ${m.val_loss.toFixed(4)}` : ''}`,
         m.val_loss !== undefined || step === 1 || step % Math.max(1, Math.floor(totalSteps / 10)) === 0);
       // yield once per step so a SIGINT handler can run
       await new Promise((r) => setImmediate(r));
-      const stopHere = interrupted || hooks.stopAfter === step;
+      const stopHere = optimizer.any(interrupted) || hooks.stopAfter === step;
+      if (stopHere && !interrupted && hooks.stopAfter !== step) { interrupted = true; log('interrupt on another rank: saving a checkpoint after this step…', true); }
       if (step % c.checkpointEvery === 0 || stopHere) save();
       if (stopHere) break;
     }
@@ -220,11 +239,13 @@ export async function sft(c: SftConfig, hooks: SftHooks = {}): Promise<SftResult
   const finished = state.step >= totalSteps;
   if (finished) {
     // the result: a model folder, or a PEFT adapter folder
-    if (adapter) adapter.save(c.out, path.resolve(c.model));
-    else saveModel(model, c.out, { tokenizerModel: tokFile, generationConfig: readGenerationConfig(c.model) });
+    if (writer) {
+      if (adapter) adapter.save(c.out, path.resolve(c.model));
+      else saveModel(model, c.out, { tokenizerModel: tokFile, generationConfig: readGenerationConfig(c.model) });
+    }
     if (state.step % c.checkpointEvery !== 0) save();
   }
-  writePlot(c.out, metrics);
+  if (writer) writePlot(c.out, metrics);
   return { step: state.step, lastLoss, valLoss: lastVal, checkpoint: lastCheckpoint, out: c.out, metrics, examples: train.length, valExamples: val.length };
 }
 

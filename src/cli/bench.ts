@@ -1,5 +1,5 @@
 // `baichuan2 bench gemm`: engine benchmarks (see bench/engine.ts).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { benchGemm, benchAttention, engineReport, appendReport } from '../../bench/engine.js';
 import { setThreads } from '../engine/backend.js';
 import { parseIntFlag, UsageError } from './flags.js';
@@ -15,6 +15,7 @@ import type { KernelBuild } from '../engine/native.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
 import { benchServe, serveReport } from '../../bench/serve.js';
 import { benchAlign, alignReport } from '../../bench/align.js';
+import { benchDist, benchDistRank, distReport } from '../../bench/dist.js';
 
 /** Print a benchmark's Markdown report, append it when asked, and end with one JSON line when asked. */
 function publish(report: string, o: { append?: string; json?: boolean }, json?: unknown): void {
@@ -127,6 +128,21 @@ export function registerBench(program: Command): void {
     .action((o: { tokenizer: string; texts: string; append?: string; json?: boolean }) => {
       const r = benchTokenizer(o.tokenizer, o.texts, (s) => console.error(s));
       publish(tokenizerReport(o.tokenizer, o.texts, r), o, r);
+    });
+  bench
+    .command('dist')
+    .description('data-parallel training tokens/s (1 rank, N ranks, N ranks ZeRO-1) on the `bench train` shape over Gloo, and bytes sent per step')
+    .option('--nproc <n>', 'ranks of the parallel runs', '2')
+    .option('--steps <n>', 'timed steps per run (after one warm-up step)', '3')
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line')
+    .addOption(new Option('--rank-out <file>', 'internal: run as one rank of a launched job, rank 0 writes its numbers here').hideHelp())
+    .addOption(new Option('--zero-stage <n>', 'internal: with --rank-out').hideHelp())
+    .action(async (o: { nproc: string; steps: string; append?: string; json?: boolean; rankOut?: string; zeroStage?: string }) => {
+      const steps = parseIntFlag(o.steps, '--steps', 1);
+      if (o.rankOut) { await benchDistRank({ out: o.rankOut, steps, zeroStage: o.zeroStage === '1' ? 1 : 0 }); return; }
+      const rows = await benchDist({ script: process.argv[1]!, nproc: parseIntFlag(o.nproc, '--nproc', 2, 64), steps, log: (s) => console.error(s) });
+      publish(distReport(rows), o, { dist: rows });
     });
   bench
     .command('train')

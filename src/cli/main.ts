@@ -26,6 +26,7 @@ import { registerTrainRm } from './train-rm.js';
 import { registerDpo } from './dpo.js';
 import { registerPpo } from './ppo.js';
 import { registerScore } from './score.js';
+import { registerLaunch } from './launch.js';
 import { UsageError } from './flags.js';
 
 /**
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
   registerDpo(program);
   registerPpo(program);
   registerScore(program);
+  registerLaunch(program);
   registerBench(program);
   try {
     await program.parseAsync(argv);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { readTrainConfig, parseTrainConfig } from '../train/config.js';
 import { pretrain } from '../train/trainer.js';
+import { asRank } from '../dist/env.js';
 import { parseFloatFlag, parseIntFlag } from './flags.js';
 
 export function registerPretrain(program: Command): void {
@@ -14,22 +15,27 @@ export function registerPretrain(program: Command): void {
     .option('--out <dir>', 'override the run folder')
     .option('--peak-lr <lr>', 'override peakLr')
     .option('--threads <n>', 'kernel threads')
-    .action(async (o: { config: string; resume?: boolean; steps?: string; out?: string; peakLr?: string; threads?: string }) => {
+    .option('--zero-stage <n>', 'under `baichuan2 launch`: 0 plain data parallel, 1 ZeRO-1 (optimizer state sharded)')
+    .action(async (o: { config: string; resume?: boolean; steps?: string; out?: string; peakLr?: string; threads?: string; zeroStage?: string }) => {
       let c = readTrainConfig(o.config);
       const over: Record<string, unknown> = {};
       if (o.steps) over.steps = parseIntFlag(o.steps, '--steps', 1);
       if (o.out) over.out = o.out;
       if (o.peakLr) over.peakLr = parseFloatFlag(o.peakLr, '--peak-lr', 0, 1);
       if (o.threads) over.threads = parseIntFlag(o.threads, '--threads', 1, 1024);
+      if (o.zeroStage) over.zeroStage = parseIntFlag(o.zeroStage, '--zero-stage', 0, 1);
       if (Object.keys(over).length) c = parseTrainConfig({ ...c, ...over }, o.config);
       const tty = process.stderr.isTTY;
-      const r = await pretrain(c, {
+      // a rank of a job when launched (RANK, WORLD_SIZE, ...), else alone
+      const r = await asRank((comm) => pretrain(c, {
         resume: !!o.resume,
+        ...(comm ? { parallel: { comm, zeroStage: c.zeroStage } } : {}),
         log: (line, final) => {
           if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
           else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
         },
-      });
+      }));
+      if (process.env.RANK && process.env.RANK !== '0') return;
       console.log(`done: step ${r.step}, train loss ${r.lastLoss.toFixed(4)}${r.valLoss !== null ? `, val loss ${r.valLoss.toFixed(4)} (${r.valBpb!.toFixed(3)} bits/byte)` : ''}; checkpoint ${r.checkpoint}; metrics ${c.out}/metrics.jsonl; plot ${c.out}/loss.svg`);
     });
 }

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { readSftConfig, parseSftConfig } from '../align/config.js';
 import { sft, encodeConversationFiles } from '../align/sft.js';
+import { asRank } from '../dist/env.js';
 import { describeSkipped } from '../align/conversations.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { parseFloatFlag, parseIntFlag, UsageError } from './flags.js';
@@ -12,7 +13,7 @@ interface TrainFlags {
   config?: string; model?: string; data?: string[]; out?: string; tokenizer?: string; steps?: string; epochs?: string; lr?: string;
   batchSize?: string; gradAccum?: string; seed?: string; maxLength?: string; pack?: boolean; valExamples?: string; evalEvery?: string;
   checkpointEvery?: string; precision?: string; recompute?: boolean; lora?: boolean; loraR?: string; loraAlpha?: string; loraDropout?: string;
-  loraTargets?: string; resume?: boolean; threads?: string;
+  loraTargets?: string; resume?: boolean; threads?: string; zeroStage?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -55,6 +56,7 @@ export function registerSft(program: Command): void {
     .option('--lora-targets <list>', 'comma list of W_pack, o_proj, gate_proj, up_proj, down_proj')
     .option('--resume', 'continue from the run folder\'s latest checkpoint')
     .option('--threads <n>', 'kernel threads')
+    .option('--zero-stage <n>', 'under `baichuan2 launch`: 0 plain data parallel, 1 ZeRO-1 (optimizer state sharded)')
     .action(async (o: TrainFlags) => {
       const base: Record<string, unknown> = o.config ? readSftConfig(o.config) : {};
       const over: Record<string, unknown> = {};
@@ -79,6 +81,7 @@ export function registerSft(program: Command): void {
       }
       if (o.recompute === false) over.activationRecomputation = false;
       if (o.threads) over.threads = parseIntFlag(o.threads, '--threads', 1, 1024);
+      if (o.zeroStage) over.zeroStage = parseIntFlag(o.zeroStage, '--zero-stage', 0, 1);
       const loraFlags = o.loraR || o.loraAlpha || o.loraDropout || o.loraTargets;
       if (o.lora || loraFlags) {
         const l: Record<string, unknown> = { ...((base.lora as Record<string, unknown> | null | undefined) ?? {}) };
@@ -91,7 +94,9 @@ export function registerSft(program: Command): void {
       const merged = { ...base, ...over };
       for (const k of ['model', 'data', 'out']) if (merged[k] === undefined) throw new UsageError(`--${k} is required (or "${k}" in --config)`);
       const c = parseSftConfig(merged, o.config ?? 'flags');
-      const r = await sft(c, { resume: !!o.resume, log: progressLog() });
+      // a rank of a job when launched (RANK, WORLD_SIZE, ...), else alone
+      const r = await asRank((comm) => sft(c, { resume: !!o.resume, log: progressLog(), ...(comm ? { parallel: { comm, zeroStage: c.zeroStage } } : {}) }));
+      if (process.env.RANK && process.env.RANK !== '0') return;
       console.log(`${process.exitCode === 130 ? 'stopped' : 'done'}: step ${r.step}, train loss ${r.lastLoss.toFixed(4)}${r.valLoss !== null ? `, val loss ${r.valLoss.toFixed(4)}` : ''}; ${c.lora ? 'adapter' : 'model'} ${c.out}; checkpoint ${r.checkpoint}; metrics ${c.out}/metrics.jsonl; plot ${c.out}/loss.svg`);
     });
   cmd

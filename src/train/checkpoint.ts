@@ -7,7 +7,7 @@ import path from 'node:path';
 import { saveModel, loadModel } from '../io/hf-folder.js';
 import { writeSafetensors, readSafetensors } from '../io/safetensors.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
-import type { AdamW } from './optimizer.js';
+import type { OptimizerState } from './parallel.js';
 import { commitDir, tempDirFor, writeFileAtomic } from '../engine/atomic-write.js';
 
 export interface TrainerState {
@@ -22,7 +22,7 @@ export function checkpointsDir(out: string): string {
   return path.join(out, 'checkpoints');
 }
 
-export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: AdamW, state: TrainerState, tokenizer: string | undefined, keep: number): string {
+export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: OptimizerState, state: TrainerState, tokenizer: string | undefined, keep: number): string {
   return publishCheckpoint(out, state.step, keep, (tmp) => {
     saveModel(model, tmp, { tokenizerModel: tokenizer });
     writeTrainingState(tmp, opt, state);
@@ -30,7 +30,7 @@ export function saveCheckpoint(out: string, model: BaichuanForCausalLM, opt: Ada
 }
 
 /** The optimizer moments and the trainer state, into a checkpoint folder. */
-export function writeTrainingState(dir: string, opt: AdamW, state: TrainerState): void {
+export function writeTrainingState(dir: string, opt: OptimizerState, state: TrainerState): void {
   writeSafetensors(path.join(dir, 'optimizer.safetensors'), opt.stateTensors(), { step: String(opt.step) });
   writeFileAtomic(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
 }

@@ -33,6 +33,7 @@ export const TrainConfigSchema = z.object({
   checkpointEvery: z.number().int().positive().default(100),
   keepCheckpoints: z.number().int().positive().default(2),
   threads: z.number().int().positive().optional(),
+  zeroStage: z.union([z.literal(0), z.literal(1)]).default(0).describe('data parallel: 1 shards the optimizer state over the ranks (ZeRO-1)'),
 }).strict();
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
