@@ -10,7 +10,7 @@
 // 14 x 32: 28 zmm accumulators, 2 for the B row, broadcasts from memory.
 constexpr int MR = 14;
 constexpr int NR = 32;
-constexpr int MC = 168;   // multiple of MR; an A block (MC x KC f32) is 168 KiB, sized for L2
+constexpr int MC = 518;   // multiple of MR; an A block (MC x KC f32) is 518 KiB: a quarter of a 2 MiB L2 (Sapphire Rapids, Zen 4/5: 1 MiB)
 #else
 constexpr int MR = 6;
 constexpr int NR = 16;
@@ -47,10 +47,29 @@ static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, 
   }
 }
 
+template <typename T>
+static void packAColumns(const T* src, int64_t cs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
+  for (int ir = 0; ir < mc; ir += MR) {
+    float* panel = dst + static_cast<int64_t>(ir) * kc;
+    const int rows = mc - ir < MR ? mc - ir : MR;
+    for (int k = 0; k < kc; k++) {
+      const T* col = src + (p0 + k) * cs + i0 + ir;
+      float* out = panel + k * MR;
+      for (int r = 0; r < rows; r++) out[r] = toFloat(col[r]);
+      for (int r = rows; r < MR; r++) out[r] = 0.f;
+    }
+  }
+}
+
 static void packAFloat(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
   if (A.cs == 1) {
     if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
     else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
+    return;
+  }
+  if (A.rs == 1) {  // transposed A (dY^T in a weight gradient): the MR rows of a panel are contiguous for each k
+    if (A.type == kF32) packAColumns(static_cast<const float*>(A.p), A.cs, i0, mc, p0, kc, dst);
+    else packAColumns(static_cast<const uint16_t*>(A.p), A.cs, i0, mc, p0, kc, dst);
     return;
   }
   for (int ir = 0; ir < mc; ir += MR) {
@@ -92,15 +111,22 @@ template <typename T>
 static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
 #if defined(__AVX2__)
   if (cols == NR) {
-    int k = 0;
-    for (; k + 8 <= kc; k += 8)
-      for (int half = 0; half < NR; half += 8) {
+    // Eight source rows at a time, each read front to back (eight streams the
+    // prefetchers follow), with the lines 512 bytes ahead requested early.
+    const int k8 = kc / 8 * 8;
+    for (int half = 0; half < NR; half += 8) {
+      const T* s0 = src + (j + half) * cs + p0;
+      for (int k = 0; k < k8; k += 8) {
         __m256 r[8];
-        for (int c = 0; c < 8; c++) r[c] = load8(src + (j + half + c) * cs + p0 + k);
+        for (int c = 0; c < 8; c++) {
+          if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
+          r[c] = load8(s0 + c * cs + k);
+        }
         transpose8(r);
         for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (k + q) * NR + half, r[q]);
       }
-    for (; k < kc; k++)
+    }
+    for (int k = k8; k < kc; k++)
       for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
     return;
   }
@@ -166,6 +192,10 @@ static void microKernel(int kc, const float* a, const float* b, float* c, int64_
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < rows; r++) {  // C is read (or write-allocated) at the end: fetch it while the FMAs run
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
+  }
   for (int k = 0; k < kc; k++) {
     const __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
     const float* ak = a + k * MR;
@@ -348,9 +378,73 @@ struct Bf16Path {
 };
 #endif
 
+// Requests into L2 slice `slice` of `slices` of the source cache lines of the
+// B panel (p0, kc, j, cols), so a panel's DRAM reads overlap the FMAs of the
+// panel before it instead of stalling its packing.
+static inline void prefetchBSlice(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, int slice, int slices) {
+#if defined(__AVX2__)
+  if (B.cs != 1 && B.rs != 1) return;
+  const int64_t es = B.type == kF32 ? 4 : 2;
+  const bool colRows = B.cs != 1;  // a transposed B: one contiguous source row per panel column
+  const int nRows = colRows ? cols : kc;
+  const int64_t rowBytes = (colRows ? kc : cols) * es;
+  const int lines = static_cast<int>((rowBytes + 63) / 64) + 1;  // an unaligned row spans one more line
+  const int total = nRows * lines;
+  const char* base = static_cast<const char*>(B.p);
+  for (int l = total * slice / slices, end = total * (slice + 1) / slices; l < end; l++) {
+    const int r = l / lines, q = l % lines;
+    const char* row = colRows ? base + ((j + r) * B.cs + p0) * es : base + ((p0 + r) * B.rs + j) * es;
+    _mm_prefetch(row + (q * 64 < rowBytes ? q * 64 : rowBytes - 1), _MM_HINT_T1);
+  }
+#else
+  (void)B; (void)p0; (void)kc; (void)j; (void)cols; (void)slice; (void)slices;
+#endif
+}
+
+// M <= MC (prefill chunks, training micro-batches, a layer's backward dX):
+// one A block holds every row, so each thread packs it itself and owns a
+// fixed run of B panels, packing each panel just before its MR-row sweep
+// (L1-resident) while the next panel's source streams into L2. No shared B
+// block, no barrier between K slices.
+template <typename P>
+static void gemmStreamB(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
+                        float* C, int64_t ldc) {
+  using T = typename P::T;
+  constexpr int kKC = P::kKC;
+  const int panels = (N + NR - 1) / NR;
+  int nThreads = omp_get_max_threads();
+  if (nThreads > panels) nThreads = panels;
+#pragma omp parallel num_threads(nThreads)
+  {
+    static thread_local Scratch aScratch, bScratch;
+    T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
+    T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(NR) * P::depth(kKC)));
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int p0 = static_cast<int>(static_cast<int64_t>(panels) * t / nt);
+    const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (t + 1) / nt);
+    const int tiles = (M + MR - 1) / MR;
+    for (int pc = 0; pc < K; pc += kKC) {
+      const int kc = K - pc < kKC ? K - pc : kKC;
+      const int d = P::depth(kc);
+      P::packA(A, 0, M, pc, kc, aPack);
+      for (int jp = p0; jp < p1; jp++) {
+        const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+        P::packB(B, pc, kc, j, cols, bPack);
+        const int jn = jp + 1 < p1 ? j + NR : -1;  // the next panel of this thread (same K slice)
+        for (int it = 0; it < tiles; it++) {
+          if (jn >= 0) prefetchBSlice(B, pc, kc, jn, N - jn < NR ? N - jn : NR, it, tiles);
+          const int ir = it * MR, rows = M - ir < MR ? M - ir : MR;
+          P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bPack, C + ir * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
+        }
+      }
+    }
+  }
+}
+
 template <typename P>
 static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
                         float* C, int64_t ldc) {
+  if (M <= MC) { gemmStreamB<P>(A, B, M, N, K, alpha, beta, C, ldc); return; }
   using T = typename P::T;
   constexpr int kKC = P::kKC;
   static thread_local Scratch bScratch;
