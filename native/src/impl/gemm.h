@@ -1,10 +1,10 @@
-// Packed GEMM in the BLIS/GotoBLAS structure: C is cut into NC-wide column
-// blocks, K into KC-deep slices, B is packed into NR-wide panels, A into
-// MR-tall panels, and a register-blocked MR x NR micro-kernel does the FMAs.
-// bf16 operands are widened to f32 while packing, so the micro-kernel is
-// always f32 with f32 accumulation. Each C element is accumulated in k order
-// by exactly one thread, so results do not depend on the thread count.
-// Reference: src/engine/ref/matmul.ts (float64).
+// Packed GEMM in the BLIS/GotoBLAS structure: K is cut into KC-deep slices,
+// M into A blocks of at most MC rows packed into MR-tall panels (L2), N into
+// NR-wide B panels packed just before use (L1), and a register-blocked
+// MR x NR micro-kernel does the FMAs. bf16 operands are widened to f32 while
+// packing (or, with AVX512-BF16, kept as bf16 pairs for vdpbf16ps). Each C
+// element is accumulated in k order by exactly one thread, so results do not
+// depend on the thread count. Reference: src/engine/ref/matmul.ts (float64).
 
 #if defined(__AVX512F__)
 // 14 x 32: 28 zmm accumulators, 2 for the B row, broadcasts from memory.
@@ -17,7 +17,6 @@ constexpr int NR = 16;
 constexpr int MC = 144;   // multiple of MR; an A block (MC x KC f32) is 144 KiB, sized for L2
 #endif
 constexpr int KC = 256;
-constexpr int NC = 4096;  // multiple of NR; a B block (KC x NC f32) is 4 MiB, sized for L3
 
 static inline float toFloat(float x) { return x; }
 static inline float toFloat(uint16_t x) { return bf16ToFloat(x); }
@@ -401,101 +400,55 @@ static inline void prefetchBSlice(const GemmOperand& B, int64_t p0, int kc, int6
 #endif
 }
 
-// M <= MC (prefill chunks, training micro-batches, a layer's backward dX):
-// one A block holds every row, so each thread packs it itself and owns a
-// fixed run of B panels, packing each panel just before its MR-row sweep
-// (L1-resident) while the next panel's source streams into L2. No shared B
-// block, no barrier between K slices.
+// The blocked product. C is cut into tasks of (one A block of at most MC
+// rows) x (a run of NR-wide B panels); thread t runs a fixed contiguous range
+// of tasks, so no two threads write the same C tile and there is no barrier.
+// Per task and KC slice, the thread packs the A block itself (L2-resident)
+// and then each B panel just before its MR-row sweep (L1-resident), while the
+// next panel's source lines stream into L2 under the FMAs. B is thus packed
+// once per A block (M / MC times), cheap next to the 2 * MC FLOPs each packed
+// element then feeds. Each C element is still accumulated in k order by one
+// thread with the same micro-kernel, whatever the thread count.
 template <typename P>
-static void gemmStreamB(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
+static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
                         float* C, int64_t ldc) {
   using T = typename P::T;
   constexpr int kKC = P::kKC;
   const int panels = (N + NR - 1) / NR;
-  int nThreads = omp_get_max_threads();
-  if (nThreads > panels) nThreads = panels;
-#pragma omp parallel num_threads(nThreads)
+  const int icBlocks = (M + MC - 1) / MC;  // equal-height A blocks (multiples of MR, at most MC)
+  const int mcUnit = ((M + icBlocks - 1) / icBlocks + MR - 1) / MR * MR;
+  const int nThreads = omp_get_max_threads();
+  // Split the panels too when the A blocks alone do not share out evenly.
+  int jParts = icBlocks % nThreads == 0 ? 1 : nThreads;
+  if (jParts > panels) jParts = panels;
+  const int tasks = icBlocks * jParts;
+#pragma omp parallel num_threads(tasks < nThreads ? tasks : nThreads)
   {
     static thread_local Scratch aScratch, bScratch;
     T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
     T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(NR) * P::depth(kKC)));
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int p0 = static_cast<int>(static_cast<int64_t>(panels) * t / nt);
-    const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (t + 1) / nt);
-    const int tiles = (M + MR - 1) / MR;
-    for (int pc = 0; pc < K; pc += kKC) {
-      const int kc = K - pc < kKC ? K - pc : kKC;
-      const int d = P::depth(kc);
-      P::packA(A, 0, M, pc, kc, aPack);
-      for (int jp = p0; jp < p1; jp++) {
-        const int j = jp * NR, cols = N - j < NR ? N - j : NR;
-        P::packB(B, pc, kc, j, cols, bPack);
-        const int jn = jp + 1 < p1 ? j + NR : -1;  // the next panel of this thread (same K slice)
-        for (int it = 0; it < tiles; it++) {
-          if (jn >= 0) prefetchBSlice(B, pc, kc, jn, N - jn < NR ? N - jn : NR, it, tiles);
-          const int ir = it * MR, rows = M - ir < MR ? M - ir : MR;
-          P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bPack, C + ir * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
-        }
-      }
-    }
-  }
-}
-
-template <typename P>
-static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
-                        float* C, int64_t ldc) {
-  if (M <= MC) { gemmStreamB<P>(A, B, M, N, K, alpha, beta, C, ldc); return; }
-  using T = typename P::T;
-  constexpr int kKC = P::kKC;
-  static thread_local Scratch bScratch;
-  T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(P::depth(kKC)) * NC));
-  // Equal-height A blocks (multiples of MR, at most MC) so tasks are balanced.
-  const int icBlocks = (M + MC - 1) / MC;
-  const int mcUnit = ((M + icBlocks - 1) / icBlocks + MR - 1) / MR * MR;
-  const int nThreads = omp_get_max_threads();
-  for (int jc = 0; jc < N; jc += NC) {
-    const int nc = N - jc < NC ? N - jc : NC;
-    const int panels = (nc + NR - 1) / NR;
-    // Enough tasks (>= 4 per thread) that an uneven last task costs little;
-    // a thread's tasks are consecutive, so it packs each A block once.
-    int jParts = (4 * nThreads + icBlocks - 1) / icBlocks;
-    if (jParts > panels) jParts = panels;
-    if (jParts < 1) jParts = 1;
-    for (int pc = 0; pc < K; pc += kKC) {
-      const int kc = K - pc < kKC ? K - pc : kKC;
-      const int d = P::depth(kc);
-      const bool first = pc == 0;
-#pragma omp parallel
-      {
-#pragma omp for schedule(static)
-        for (int jp = 0; jp < panels; jp++) {
-          int j = jp * NR;
-          P::packB(B, pc, kc, jc + j, nc - j < NR ? nc - j : NR, bPack + static_cast<int64_t>(jp) * NR * d);
-        }
-        static thread_local Scratch aScratch;
-        T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
-        int packedIc = -1;
-#pragma omp for schedule(static, 1)
-        for (int task = 0; task < icBlocks * jParts; task++) {
-          const int icb = task / jParts, part = task % jParts;
-          const int ic = icb * mcUnit;
-          if (ic >= M) continue;
-          const int mc = M - ic < mcUnit ? M - ic : mcUnit;
-          if (packedIc != ic) {
-            P::packA(A, ic, mc, pc, kc, aPack);
-            packedIc = ic;
-          }
-          const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
-          const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (part + 1) / jParts);
-          for (int jp = p0; jp < p1; jp++) {
-            const int j = jp * NR;
-            const int cols = nc - j < NR ? nc - j : NR;
-            const T* bp = bPack + static_cast<int64_t>(jp) * NR * d;
-            for (int ir = 0; ir < mc; ir += MR) {
-              const int rows = mc - ir < MR ? mc - ir : MR;
-              P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bp, C + (ic + ir) * ldc + jc + j, ldc, rows, cols, alpha,
-                        beta, first);
-            }
+    const int t0 = static_cast<int>(static_cast<int64_t>(tasks) * t / nt), t1 = static_cast<int>(static_cast<int64_t>(tasks) * (t + 1) / nt);
+    for (int task = t0; task < t1; task++) {
+      const int ic = task / jParts * mcUnit, part = task % jParts;
+      if (ic >= M) continue;
+      const int mc = M - ic < mcUnit ? M - ic : mcUnit;
+      const int tiles = (mc + MR - 1) / MR;
+      const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
+      const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (part + 1) / jParts);
+      float* Cb = C + ic * ldc;
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = K - pc < kKC ? K - pc : kKC;
+        const int d = P::depth(kc);
+        P::packA(A, ic, mc, pc, kc, aPack);
+        for (int jp = p0; jp < p1; jp++) {
+          const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+          P::packB(B, pc, kc, j, cols, bPack);
+          const int jn = jp + 1 < p1 ? j + NR : -1;  // this task's next panel (same K slice)
+          for (int it = 0; it < tiles; it++) {
+            if (jn >= 0) prefetchBSlice(B, pc, kc, jn, N - jn < NR ? N - jn : NR, it, tiles);
+            const int ir = it * MR, rows = mc - ir < MR ? mc - ir : MR;
+            P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bPack, Cb + ir * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
           }
         }
       }
