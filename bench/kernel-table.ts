@@ -398,15 +398,16 @@ function xentCase(): KernelCase {
 
 // ---------------------------------------------------------------- attention
 
-function attentionCase(alibi: boolean): KernelCase {
+/** `long`: 67 x 69 scores, so the blocked kernels (64 queries x 64 keys) see a partial second block both ways. */
+function attentionCase(alibi: boolean, long = false): KernelCase {
   return {
-    name: `attention forward + backward, causal, past 2, key mask${alibi ? ', ALiBi' : ''}`, kernels: ['attnFwd', 'attnBwd'], kind: 'backward', bound: 1e-7, baselineBound: 1e-7,
+    name: `attention forward + backward, causal, past 2, key mask${alibi ? ', ALiBi' : ''}${long ? ', 67 x 69' : ''}`, kernels: ['attnFwd', 'attnBwd'], kind: 'backward', bound: 1e-7, baselineBound: 1e-7,
     make(scale) {
       const perf = scale === 'perf';
-      const B = perf ? 1 : 2, H = perf ? 32 : 2, Tq = perf ? 512 : 7, Tk = perf ? 512 : 9, D = perf ? 128 : 8, past = perf ? 0 : 2;
+      const B = perf ? 1 : long ? 1 : 2, H = perf ? 32 : long ? 1 : 2, Tq = perf ? 512 : long ? 67 : 7, Tk = perf ? 512 : long ? 69 : 9, D = perf ? 128 : long ? 4 : 8, past = perf ? 0 : 2;
       const q = randn(B * H * Tq * D, 16), k = randn(B * H * Tk * D, 17), v = randn(B * H * Tk * D, 18), R = randn(B * H * Tq * D, 19);
       const slopes = alibi ? Float32Array.from({ length: H }, (_, h) => 2 ** (-(h + 1))) : null;
-      const keyMask = perf ? null : Int32Array.from({ length: B * Tk }, (_, i) => (i === Tk + 1 ? 0 : 1));
+      const keyMask = perf ? null : Int32Array.from({ length: B * Tk }, (_, i) => (i === (long ? 65 : Tk + 1) ? 0 : 1));
       const st = (T: number) => [H * T * D, T * D, D];
       const opts = { B, H, Tq, Tk, D, q: st(Tq), k: st(Tk), v: st(Tk), o: st(Tq), dq: st(Tq), dk: st(Tk), dv: st(Tk), past, causal: true, scale: 1 / Math.sqrt(D) };
       const o = new Float32Array(q.length), lse = new Float32Array(B * H * Tq);
@@ -521,7 +522,7 @@ export const KERNEL_CASES: KernelCase[] = [
     qmatmulCase(bits as 4 | 8, 20, 70, 384, 64),
   ]),
   ...rmsnormCases, pointwiseCase('silu'), pointwiseCase('swiglu'), ropeCase(), ...softmaxCases, xentCase(),
-  attentionCase(false), attentionCase(true), ...miscCases,
+  attentionCase(false), attentionCase(true), attentionCase(true, true), ...miscCases,
 ];
 
 /** Where a build legitimately differs from the baseline beyond baselineBound, the bound that applies and why. */
