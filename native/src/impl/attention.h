@@ -139,11 +139,23 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
   const int D = a->D, Tq = a->Tq;
   const int qBlocks = (Tq + ATT_QB512 - 1) / ATT_QB512;
   const int64_t tasks = static_cast<int64_t>(a->B) * a->H * qBlocks;
+  // Every key block of every head packed transposed once, up front, then
+  // read by all the query blocks of its head.
+  const int kBlocks = (a->Tk + ATT_KB - 1) / ATT_KB;
+  const size_t blockKt = static_cast<size_t>(D) * ATT_KB;
+  const int64_t kTasks = static_cast<int64_t>(a->B) * a->H * kBlocks;
+  static thread_local Scratch ktScratch;  // the calling thread's, grow-only
+  float* ktAll = ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < kTasks; t++) {
+    const int kb = static_cast<int>(t % kBlocks), h = static_cast<int>((t / kBlocks) % a->H), b = static_cast<int>(t / kBlocks / a->H);
+    const int j0 = kb * ATT_KB;
+    packKeysT(k + b * a->ksb + h * a->ksh, a->kst, j0, a->Tk - j0 < ATT_KB ? a->Tk - j0 : ATT_KB, D, ktAll + t * blockKt);
+  }
 #pragma omp parallel
   {
     static thread_local Scratch scratch;
-    float* kt = scratch.get(static_cast<size_t>(D) * ATT_KB + ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);
-    float* S = kt + static_cast<size_t>(D) * ATT_KB;  // [QB][KB] scores, then probabilities (64-byte aligned: D * KB * 4 bytes)
+    float* S = scratch.get(ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);  // [QB][KB] scores, then probabilities
     float* acc = S + ATT_QB512 * ATT_KB;
     float* m = acc + static_cast<size_t>(ATT_QB512) * D;
     float* l = m + ATT_QB512;
@@ -156,15 +168,14 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
       const int nq = Tq - i0 < ATT_QB512 ? Tq - i0 : ATT_QB512;
       const float slope = a->slopes ? a->slopes[h] : 0.f;
       const float* qh = q + b * a->qsb + h * a->qsh;
-      const float* kh = k + b * a->ksb + h * a->ksh;
       const float* vh = v + b * a->vsb + h * a->vsh;
+      const float* ktHead = ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
       for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0.f; }
       for (int64_t i = 0; i < static_cast<int64_t>(nq) * D; i++) acc[i] = 0.f;
       const int jEnd = keyLimit(a, i0 + nq - 1);
       for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
         const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
-        packKeysT(kh, a->kst, j0, nk, D, kt);
-        scoreBlock(qh, a->qst, i0, nq, kt, D, S);
+        scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
         for (int r = 0; r < nq; r++) {
           const int i = i0 + r;
           float* sr = S + r * ATT_KB;
