@@ -513,6 +513,8 @@ export const KERNEL_CASES: KernelCase[] = [
   // M above one A block (MC rows): the shared-B-block path, several K slices; perf: a layer's dX and dW (7B, T = 512)
   gemmCase('f32', { ...base, M: 531, N: 70, K: 300, tA: false, tB: true }, { ...base, M: 512, N: 4096, K: 12288, tA: false, tB: false }),
   gemmCase('bf16', { ...base, M: 533, N: 45, K: 290, tA: true, tB: false }, { ...base, M: 12288, N: 4096, K: 512, tA: true, tB: false }),
+  // four A blocks or more per build: a thread reuses its packed B slice across its blocks
+  gemmCase('f32', { ...base, M: 1560, N: 20, K: 260, tA: true, tB: false }),
   ...[8, 4].flatMap((bits) => [
     quantizeCase(bits as 4 | 8, 32), quantizeCase(bits as 4 | 8, 128),
     qmatmulCase(bits as 4 | 8, 1, 37, 352, 32, { M: 1, N: 11008, K: 4096 }),

@@ -435,6 +435,35 @@ static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N
     T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(NR) * P::depth(kKC)));
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int t0 = static_cast<int>(static_cast<int64_t>(tasks) * t / nt), t1 = static_cast<int>(static_cast<int64_t>(tasks) * (t + 1) / nt);
+    // Several A blocks against every panel (tall, narrow products: a weight
+    // gradient dY^T X): keep this thread's packed B slice (at most 4 MiB) and
+    // reuse it for each block instead of packing it again per block.
+    const size_t sliceB = static_cast<size_t>(panels) * NR * P::depth(kKC);
+    if (jParts == 1 && t1 - t0 > 1 && sliceB * sizeof(T) <= (4u << 20)) {
+      T* bAll = reinterpret_cast<T*>(bScratch.get(sliceB));
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = K - pc < kKC ? K - pc : kKC;
+        const int d = P::depth(kc);
+        for (int task = t0; task < t1; task++) {
+          const int ic = task * mcUnit;
+          if (ic >= M) continue;
+          const int mc = M - ic < mcUnit ? M - ic : mcUnit;
+          const int tiles = (mc + MR - 1) / MR;
+          P::packA(A, ic, mc, pc, kc, aPack);
+          for (int jp = 0; jp < panels; jp++) {
+            const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+            T* bp = bAll + static_cast<int64_t>(jp) * NR * d;
+            const bool packNow = task == t0;
+            if (packNow) P::packB(B, pc, kc, j, cols, bp);
+            for (int it = 0; it < tiles; it++) {
+              if (packNow && jp + 1 < panels) prefetchBSlice(B, pc, kc, j + NR, N - j - NR < NR ? N - j - NR : NR, it, tiles);
+              const int ir = it * MR, rows = mc - ir < MR ? mc - ir : MR;
+              P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bp, C + (ic + ir) * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
+            }
+          }
+        }
+      }
+    } else
     for (int task = t0; task < t1; task++) {
       const int ic = task / jParts * mcUnit, part = task % jParts;
       if (ic >= M) continue;
