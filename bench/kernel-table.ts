@@ -398,15 +398,16 @@ function xentCase(): KernelCase {
 
 // ---------------------------------------------------------------- attention
 
-function attentionCase(alibi: boolean): KernelCase {
+/** `long`: 67 x 69 scores, so the blocked kernels (64 queries x 64 keys) see a partial second block both ways. */
+function attentionCase(alibi: boolean, long = false): KernelCase {
   return {
-    name: `attention forward + backward, causal, past 2, key mask${alibi ? ', ALiBi' : ''}`, kernels: ['attnFwd', 'attnBwd'], kind: 'backward', bound: 1e-7, baselineBound: 1e-7,
+    name: `attention forward + backward, causal, past 2, key mask${alibi ? ', ALiBi' : ''}${long ? ', 67 x 69' : ''}`, kernels: ['attnFwd', 'attnBwd'], kind: 'backward', bound: 1e-7, baselineBound: 1e-7,
     make(scale) {
       const perf = scale === 'perf';
-      const B = perf ? 1 : 2, H = perf ? 32 : 2, Tq = perf ? 512 : 7, Tk = perf ? 512 : 9, D = perf ? 128 : 8, past = perf ? 0 : 2;
+      const B = perf ? 1 : long ? 1 : 2, H = perf ? 32 : long ? 1 : 2, Tq = perf ? 512 : long ? 67 : 7, Tk = perf ? 512 : long ? 69 : 9, D = perf ? 128 : long ? 4 : 8, past = perf ? 0 : 2;
       const q = randn(B * H * Tq * D, 16), k = randn(B * H * Tk * D, 17), v = randn(B * H * Tk * D, 18), R = randn(B * H * Tq * D, 19);
       const slopes = alibi ? Float32Array.from({ length: H }, (_, h) => 2 ** (-(h + 1))) : null;
-      const keyMask = perf ? null : Int32Array.from({ length: B * Tk }, (_, i) => (i === Tk + 1 ? 0 : 1));
+      const keyMask = perf ? null : Int32Array.from({ length: B * Tk }, (_, i) => (i === (long ? 65 : Tk + 1) ? 0 : 1));
       const st = (T: number) => [H * T * D, T * D, D];
       const opts = { B, H, Tq, Tk, D, q: st(Tq), k: st(Tk), v: st(Tk), o: st(Tq), dq: st(Tq), dk: st(Tk), dv: st(Tk), past, causal: true, scale: 1 / Math.sqrt(D) };
       const o = new Float32Array(q.length), lse = new Float32Array(B * H * Tq);
@@ -509,6 +510,11 @@ export const KERNEL_CASES: KernelCase[] = [
   gemmCase('bf16', { ...base, M: 200, N: 70, K: 41, tA: true, tB: true }),
   gemmCase('bf16', { ...base, M: 2, N: 77, K: 300, tA: false, tB: true }, { ...base, M: 1, N: 11008, K: 4096, tA: false, tB: true }),
   gemmCase('mixed', { ...base, M: 23, N: 40, K: 77, tA: false, tB: true }),
+  // M above one A block (MC rows): the shared-B-block path, several K slices; perf: a layer's dX and dW (7B, T = 512)
+  gemmCase('f32', { ...base, M: 531, N: 70, K: 300, tA: false, tB: true }, { ...base, M: 512, N: 4096, K: 12288, tA: false, tB: false }),
+  gemmCase('bf16', { ...base, M: 533, N: 45, K: 290, tA: true, tB: false }, { ...base, M: 12288, N: 4096, K: 512, tA: true, tB: false }),
+  // four A blocks or more per build: a thread reuses its packed B slice across its blocks
+  gemmCase('f32', { ...base, M: 1560, N: 20, K: 260, tA: true, tB: false }),
   ...[8, 4].flatMap((bits) => [
     quantizeCase(bits as 4 | 8, 32), quantizeCase(bits as 4 | 8, 128),
     qmatmulCase(bits as 4 | 8, 1, 37, 352, 32, { M: 1, N: 11008, K: 4096 }),
@@ -518,7 +524,7 @@ export const KERNEL_CASES: KernelCase[] = [
     qmatmulCase(bits as 4 | 8, 20, 70, 384, 64),
   ]),
   ...rmsnormCases, pointwiseCase('silu'), pointwiseCase('swiglu'), ropeCase(), ...softmaxCases, xentCase(),
-  attentionCase(false), attentionCase(true), ...miscCases,
+  attentionCase(false), attentionCase(true), attentionCase(true, true), ...miscCases,
 ];
 
 /** Where a build legitimately differs from the baseline beyond baselineBound, the bound that applies and why. */

@@ -46,7 +46,11 @@ export function benchTrain(dtype: 'f32' | 'bf16', steps: number, log: (s: string
   const py = pythonWith('torch');
   if (py) {
     const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/torch_train_step.py');
-    const r = spawnSync(py, [script, JSON.stringify({ ...s, steps, dtype, threads: backend().threads() })], { encoding: 'utf8' });
+    // OpenBLAS (if this torch uses it) picks its own kernel: the environment's overrides are removed for this command only
+    const env = { ...process.env };
+    delete env['OPENBLAS_CORETYPE'];
+    delete env['OPENBLAS_L2_SIZE'];
+    const r = spawnSync(py, [script, JSON.stringify({ ...s, steps, dtype, threads: backend().threads() })], { encoding: 'utf8', env });
     if (r.status === 0) torch = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number }).tokens_per_s;
     else log(`PyTorch run failed: ${r.stderr.trim().split('\n').pop()}`);
     if (torch) log(`PyTorch ${dtype}: ${torch.toFixed(0)} tokens/s`);

@@ -11,8 +11,9 @@ import { native } from '../../src/engine/native.js';
 import { attentionRef, ropeRef } from '../../src/engine/ref/index.js';
 import { assertClose, gradsOf, numericGrad, randArray, dotWith, maxAbsDiff } from '../helpers.js';
 
-const FWD = 3e-6;
-const BWD = 1e-4;
+import { OP_BOUNDS } from './bounds.js';
+
+const FWD = OP_BOUNDS.attentionForward, BWD = OP_BOUNDS.backwardFd;
 
 test('ALiBi slopes: powers of two, 40 heads (SPEC §4.6) and 6 heads', () => {
   const s8 = alibiSlopes(8);

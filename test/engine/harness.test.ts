@@ -104,7 +104,7 @@ test('setArch refuses an unknown build and one the CPU lacks, with the reason', 
 
 test('each build gives the same bits on 1 and 2 threads (GEMM f32/bf16, quantised GEMV and prefill, attention, rmsnorm backward)', () => {
   const threads = native.info().threads;
-  const picks = KERNEL_CASES.filter((c) => /^gemm (f32|bf16) NT 37|^qmatmul q4 g32 M=(1|13) |^attention .*ALiBi|^rmsnorm backward/.test(c.name));
+  const picks = KERNEL_CASES.filter((c) => /^gemm (f32|bf16) NT 37|^gemm f32 NT 531|^gemm f32 TN 1560|^gemm bf16 TN 533|^qmatmul q4 g32 M=(1|13) |^attention .*ALiBi|^rmsnorm backward/.test(c.name));
   assert.ok(picks.length >= 6);
   try {
     for (const b of info.supported)

@@ -14,11 +14,9 @@ import { rmsnormRef, l2normRowsRef, siluRef, swigluRef, softmaxRef, crossEntropy
 import { roundBf16 } from '../../src/engine/dtype.js';
 import { assertClose, gradsOf, numericGrad, randArray, dotWith, maxAbsDiff } from '../helpers.js';
 
-// Forward: f32 kernels vs float64, relative to the output scale. Backward:
-// f32 analytic gradients vs central differences (h = 1e-5) of the float64
-// reference, whose truncation error is ~h^2 and rounding ~1e-11/h: 1e-4 covers both.
-const FWD = 2e-6;
-const BWD = 1e-4;
+import { OP_BOUNDS } from './bounds.js';
+
+const FWD = OP_BOUNDS.f32Forward, BWD = OP_BOUNDS.backwardFd;
 
 test('rmsnorm forward and backward (odd and long rows)', () => {
   for (const [rows, cols] of [[3, 7], [2, 4096], [1, 1]] as const) {

@@ -96,7 +96,8 @@ static void scoreBlock(const float* qh, int64_t qst, int i0, int nq, const float
   }
 }
 
-static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst, int j0, float* acc, int D) {
+// acc[r][:] += sum_c P[r][c] * v[j0 + c][:] for r < nq, c < nk (P rows ATT_KB apart, acc rows ldacc apart).
+static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst, int j0, float* acc, int D, int64_t ldacc) {
   for (int r0 = 0; r0 < nq; r0 += 4) {
     const int rr = nq - r0 < 4 ? nq - r0 : 4;
     const float* pr[4];
@@ -105,7 +106,7 @@ static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst
       const __mmask16 m[4] = {laneMask(D - d0), laneMask(D - d0 - 16), laneMask(D - d0 - 32), laneMask(D - d0 - 48)};
       __m512 o[4][4];
       for (int t = 0; t < 4; t++)
-        for (int x = 0; x < 4; x++) o[t][x] = _mm512_maskz_loadu_ps(m[x], acc + (r0 + (t < rr ? t : rr - 1)) * D + d0 + 16 * x);
+        for (int x = 0; x < 4; x++) o[t][x] = _mm512_maskz_loadu_ps(m[x], acc + (r0 + (t < rr ? t : rr - 1)) * ldacc + d0 + 16 * x);
       for (int c = 0; c < nk; c++) {
         const float* vr = vh + static_cast<int64_t>(j0 + c) * vst + d0;
         const __m512 v0 = _mm512_maskz_loadu_ps(m[0], vr), v1 = _mm512_maskz_loadu_ps(m[1], vr + 16);
@@ -120,8 +121,17 @@ static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst
         }
       }
       for (int t = 0; t < rr; t++)
-        for (int x = 0; x < 4; x++) _mm512_mask_storeu_ps(acc + (r0 + t) * D + d0 + 16 * x, m[x], o[t][x]);
+        for (int x = 0; x < 4; x++) _mm512_mask_storeu_ps(acc + (r0 + t) * ldacc + d0 + 16 * x, m[x], o[t][x]);
     }
+  }
+}
+
+// Rows [j0, j0+nk) of a key (or value) head, transposed into [D][ATT_KB], zero-padded.
+static void packKeysT(const float* kh, int64_t kst, int j0, int nk, int D, float* kt) {
+  for (int c = 0; c < ATT_KB; c++) {
+    const float* kr = kh + static_cast<int64_t>(j0 + c) * kst;
+    if (c < nk) for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = kr[d];
+    else for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = 0.f;
   }
 }
 
@@ -129,11 +139,23 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
   const int D = a->D, Tq = a->Tq;
   const int qBlocks = (Tq + ATT_QB512 - 1) / ATT_QB512;
   const int64_t tasks = static_cast<int64_t>(a->B) * a->H * qBlocks;
+  // Every key block of every head packed transposed once, up front, then
+  // read by all the query blocks of its head.
+  const int kBlocks = (a->Tk + ATT_KB - 1) / ATT_KB;
+  const size_t blockKt = static_cast<size_t>(D) * ATT_KB;
+  const int64_t kTasks = static_cast<int64_t>(a->B) * a->H * kBlocks;
+  static thread_local Scratch ktScratch;  // the calling thread's, grow-only
+  float* ktAll = ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < kTasks; t++) {
+    const int kb = static_cast<int>(t % kBlocks), h = static_cast<int>((t / kBlocks) % a->H), b = static_cast<int>(t / kBlocks / a->H);
+    const int j0 = kb * ATT_KB;
+    packKeysT(k + b * a->ksb + h * a->ksh, a->kst, j0, a->Tk - j0 < ATT_KB ? a->Tk - j0 : ATT_KB, D, ktAll + t * blockKt);
+  }
 #pragma omp parallel
   {
     static thread_local Scratch scratch;
-    float* kt = scratch.get(static_cast<size_t>(D) * ATT_KB + ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);
-    float* S = kt + static_cast<size_t>(D) * ATT_KB;  // [QB][KB] scores, then probabilities (64-byte aligned: D * KB * 4 bytes)
+    float* S = scratch.get(ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);  // [QB][KB] scores, then probabilities
     float* acc = S + ATT_QB512 * ATT_KB;
     float* m = acc + static_cast<size_t>(ATT_QB512) * D;
     float* l = m + ATT_QB512;
@@ -146,19 +168,14 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
       const int nq = Tq - i0 < ATT_QB512 ? Tq - i0 : ATT_QB512;
       const float slope = a->slopes ? a->slopes[h] : 0.f;
       const float* qh = q + b * a->qsb + h * a->qsh;
-      const float* kh = k + b * a->ksb + h * a->ksh;
       const float* vh = v + b * a->vsb + h * a->vsh;
+      const float* ktHead = ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
       for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0.f; }
       for (int64_t i = 0; i < static_cast<int64_t>(nq) * D; i++) acc[i] = 0.f;
       const int jEnd = keyLimit(a, i0 + nq - 1);
       for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
         const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
-        for (int c = 0; c < ATT_KB; c++) {
-          const float* kr = kh + static_cast<int64_t>(j0 + c) * a->kst;
-          if (c < nk) for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = kr[d];
-          else for (int d = 0; d < D; d++) kt[d * ATT_KB + c] = 0.f;
-        }
-        scoreBlock(qh, a->qst, i0, nq, kt, D, S);
+        scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
         for (int r = 0; r < nq; r++) {
           const int i = i0 + r;
           float* sr = S + r * ATT_KB;
@@ -205,7 +222,7 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
           l[r] = l[r] * corr + sum;
           m[r] = mNew;
         }
-        pvBlock(S, nq, nk, vh, a->vst, j0, acc, D);
+        pvBlock(S, nq, nk, vh, a->vst, j0, acc, D, D);
       }
       for (int r = 0; r < nq; r++) {
         const int i = i0 + r;
@@ -288,6 +305,97 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
 
 #endif
 
+#if defined(__AVX512F__)
+// Register-blocked backward (AVX-512), the flash-attention-2 loop order: per
+// (b, h) and key block of ATT_KB keys (K and V packed transposed), query
+// blocks of ATT_KB rows stream past. S = Q K^T and dP = dO V^T come from the
+// forward's 4 x 64 score kernel, P = exp(S - lse) and dS = P (dP - D_i) scale
+// are formed row by row with the masks and ALiBi bias, and the three
+// products dQ += dS K, dV += P^T dO, dK += dS^T Q run through the 4 x 64
+// P.V kernel (P^T and dS^T are written alongside P and dS). One thread per
+// (b, h), every sum in a fixed order: thread-count independent.
+static void attnBwd(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
+                    const float* lse, const float* dO, float* dq, float* dk, float* dv) {
+  const int D = a->D, Tq = a->Tq, Tk = a->Tk;
+  constexpr int QB = ATT_KB;  // query rows per block: P^T and dS^T are ATT_KB-strided too
+  const int64_t tasks = static_cast<int64_t>(a->B) * a->H;
+#pragma omp parallel
+  {
+    static thread_local Scratch scratch;
+    const size_t tile = static_cast<size_t>(QB) * ATT_KB;
+    float* kt = scratch.get(2 * static_cast<size_t>(D) * ATT_KB + 6 * tile + static_cast<size_t>(Tq) + 16);
+    float* vt = kt + static_cast<size_t>(D) * ATT_KB;
+    float* S = vt + static_cast<size_t>(D) * ATT_KB;  // scores, then P [QB][KB]
+    float* dP = S + tile;                              // dO V^T, then dS [QB][KB]
+    float* PT = dP + tile;                             // P^T [KB][QB]
+    float* dST = PT + tile;                            // dS^T [KB][QB]
+    float* Dv = dST + tile;                            // D_i = <dO_i, o_i>
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; task++) {
+      const int h = static_cast<int>(task % a->H);
+      const int b = static_cast<int>(task / a->H);
+      const float slope = a->slopes ? a->slopes[h] : 0.f;
+      const float* qh = q + b * a->qsb + h * a->qsh;
+      const float* kh = k + b * a->ksb + h * a->ksh;
+      const float* vh = v + b * a->vsb + h * a->vsh;
+      const int64_t oOff = b * a->osb + h * a->osh;
+      const float* gh = dO + oOff;
+      const float* lh = lse + (static_cast<int64_t>(b) * a->H + h) * Tq;
+      float* dqh = dq + b * a->gqsb + h * a->gqsh;
+      float* dkh = dk + b * a->gksb + h * a->gksh;
+      float* dvh = dv + b * a->gvsb + h * a->gvsh;
+      for (int i = 0; i < Tq; i++) {
+        Dv[i] = dotF(gh + static_cast<int64_t>(i) * a->ost, o + oOff + static_cast<int64_t>(i) * a->ost, D);
+        float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
+        for (int d = 0; d < D; d++) dqi[d] = 0.f;
+      }
+      for (int j = 0; j < Tk; j++)
+        for (int d = 0; d < D; d++) {
+          dkh[static_cast<int64_t>(j) * a->gkst + d] = 0.f;
+          dvh[static_cast<int64_t>(j) * a->gvst + d] = 0.f;
+        }
+      for (int j0 = 0; j0 < Tk; j0 += ATT_KB) {
+        const int nk = Tk - j0 < ATT_KB ? Tk - j0 : ATT_KB;
+        packKeysT(kh, a->kst, j0, nk, D, kt);
+        packKeysT(vh, a->vst, j0, nk, D, vt);
+        // first query that can see key j0 under the causal mask, rounded down to a block
+        const int iStart = a->causal && !a->queryMask ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
+        for (int i0 = iStart / QB * QB; i0 < Tq; i0 += QB) {
+          const int nq = Tq - i0 < QB ? Tq - i0 : QB;
+          scoreBlock(qh, a->qst, i0, nq, kt, D, S);
+          scoreBlock(gh, a->ost, i0, nq, vt, D, dP);
+          bool any = false;
+          for (int r = 0; r < nq; r++) {
+            const int i = i0 + r;
+            const float L = lh[i];
+            float* pr = S + r * ATT_KB;
+            float* dr = dP + r * ATT_KB;
+            const bool uniform = uniformRow(a, b, i);  // constant scores: no gradient reaches q or k
+            for (int c = 0; c < ATT_KB; c++) {
+              const int j = j0 + c;
+              float p = 0.f;
+              if (c < nk && L != -INFINITY && keyVisible(a, b, i, j)) {
+                const float sc = uniform ? 0.f : pr[c] * a->scale + (a->slopes ? slope * static_cast<float>(j - (a->past + i)) : 0.f);
+                p = expNeg(sc - L);
+              }
+              const float ds = uniform ? 0.f : p * (dr[c] - Dv[i]) * a->scale;
+              pr[c] = p;
+              dr[c] = ds;
+              PT[c * QB + r] = p;
+              dST[c * QB + r] = ds;
+              any = any || p != 0.f;
+            }
+          }
+          if (!any) continue;  // nothing of this block is visible to these queries
+          pvBlock(dP, nq, nk, kh, a->kst, j0, dqh + static_cast<int64_t>(i0) * a->gqst, D, a->gqst);
+          pvBlock(PT, nk, nq, gh, a->ost, i0, dvh + static_cast<int64_t>(j0) * a->gvst, D, a->gvst);
+          pvBlock(dST, nk, nq, qh, a->qst, i0, dkh + static_cast<int64_t>(j0) * a->gkst, D, a->gkst);
+        }
+      }
+    }
+  }
+}
+#else
 // One thread per (b, h): the dk/dv rows of a head belong to that thread, and
 // every sum runs in a fixed order, so the result is thread-count independent.
 // Keys are taken in blocks whose dk/dv accumulators stay in L1/L2 while all
@@ -363,3 +471,4 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
     }
   }
 }
+#endif

@@ -47,12 +47,18 @@ static void rope(const float* x, float* y, int B, int T, int H, int D, int64_t s
     for (int h = 0; h < H; h++) {
       const float* xr = x + b * sb + t * st + h * sh;
       float* yr = y + ((bt * H) + h) * D;  // output is contiguous [B, T, H, D]
-      for (int i = 0; i < half; i++) {
-        const float x1 = xr[i], x2 = xr[i + half];
-        if (!inverse) {
+      // the branch hoisted out of the loops so each one vectorises (512 bits on the AVX-512 builds)
+      if (!inverse) {
+#pragma omp simd
+        for (int i = 0; i < half; i++) {
+          const float x1 = xr[i], x2 = xr[i + half];
           yr[i] = x1 * c[i] - x2 * s[i];
           yr[i + half] = x2 * c[i + half] + x1 * s[i + half];
-        } else {
+        }
+      } else {
+#pragma omp simd
+        for (int i = 0; i < half; i++) {
+          const float x1 = xr[i], x2 = xr[i + half];
           yr[i] = x1 * c[i] + x2 * s[i + half];
           yr[i + half] = x2 * c[i + half] - x1 * s[i];
         }

@@ -1,23 +1,22 @@
-// Packed GEMM in the BLIS/GotoBLAS structure: C is cut into NC-wide column
-// blocks, K into KC-deep slices, B is packed into NR-wide panels, A into
-// MR-tall panels, and a register-blocked MR x NR micro-kernel does the FMAs.
-// bf16 operands are widened to f32 while packing, so the micro-kernel is
-// always f32 with f32 accumulation. Each C element is accumulated in k order
-// by exactly one thread, so results do not depend on the thread count.
-// Reference: src/engine/ref/matmul.ts (float64).
+// Packed GEMM in the BLIS/GotoBLAS structure: K is cut into KC-deep slices,
+// M into A blocks of at most MC rows packed into MR-tall panels (L2), N into
+// NR-wide B panels packed just before use (L1), and a register-blocked
+// MR x NR micro-kernel does the FMAs. bf16 operands are widened to f32 while
+// packing (or, with AVX512-BF16, kept as bf16 pairs for vdpbf16ps). Each C
+// element is accumulated in k order by exactly one thread, so results do not
+// depend on the thread count. Reference: src/engine/ref/matmul.ts (float64).
 
 #if defined(__AVX512F__)
 // 14 x 32: 28 zmm accumulators, 2 for the B row, broadcasts from memory.
 constexpr int MR = 14;
 constexpr int NR = 32;
-constexpr int MC = 168;   // multiple of MR; an A block (MC x KC f32) is 168 KiB, sized for L2
+constexpr int MC = 518;   // multiple of MR; an A block (MC x KC f32) is 518 KiB: a quarter of a 2 MiB L2 (Sapphire Rapids, Zen 4/5: 1 MiB)
 #else
 constexpr int MR = 6;
 constexpr int NR = 16;
 constexpr int MC = 144;   // multiple of MR; an A block (MC x KC f32) is 144 KiB, sized for L2
 #endif
 constexpr int KC = 256;
-constexpr int NC = 4096;  // multiple of NR; a B block (KC x NC f32) is 4 MiB, sized for L3
 
 static inline float toFloat(float x) { return x; }
 static inline float toFloat(uint16_t x) { return bf16ToFloat(x); }
@@ -47,10 +46,29 @@ static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, 
   }
 }
 
+template <typename T>
+static void packAColumns(const T* src, int64_t cs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
+  for (int ir = 0; ir < mc; ir += MR) {
+    float* panel = dst + static_cast<int64_t>(ir) * kc;
+    const int rows = mc - ir < MR ? mc - ir : MR;
+    for (int k = 0; k < kc; k++) {
+      const T* col = src + (p0 + k) * cs + i0 + ir;
+      float* out = panel + k * MR;
+      for (int r = 0; r < rows; r++) out[r] = toFloat(col[r]);
+      for (int r = rows; r < MR; r++) out[r] = 0.f;
+    }
+  }
+}
+
 static void packAFloat(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
   if (A.cs == 1) {
     if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
     else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
+    return;
+  }
+  if (A.rs == 1) {  // transposed A (dY^T in a weight gradient): the MR rows of a panel are contiguous for each k
+    if (A.type == kF32) packAColumns(static_cast<const float*>(A.p), A.cs, i0, mc, p0, kc, dst);
+    else packAColumns(static_cast<const uint16_t*>(A.p), A.cs, i0, mc, p0, kc, dst);
     return;
   }
   for (int ir = 0; ir < mc; ir += MR) {
@@ -92,15 +110,22 @@ template <typename T>
 static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
 #if defined(__AVX2__)
   if (cols == NR) {
-    int k = 0;
-    for (; k + 8 <= kc; k += 8)
-      for (int half = 0; half < NR; half += 8) {
+    // Eight source rows at a time, each read front to back (eight streams the
+    // prefetchers follow), with the lines 512 bytes ahead requested early.
+    const int k8 = kc / 8 * 8;
+    for (int half = 0; half < NR; half += 8) {
+      const T* s0 = src + (j + half) * cs + p0;
+      for (int k = 0; k < k8; k += 8) {
         __m256 r[8];
-        for (int c = 0; c < 8; c++) r[c] = load8(src + (j + half + c) * cs + p0 + k);
+        for (int c = 0; c < 8; c++) {
+          if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
+          r[c] = load8(s0 + c * cs + k);
+        }
         transpose8(r);
         for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (k + q) * NR + half, r[q]);
       }
-    for (; k < kc; k++)
+    }
+    for (int k = k8; k < kc; k++)
       for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
     return;
   }
@@ -166,6 +191,10 @@ static void microKernel(int kc, const float* a, const float* b, float* c, int64_
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < rows; r++) {  // C is read (or write-allocated) at the end: fetch it while the FMAs run
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
+  }
   for (int k = 0; k < kc; k++) {
     const __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
     const float* ak = a + k * MR;
@@ -263,7 +292,13 @@ struct F32Path {
   }
 };
 
-#if defined(__AVX512BF16__)
+#if defined(__AVX512BF16__) && defined(BAICHUAN2_BF16_DOT)
+// Opt-in (build with CXXFLAGS=-DBAICHUAN2_BF16_DOT): on Sapphire Rapids
+// vdpbf16ps zmm retires one per two cycles (32 bf16 pairs = 64 FLOPs per 2
+// cycles) against two f32 FMAs per cycle (64 FLOPs per cycle), so widening
+// bf16 to f32 while packing and running the f32 micro-kernel is about twice
+// as fast in the kernel; measured end to end (bench/gemm A/B, 2026-12-01),
+// widening is 1.4-1.6x faster at 7B shapes.
 // The bf16 path (both operands bf16): packs hold k-pairs of bf16 bits as one
 // 32-bit word, and vdpbf16ps multiplies in bf16 (exact products) and
 // accumulates in f32: acc += a[2p+1]*b[2p+1], then += a[2p]*b[2p] (each step
@@ -348,60 +383,107 @@ struct Bf16Path {
 };
 #endif
 
+// Requests into L2 slice `slice` of `slices` of the source cache lines of the
+// B panel (p0, kc, j, cols), so a panel's DRAM reads overlap the FMAs of the
+// panel before it instead of stalling its packing.
+static inline void prefetchBSlice(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, int slice, int slices) {
+#if defined(__AVX2__)
+  if (B.cs != 1 && B.rs != 1) return;
+  const int64_t es = B.type == kF32 ? 4 : 2;
+  const bool colRows = B.cs != 1;  // a transposed B: one contiguous source row per panel column
+  const int nRows = colRows ? cols : kc;
+  const int64_t rowBytes = (colRows ? kc : cols) * es;
+  const int lines = static_cast<int>((rowBytes + 63) / 64) + 1;  // an unaligned row spans one more line
+  const int total = nRows * lines;
+  const char* base = static_cast<const char*>(B.p);
+  for (int l = total * slice / slices, end = total * (slice + 1) / slices; l < end; l++) {
+    const int r = l / lines, q = l % lines;
+    const char* row = colRows ? base + ((j + r) * B.cs + p0) * es : base + ((p0 + r) * B.rs + j) * es;
+    _mm_prefetch(row + (q * 64 < rowBytes ? q * 64 : rowBytes - 1), _MM_HINT_T1);
+  }
+#else
+  (void)B; (void)p0; (void)kc; (void)j; (void)cols; (void)slice; (void)slices;
+#endif
+}
+
+// The blocked product. C is cut into tasks of (one A block of at most MC
+// rows) x (a run of NR-wide B panels); thread t runs a fixed contiguous range
+// of tasks, so no two threads write the same C tile and there is no barrier.
+// Per task and KC slice, the thread packs the A block itself (L2-resident)
+// and then each B panel just before its MR-row sweep (L1-resident), while the
+// next panel's source lines stream into L2 under the FMAs. B is thus packed
+// once per A block (M / MC times), cheap next to the 2 * MC FLOPs each packed
+// element then feeds. Each C element is still accumulated in k order by one
+// thread with the same micro-kernel, whatever the thread count.
 template <typename P>
 static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
                         float* C, int64_t ldc) {
   using T = typename P::T;
   constexpr int kKC = P::kKC;
-  static thread_local Scratch bScratch;
-  T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(P::depth(kKC)) * NC));
-  // Equal-height A blocks (multiples of MR, at most MC) so tasks are balanced.
-  const int icBlocks = (M + MC - 1) / MC;
+  const int panels = (N + NR - 1) / NR;
+  const int icBlocks = (M + MC - 1) / MC;  // equal-height A blocks (multiples of MR, at most MC)
   const int mcUnit = ((M + icBlocks - 1) / icBlocks + MR - 1) / MR * MR;
   const int nThreads = omp_get_max_threads();
-  for (int jc = 0; jc < N; jc += NC) {
-    const int nc = N - jc < NC ? N - jc : NC;
-    const int panels = (nc + NR - 1) / NR;
-    // Enough tasks (>= 4 per thread) that an uneven last task costs little;
-    // a thread's tasks are consecutive, so it packs each A block once.
-    int jParts = (4 * nThreads + icBlocks - 1) / icBlocks;
-    if (jParts > panels) jParts = panels;
-    if (jParts < 1) jParts = 1;
-    for (int pc = 0; pc < K; pc += kKC) {
-      const int kc = K - pc < kKC ? K - pc : kKC;
-      const int d = P::depth(kc);
-      const bool first = pc == 0;
-#pragma omp parallel
-      {
-#pragma omp for schedule(static)
-        for (int jp = 0; jp < panels; jp++) {
-          int j = jp * NR;
-          P::packB(B, pc, kc, jc + j, nc - j < NR ? nc - j : NR, bPack + static_cast<int64_t>(jp) * NR * d);
-        }
-        static thread_local Scratch aScratch;
-        T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
-        int packedIc = -1;
-#pragma omp for schedule(static, 1)
-        for (int task = 0; task < icBlocks * jParts; task++) {
-          const int icb = task / jParts, part = task % jParts;
-          const int ic = icb * mcUnit;
+  // Split the panels too when the A blocks alone do not share out evenly.
+  int jParts = icBlocks % nThreads == 0 ? 1 : nThreads;
+  if (jParts > panels) jParts = panels;
+  const int tasks = icBlocks * jParts;
+#pragma omp parallel num_threads(tasks < nThreads ? tasks : nThreads)
+  {
+    static thread_local Scratch aScratch, bScratch;
+    T* aPack = reinterpret_cast<T*>(aScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
+    T* bPack = reinterpret_cast<T*>(bScratch.get(static_cast<size_t>(NR) * P::depth(kKC)));
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int t0 = static_cast<int>(static_cast<int64_t>(tasks) * t / nt), t1 = static_cast<int>(static_cast<int64_t>(tasks) * (t + 1) / nt);
+    // Several A blocks against every panel (tall, narrow products: a weight
+    // gradient dY^T X): keep this thread's packed B slice (at most 4 MiB) and
+    // reuse it for each block instead of packing it again per block.
+    const size_t sliceB = static_cast<size_t>(panels) * NR * P::depth(kKC);
+    if (jParts == 1 && t1 - t0 > 1 && sliceB * sizeof(T) <= (4u << 20)) {
+      T* bAll = reinterpret_cast<T*>(bScratch.get(sliceB));
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = K - pc < kKC ? K - pc : kKC;
+        const int d = P::depth(kc);
+        for (int task = t0; task < t1; task++) {
+          const int ic = task * mcUnit;
           if (ic >= M) continue;
           const int mc = M - ic < mcUnit ? M - ic : mcUnit;
-          if (packedIc != ic) {
-            P::packA(A, ic, mc, pc, kc, aPack);
-            packedIc = ic;
-          }
-          const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
-          const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (part + 1) / jParts);
-          for (int jp = p0; jp < p1; jp++) {
-            const int j = jp * NR;
-            const int cols = nc - j < NR ? nc - j : NR;
-            const T* bp = bPack + static_cast<int64_t>(jp) * NR * d;
-            for (int ir = 0; ir < mc; ir += MR) {
-              const int rows = mc - ir < MR ? mc - ir : MR;
-              P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bp, C + (ic + ir) * ldc + jc + j, ldc, rows, cols, alpha,
-                        beta, first);
+          const int tiles = (mc + MR - 1) / MR;
+          P::packA(A, ic, mc, pc, kc, aPack);
+          for (int jp = 0; jp < panels; jp++) {
+            const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+            T* bp = bAll + static_cast<int64_t>(jp) * NR * d;
+            const bool packNow = task == t0;
+            if (packNow) P::packB(B, pc, kc, j, cols, bp);
+            for (int it = 0; it < tiles; it++) {
+              if (packNow && jp + 1 < panels) prefetchBSlice(B, pc, kc, j + NR, N - j - NR < NR ? N - j - NR : NR, it, tiles);
+              const int ir = it * MR, rows = mc - ir < MR ? mc - ir : MR;
+              P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bp, C + (ic + ir) * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
             }
+          }
+        }
+      }
+    } else
+    for (int task = t0; task < t1; task++) {
+      const int ic = task / jParts * mcUnit, part = task % jParts;
+      if (ic >= M) continue;
+      const int mc = M - ic < mcUnit ? M - ic : mcUnit;
+      const int tiles = (mc + MR - 1) / MR;
+      const int p0 = static_cast<int>(static_cast<int64_t>(panels) * part / jParts);
+      const int p1 = static_cast<int>(static_cast<int64_t>(panels) * (part + 1) / jParts);
+      float* Cb = C + ic * ldc;
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = K - pc < kKC ? K - pc : kKC;
+        const int d = P::depth(kc);
+        P::packA(A, ic, mc, pc, kc, aPack);
+        for (int jp = p0; jp < p1; jp++) {
+          const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+          P::packB(B, pc, kc, j, cols, bPack);
+          const int jn = jp + 1 < p1 ? j + NR : -1;  // this task's next panel (same K slice)
+          for (int it = 0; it < tiles; it++) {
+            if (jn >= 0) prefetchBSlice(B, pc, kc, jn, N - jn < NR ? N - jn : NR, it, tiles);
+            const int ir = it * MR, rows = mc - ir < MR ? mc - ir : MR;
+            P::kernel(d, aPack + static_cast<int64_t>(ir) * d, bPack, Cb + ir * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
           }
         }
       }
@@ -417,7 +499,7 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
       for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-#if defined(__AVX512BF16__)
+#if defined(__AVX512BF16__) && defined(BAICHUAN2_BF16_DOT)
   if (A.type == kBF16 && B.type == kBF16) { gemmBlocked<Bf16Path>(A, B, M, N, K, alpha, beta, C, ldc); return; }
 #endif
   gemmBlocked<F32Path>(A, B, M, N, K, alpha, beta, C, ldc);

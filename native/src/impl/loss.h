@@ -48,10 +48,13 @@ static void xentFwd(const float* logits, const int32_t* targets, int64_t rows, i
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = logits + r * cols;
+    // the max as a vector reduction (exact: max is order-free), then its first index
     float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int c = 0; c < cols; c++) mx = xr[c] > mx ? xr[c] : mx;
     int am = 0;
-    for (int c = 0; c < cols; c++)
-      if (xr[c] > mx) { mx = xr[c]; am = c; }
+    while (am < cols && !(xr[am] == mx)) am++;
+    if (am == cols) am = 0;  // no element above -inf (all -inf or NaN): index 0, as the scalar scan gave
     // exp in f32 (vectorised, a few ulps), the sum in double over fixed blocks
     double sum = 0;
     for (int c0 = 0; c0 < cols; c0 += 256) {

@@ -1,5 +1,5 @@
 // The table of this arch's kernels (included last, inside the arch namespace).
-#if defined(__AVX512BF16__)
+#if defined(__AVX512BF16__) && defined(BAICHUAN2_BF16_DOT)  // gemm.h: vdpbf16ps is opt-in
 #define KERNEL_CAP_BF16 kCapBf16Dot
 #else
 #define KERNEL_CAP_BF16 0
