@@ -1,7 +1,8 @@
 // The peer of `baichuan2 bench decode`: llama.cpp through node-llama-cpp, on the
 // same weights and threads, in the same run. node-llama-cpp is not a dependency:
 // the benchmark installs the pinned version into a cache folder
-// (~/.cache/baichuan2-ts/node-llama-cpp, or $BAICHUAN2_CACHE/node-llama-cpp) with npm,
+// (~/.cache/baichuan2-ts/node-llama-cpp, or $BAICHUAN2_LLAMA_CACHE, the folder the GGUF
+// test (test/io/gguf-llama.test.ts) also installs into) with npm,
 // CPU binaries only (--omit=optional plus @node-llama-cpp/linux-x64). The model is
 // written as GGUF by our own exporter (src/io/gguf-export.ts): a quantised folder's
 // codes and scales are copied into Q4_0 / Q8_0 blocks unchanged, so both engines
@@ -25,6 +26,9 @@ export interface PeerResult {
   decode_tokens_per_s: number;
   load_s: number;
   system_info: string;
+  /** CPU seconds of the child process (all its threads) for the prefill, and per decoded token */
+  prefill_cpu_s: number;
+  decode_cpu_s_per_token: number;
 }
 
 export function cacheRoot(): string {
@@ -33,7 +37,7 @@ export function cacheRoot(): string {
 
 /** The node-llama-cpp entry module, installed into the cache folder when missing. */
 export function ensureNodeLlamaCpp(log: (s: string) => void): string {
-  const dir = path.join(cacheRoot(), 'node-llama-cpp');
+  const dir = process.env.BAICHUAN2_LLAMA_CACHE ?? path.join(cacheRoot(), 'node-llama-cpp');
   const pkg = path.join(dir, 'node_modules', 'node-llama-cpp', 'package.json');
   const bins = path.join(dir, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'package.json');
   const version = (f: string) => { try { return (JSON.parse(fs.readFileSync(f, 'utf8')) as { version: string }).version; } catch { return null; } };
@@ -79,7 +83,8 @@ export function benchLlamaCpp(dir: string, promptTokens: number, newTokens: numb
   const r = spawnSync(process.execPath, [script, entry, file, String(promptTokens), String(newTokens), String(threads), String(vocabSize), '1'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`llama.cpp run failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { prefill_tokens_per_s: number; decode_tokens_per_s: number; load_s: number; llama_cpp: string; system_info: string };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { prefill_tokens_per_s: number; decode_tokens_per_s: number; load_s: number; llama_cpp: string; system_info: string; prefill_cpu_s: number; decode_cpu_s: number };
   log(`llama.cpp: prefill ${j.prefill_tokens_per_s.toFixed(1)} tok/s, decode ${j.decode_tokens_per_s.toFixed(2)} tok/s`);
-  return { engine: `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}, ${j.llama_cpp})`, gguf_type: type, prefill_tokens_per_s: j.prefill_tokens_per_s, decode_tokens_per_s: j.decode_tokens_per_s, load_s: j.load_s, system_info: j.system_info };
+  return { engine: `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}, ${j.llama_cpp})`, gguf_type: type, prefill_tokens_per_s: j.prefill_tokens_per_s, decode_tokens_per_s: j.decode_tokens_per_s, load_s: j.load_s, system_info: j.system_info,
+    prefill_cpu_s: j.prefill_cpu_s, decode_cpu_s_per_token: j.decode_cpu_s / newTokens };
 }

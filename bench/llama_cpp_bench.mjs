@@ -27,16 +27,17 @@ const greedy = { generateNext: { token: true, options: { temperature: 0 } } };
 async function run(np, nt) {
   await seq.clearHistory();
   const items = prompt.slice(0, np).map((t, i) => (i === np - 1 ? [t, greedy] : t));
-  const tp = performance.now();
+  const cpu = (a, b) => (b.user - a.user + b.system - a.system) / 1e6;
+  const c0 = process.cpuUsage(), tp = performance.now();
   const out = await seq.controlledEvaluate(items);
-  const prefill = (performance.now() - tp) / 1000;
+  const prefill = (performance.now() - tp) / 1000, c1 = process.cpuUsage();
   let next = out[np - 1]?.next.token ?? prompt[0];
   const td = performance.now();
   for (let i = 0; i < nt; i++) {
     const r = await seq.controlledEvaluate([[next, greedy]]);
     next = r[0]?.next.token ?? next;
   }
-  return { prefill, decode: (performance.now() - td) / 1000 };
+  return { prefill, decode: (performance.now() - td) / 1000, prefillCpu: cpu(c0, c1), decodeCpu: cpu(c1, process.cpuUsage()) };
 }
 
 await run(Math.min(16, promptTokens), 2);  // warm-up: first-touch costs, thread start
@@ -45,6 +46,7 @@ const release = llama.llamaCppRelease;
 const sys = llama.systemInfo;
 process.stdout.write(JSON.stringify({
   prefill_tokens_per_s: promptTokens / r.prefill, decode_tokens_per_s: newTokens / r.decode, load_s: loadS,
+  prefill_cpu_s: r.prefillCpu, decode_cpu_s: r.decodeCpu,
   llama_cpp: `${release.repo}@${release.release}`, system_info: sys, threads,
 }) + '\n');
 await context.dispose();

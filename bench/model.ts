@@ -30,6 +30,9 @@ export interface DecodeBench {
   /** bandwidth / bytes_per_token: the decode speed if weights streamed at full bandwidth. */
   bandwidth_limit_tokens_per_s: number;
   threads: number;
+  /** CPU seconds (all threads) of the prefill, and per decoded token: less sensitive to other load than wall time, though spin-waiting threads count */
+  prefill_cpu_s: number;
+  decode_cpu_s_per_token: number;
   /** llama.cpp on the same weights (GGUF from our exporter) and threads, same run; null when not run, with the reason in peer_note */
   peer: PeerResult | null;
   peer_note?: string;
@@ -88,15 +91,19 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
     for (const build of [active, ...before.filter((b) => b !== active)]) {
       setKernels(build);
       const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
+      const c0 = process.cpuUsage();
       s.step();
+      const c1 = process.cpuUsage();
       log(`[${build}] prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
       while (s.step()) { /* decode */ }
+      const c2 = process.cpuUsage();
       log(`[${build}] decode ${newTokens} tokens: ${s.decodeSeconds.toFixed(2)} s`);
       rows.push({
         model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens, build,
         load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
         peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
         bytes_per_token: bytesPerToken, bandwidth_gb_s: bw, bandwidth_limit_tokens_per_s: (bw * 1e9) / bytesPerToken,
+        prefill_cpu_s: cpuSeconds(c0, c1), decode_cpu_s_per_token: cpuSeconds(c1, c2) / newTokens,
         threads, peer, ...(peerNote ? { peer_note: peerNote } : {}),
       });
     }
@@ -114,11 +121,15 @@ export function decodeReport(rows: DecodeBench[]): string {
   if (first?.peer) {
     const p = first.peer;
     lines.push('', `Peer in the same run: ${p.engine}, ${p.gguf_type.toUpperCase()} GGUF written by \`export gguf\` from the same folder (same codes and scales), ${first.threads} threads, the same prompt length and number of new tokens; ggml CPU backend: ${p.system_info.trim()}`, '',
-      '| engine | kernels | prefill tok/s | ours ÷ llama.cpp (prefill) | decode tok/s | ours ÷ llama.cpp (decode) | % of bandwidth limit |', '|---|---|---|---|---|---|---|',
-      `| llama.cpp ${p.gguf_type.toUpperCase()} | ggml-cpu | ${p.prefill_tokens_per_s.toFixed(1)} | — | ${p.decode_tokens_per_s.toFixed(2)} | — | ${pct(p.decode_tokens_per_s, first)} |`);
-    for (const r of rows) lines.push(`| ours ${r.dtype} | ${r.build} | ${r.prefill_tokens_per_s.toFixed(1)} | ${(r.prefill_tokens_per_s / p.prefill_tokens_per_s).toFixed(2)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.decode_tokens_per_s / p.decode_tokens_per_s).toFixed(2)} | ${pct(r.decode_tokens_per_s, r)} |`);
+      '| engine | kernels | prefill tok/s | ours ÷ llama.cpp (prefill) | decode tok/s | ours ÷ llama.cpp (decode) | % of bandwidth limit | prefill CPU s | decode CPU s/token |', '|---|---|---|---|---|---|---|---|---|',
+      `| llama.cpp ${p.gguf_type.toUpperCase()} | ggml-cpu | ${p.prefill_tokens_per_s.toFixed(1)} | — | ${p.decode_tokens_per_s.toFixed(2)} | — | ${pct(p.decode_tokens_per_s, first)} | ${p.prefill_cpu_s.toFixed(1)} | ${p.decode_cpu_s_per_token.toFixed(3)} |`);
+    for (const r of rows) lines.push(`| ours ${r.dtype} | ${r.build} | ${r.prefill_tokens_per_s.toFixed(1)} | ${(r.prefill_tokens_per_s / p.prefill_tokens_per_s).toFixed(2)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.decode_tokens_per_s / p.decode_tokens_per_s).toFixed(2)} | ${pct(r.decode_tokens_per_s, r)} | ${r.prefill_cpu_s.toFixed(1)} | ${r.decode_cpu_s_per_token.toFixed(3)} |`);
   } else if (first?.peer_note) lines.push('', `llama.cpp: ${first.peer_note}`);
   return lines.join('\n') + '\n';
+}
+
+function cpuSeconds(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
+  return (b.user - a.user + b.system - a.system) / 1e6;
 }
 
 function pct(tokPerS: number, r: DecodeBench): string {

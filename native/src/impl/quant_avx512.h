@@ -37,7 +37,7 @@ constexpr int kQPrefetch = 1024;  // bytes ahead of the weight stream
 struct QVecX {
   int blocks, chunks, padBlocks;  // chunk = 64 weight bytes: 4 blocks (4-bit) or 2 (8-bit)
   int8_t* a;       // 4-bit: [M][chunks][2][64] (elements 0..15 of 4 blocks, then 16..31); 8-bit: [M][chunks][64] |x|
-  int32_t* bias;   // 4-bit: [M][chunks][16], lane 4j = -8 * sum(codes of block 4c + j)
+  int32_t* bias;   // 4-bit: [M][chunks][16]; lanes 4j .. 4j+3 add up to -8 * sum(codes of block 4c + j)
   uint64_t* neg;   // 8-bit: [M][chunks] sign masks of x
   float* xs;       // [M][padBlocks + 32], zero past `blocks`
 };
@@ -144,22 +144,14 @@ static void qmatvec512(const int8_t* xq, const float* xs, int M, int K, const ui
       }
       // 4-bit: blocks 4c .. 4c+3; the second 64 bytes of x come from blocks 4c+2, 4c+3
       const __m512i v2 = nb > 2 ? _mm512_maskz_loadu_epi8(~0ull >> (64 - 32 * (nb - 2)), src + static_cast<int64_t>(c) * 128 + 64) : _mm512_setzero_si512();
-      alignas(64) int8_t lo[64], hi[64], both[128];
-      _mm512_store_si512(both, v);
-      _mm512_store_si512(both + 64, v2);
-      alignas(64) int32_t bias[16] = {};
-      for (int j = 0; j < 4; j++) {
-        int sum = 0;
-        for (int i = 0; i < 16; i++) {
-          lo[j * 16 + i] = both[j * 32 + i];
-          hi[j * 16 + i] = both[j * 32 + 16 + i];
-          sum += both[j * 32 + i] + both[j * 32 + 16 + i];
-        }
-        bias[4 * j] = -8 * sum;
-      }
-      std::memcpy(X.a + mc * 128, lo, 64);
-      std::memcpy(X.a + mc * 128 + 64, hi, 64);
-      std::memcpy(X.bias + mc * 16, bias, 64);
+      // v = [b0 0..15 | b0 16..31 | b1 0..15 | b1 16..31] in 128-bit lanes, v2 the same for b2, b3
+      const __m512i lo = _mm512_shuffle_i64x2(v, v2, _MM_SHUFFLE(2, 0, 2, 0)), hi = _mm512_shuffle_i64x2(v, v2, _MM_SHUFFLE(3, 1, 3, 1));
+      _mm512_store_si512(X.a + mc * 128, lo);
+      _mm512_store_si512(X.a + mc * 128 + 64, hi);
+      // partial sums of 4 codes per lane (exact); a block's 4 lanes add up to -8 * (sum of its codes)
+      const __m512i ones = _mm512_set1_epi8(1);
+      const __m512i part = dot4(dot4(_mm512_setzero_si512(), ones, lo), ones, hi);
+      _mm512_store_si512(X.bias + mc * 16, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(part, 3)));
     }
   }
 #define QMV_CASE(m)                                                                     \
