@@ -35,9 +35,14 @@ export function cacheRoot(): string {
   return process.env.BAICHUAN2_CACHE ?? path.join(os.homedir(), '.cache', 'baichuan2-ts');
 }
 
+/** Where node-llama-cpp is installed. */
+export function llamaCacheDir(): string {
+  return process.env.BAICHUAN2_LLAMA_CACHE ?? path.join(cacheRoot(), 'node-llama-cpp');
+}
+
 /** The node-llama-cpp entry module, installed into the cache folder when missing. */
 export function ensureNodeLlamaCpp(log: (s: string) => void): string {
-  const dir = process.env.BAICHUAN2_LLAMA_CACHE ?? path.join(cacheRoot(), 'node-llama-cpp');
+  const dir = llamaCacheDir();
   const pkg = path.join(dir, 'node_modules', 'node-llama-cpp', 'package.json');
   const bins = path.join(dir, 'node_modules', '@node-llama-cpp', `${process.platform}-${process.arch}`, 'package.json');
   const version = (f: string) => { try { return (JSON.parse(fs.readFileSync(f, 'utf8')) as { version: string }).version; } catch { return null; } };

@@ -39,15 +39,15 @@ export interface DecodeBench {
 }
 
 /** Read bandwidth of this machine: a 1 GiB buffer read on all threads, the best of 7 passes (as STREAM reports). */
-export function measureBandwidth(): number {
-  let buf: Uint8Array | null = new Uint8Array(2 ** 30);
+export function measureBandwidth(bytes = 2 ** 30): number {
+  let buf: Uint8Array | null = new Uint8Array(bytes);
   for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;  // fault every page in first
   native.readBytes(buf);
   const times: number[] = [];
   for (let r = 0; r < 7; r++) { const t0 = performance.now(); native.readBytes(buf); times.push((performance.now() - t0) / 1000); }
   times.sort((a, b) => a - b);
   buf = null;
-  return 2 ** 30 / times[0]! / 1e9;
+  return bytes / times[0]! / 1e9;
 }
 
 /** Bytes of weights a decode step streams: every Linear and the head in full, one embedding row. */
@@ -67,8 +67,8 @@ export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
  * Prefill and decode on the active kernel build and then on each of `before`
  * (e.g. avx2), the model loaded once: before/after in the same run.
  */
-export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = [], o: { peer?: boolean } = {}): DecodeBench[] {
-  const bw = measureBandwidth();  // before loading, so the buffer is freed before the model's pages compete for memory
+export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = [], o: { peer?: boolean; bandwidthBytes?: number } = {}): DecodeBench[] {
+  const bw = measureBandwidth(o.bandwidthBytes);  // before loading, so the buffer is freed before the model's pages compete for memory
   log(`read bandwidth ${bw.toFixed(1)} GB/s`);
   const threads = native.info().threads;
   // llama.cpp first, in a child process: its memory is returned before our model loads

@@ -408,13 +408,13 @@ static void qmatmulInt8(const float* x, int M, int K, const uint8_t* q, const ui
   uint8_t* xu = reinterpret_cast<uint8_t*>(xq);
   for (int64_t i = 0; i < static_cast<int64_t>(M) * K; i++) xu[i] = static_cast<uint8_t>(xq[i] + 128);
   const int panels = (N + QNR - 1) / QNR;
-#pragma omp parallel
+#pragma omp parallel if (static_cast<int64_t>(M) * N * K >= (int64_t{1} << 22))
   {
     static thread_local Scratch pbuf;
     float* mem = pbuf.get(static_cast<size_t>(blocks) * QNR * (8 + 2));  // codes (8 floats' bytes per row-block) + bias + scale
     QPanel P{reinterpret_cast<int8_t*>(mem), reinterpret_cast<int32_t*>(mem + static_cast<size_t>(blocks) * QNR * 8),
              mem + static_cast<size_t>(blocks) * QNR * 9};
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)  // panels are independent; dynamic so a descheduled thread does not hold up the rest
     for (int p = 0; p < panels; p++) {
       const int64_t n0 = static_cast<int64_t>(p) * QNR;
       const int cols = N - n0 < QNR ? static_cast<int>(N - n0) : QNR;

@@ -14,9 +14,12 @@
 // - per weight row, the block scales are converted from f16 16 at a time
 //   (vcvtph2ps) and multiplied by the x-scales before the block loop, so the loop
 //   is: one load, the integer dots, one int->float convert, one FMA per row of x;
-// - rows are split into one contiguous range per thread (one long stream each,
-//   what the hardware prefetcher likes); a software prefetch runs ahead.
-// Each output is computed by one thread in a fixed order: thread-count independent,
+// - rows are handed to threads in chunks of ~64 KB of weights (dynamic schedule, as
+//   ggml's mul_mat hands out chunks): each chunk is one contiguous stream for the
+//   hardware prefetcher, and a thread descheduled by other load does not hold up
+//   the rest; a software prefetch runs ahead.
+// Each output is computed by one thread in a fixed order (whichever thread takes its chunk):
+// thread-count independent,
 // and a row's result does not depend on M.
 // llama.cpp's ggml_vec_dot_q4_0_q8_0 / q8_0_q8_0 compute the same block products
 // (there 32 elements per 256-bit step, with a float FMA per block).
@@ -57,11 +60,15 @@ static void qmatvec512T(const QVecX& X, const uint8_t* q, const uint16_t* scales
   for (int i = 0; i < 16; i++) gidx[i] = i / perGroup;
   const __m512i gIdx = _mm512_load_si512(gidx);
   const __m512i m4 = _mm512_set1_epi8(15);
-#pragma omp parallel
+  // rows in chunks of ~64 KB of weights, handed out dynamically: a thread that is descheduled (a shared
+  // machine) does not hold up the others, and each chunk is still one contiguous stream
+  const int64_t chunkRows = std::max<int64_t>(16, (int64_t{1} << 16) / rowBytes);
+  // below ~256 KB of weights a parallel region costs more than it saves (and far more on a busy machine)
+#pragma omp parallel if (N * rowBytes >= (int64_t{1} << 18))
   {
     static thread_local Scratch sbBuf;
     float* sb = sbBuf.get(static_cast<size_t>(M) * sbStride + 16);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunkRows)
     for (int64_t n = 0; n < N; n++) {
       const uint8_t* wrow = q + n * rowBytes;
       const uint16_t* srow = scales + n * groups;
