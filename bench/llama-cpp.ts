@@ -71,9 +71,8 @@ export function cachedGguf(dir: string, log: (s: string) => void): { file: strin
   const file = path.join(folder, `${key}.${type ?? 'native'}.gguf`);
   if (!fs.existsSync(file)) {
     log(`exporting ${dir} to ${file}`);
-    const tmp = `${file}.partial`;
-    const r = exportGguf(openSource(dir), tmp, { type, onProgress: (d, t) => { if (d === t || d % 64 === 0) log(`gguf ${d}/${t}`); } });
-    fs.renameSync(tmp, file);
+    // writeGguf is atomic (temporary name, then rename): an interrupted export leaves no half file in the cache
+    const r = exportGguf(openSource(dir), file, { type, onProgress: (d, t) => { if (d === t || d % 64 === 0) log(`gguf ${d}/${t}`); } });
     return { file, type: r.type };
   }
   return { file, type: type ?? 'bf16' };

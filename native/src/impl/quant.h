@@ -153,7 +153,7 @@ static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, 
 // offset of 8 into the dot product: x . (u - 8) = x . u - 8 * sum(x).
 static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float* xs, float* xneg) {
   const int64_t nb = static_cast<int64_t>(M) * (K / 32);
-#pragma omp parallel for schedule(static) if (nb >= 2048)
+#pragma omp parallel for schedule(static) if (nb >= 8192)  // prefill only: decode rows are too few to split
   for (int64_t b = 0; b < nb; b++) {
     const float* src = x + b * 32;
 #if defined(__AVX512F__)
