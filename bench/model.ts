@@ -15,6 +15,8 @@ import { Linear, NormHead } from '../src/model/layers.js';
 import { machineInfo, machineLine } from './machine.js';
 import { kernelInfo, setKernels } from '../src/engine/backend.js';
 import type { KernelBuild } from '../src/engine/native.js';
+import { readConfig } from '../src/io/hf-folder.js';
+import { benchLlamaCpp, type PeerResult } from './llama-cpp.js';
 
 export interface DecodeBench {
   model: string; params: number; dtype: string; prompt_tokens: number; new_tokens: number;
@@ -27,18 +29,25 @@ export interface DecodeBench {
   bandwidth_gb_s: number;
   /** bandwidth / bytes_per_token: the decode speed if weights streamed at full bandwidth. */
   bandwidth_limit_tokens_per_s: number;
+  threads: number;
+  /** CPU seconds (all threads) of the prefill, and per decoded token: less sensitive to other load than wall time, though spin-waiting threads count */
+  prefill_cpu_s: number;
+  decode_cpu_s_per_token: number;
+  /** llama.cpp on the same weights (GGUF from our exporter) and threads, same run; null when not run, with the reason in peer_note */
+  peer: PeerResult | null;
+  peer_note?: string;
 }
 
 /** Read bandwidth of this machine: a 1 GiB buffer read on all threads, the best of 7 passes (as STREAM reports). */
-export function measureBandwidth(): number {
-  let buf: Uint8Array | null = new Uint8Array(2 ** 30);
+export function measureBandwidth(bytes = 2 ** 30): number {
+  let buf: Uint8Array | null = new Uint8Array(bytes);
   for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;  // fault every page in first
   native.readBytes(buf);
   const times: number[] = [];
   for (let r = 0; r < 7; r++) { const t0 = performance.now(); native.readBytes(buf); times.push((performance.now() - t0) / 1000); }
   times.sort((a, b) => a - b);
   buf = null;
-  return 2 ** 30 / times[0]! / 1e9;
+  return bytes / times[0]! / 1e9;
 }
 
 /** Bytes of weights a decode step streams: every Linear and the head in full, one embedding row. */
@@ -58,9 +67,16 @@ export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
  * Prefill and decode on the active kernel build and then on each of `before`
  * (e.g. avx2), the model loaded once: before/after in the same run.
  */
-export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = []): DecodeBench[] {
-  const bw = measureBandwidth();  // before loading, so the buffer is freed before the model's pages compete for memory
+export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = [], o: { peer?: boolean; bandwidthBytes?: number } = {}): DecodeBench[] {
+  const bw = measureBandwidth(o.bandwidthBytes);  // before loading, so the buffer is freed before the model's pages compete for memory
   log(`read bandwidth ${bw.toFixed(1)} GB/s`);
+  const threads = native.info().threads;
+  // llama.cpp first, in a child process: its memory is returned before our model loads
+  let peer: PeerResult | null = null, peerNote: string | undefined;
+  if (o.peer) {
+    try { peer = benchLlamaCpp(dir, promptTokens, newTokens, threads, readConfig(dir).vocabSize, log); }
+    catch (e) { peerNote = (e as Error).message; log(`llama.cpp not measured: ${peerNote}`); }
+  } else peerNote = 'not run (--peer none)';
   const t0 = performance.now();
   const model = loadModel(dir, { onProgress: (d, t) => { if (d === t || d % 50 === 0) log(`loading ${d}/${t}`); } });
   const load = (performance.now() - t0) / 1000;
@@ -75,15 +91,20 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
     for (const build of [active, ...before.filter((b) => b !== active)]) {
       setKernels(build);
       const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
+      const c0 = process.cpuUsage();
       s.step();
+      const c1 = process.cpuUsage();
       log(`[${build}] prefill ${promptTokens} tokens: ${s.prefillSeconds.toFixed(2)} s`);
       while (s.step()) { /* decode */ }
+      const c2 = process.cpuUsage();
       log(`[${build}] decode ${newTokens} tokens: ${s.decodeSeconds.toFixed(2)} s`);
       rows.push({
         model: path.basename(path.resolve(dir)), params: model.parameterCount(), dtype, prompt_tokens: promptTokens, new_tokens: newTokens, build,
         load_s: load, prefill_tokens_per_s: promptTokens / s.prefillSeconds, decode_tokens_per_s: newTokens / s.decodeSeconds,
         peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
         bytes_per_token: bytesPerToken, bandwidth_gb_s: bw, bandwidth_limit_tokens_per_s: (bw * 1e9) / bytesPerToken,
+        prefill_cpu_s: cpuSeconds(c0, c1), decode_cpu_s_per_token: cpuSeconds(c1, c2) / newTokens,
+        threads, peer, ...(peerNote ? { peer_note: peerNote } : {}),
       });
     }
   } finally {
@@ -95,8 +116,24 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
 export function decodeReport(rows: DecodeBench[]): string {
   const lines = [`### bench decode — ${machineLine(machineInfo())}`, '',
     '| model | params | weights | kernels | prompt | prefill tok/s | decode tok/s | GB read/token | bandwidth GB/s | limit tok/s | % of limit | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.build} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.bytes_per_token / 1e9).toFixed(2)} | ${r.bandwidth_gb_s.toFixed(1)} | ${r.bandwidth_limit_tokens_per_s.toFixed(2)} | ${((100 * r.decode_tokens_per_s) / r.bandwidth_limit_tokens_per_s).toFixed(0)}% | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
+  for (const r of rows) lines.push(`| ${r.model} | ${(r.params / 1e9).toFixed(2)} B | ${r.dtype} | ${r.build} | ${r.prompt_tokens} | ${r.prefill_tokens_per_s.toFixed(1)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.bytes_per_token / 1e9).toFixed(2)} | ${r.bandwidth_gb_s.toFixed(1)} | ${r.bandwidth_limit_tokens_per_s.toFixed(2)} | ${pct(r.decode_tokens_per_s, r)} | ${r.load_s.toFixed(1)} | ${(r.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB |`);
+  const first = rows[0];
+  if (first?.peer) {
+    const p = first.peer;
+    lines.push('', `Peer in the same run: ${p.engine}, ${p.gguf_type.toUpperCase()} GGUF written by \`export gguf\` from the same folder (same codes and scales), ${first.threads} threads, the same prompt length and number of new tokens; ggml CPU backend: ${p.system_info.trim()}`, '',
+      '| engine | kernels | prefill tok/s | ours ÷ llama.cpp (prefill) | decode tok/s | ours ÷ llama.cpp (decode) | % of bandwidth limit | prefill CPU s | decode CPU s/token |', '|---|---|---|---|---|---|---|---|---|',
+      `| llama.cpp ${p.gguf_type.toUpperCase()} | ggml-cpu | ${p.prefill_tokens_per_s.toFixed(1)} | — | ${p.decode_tokens_per_s.toFixed(2)} | — | ${pct(p.decode_tokens_per_s, first)} | ${p.prefill_cpu_s.toFixed(1)} | ${p.decode_cpu_s_per_token.toFixed(3)} |`);
+    for (const r of rows) lines.push(`| ours ${r.dtype} | ${r.build} | ${r.prefill_tokens_per_s.toFixed(1)} | ${(r.prefill_tokens_per_s / p.prefill_tokens_per_s).toFixed(2)} | ${r.decode_tokens_per_s.toFixed(2)} | ${(r.decode_tokens_per_s / p.decode_tokens_per_s).toFixed(2)} | ${pct(r.decode_tokens_per_s, r)} | ${r.prefill_cpu_s.toFixed(1)} | ${r.decode_cpu_s_per_token.toFixed(3)} |`);
+  } else if (first?.peer_note) lines.push('', `llama.cpp: ${first.peer_note}`);
   return lines.join('\n') + '\n';
+}
+
+function cpuSeconds(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
+  return (b.user - a.user + b.system - a.system) / 1e6;
+}
+
+function pct(tokPerS: number, r: DecodeBench): string {
+  return `${((100 * tokPerS) / r.bandwidth_limit_tokens_per_s).toFixed(0)}%`;
 }
 
 /** A Python that has the given module: Debian's python3 when the PATH one lacks it. */

@@ -152,8 +152,23 @@ static void dequantizeRows(const uint8_t* q, const uint16_t* scales, int64_t N, 
 // xneg [M, K / 32] = -(sum of the block's codes), which folds the 4-bit
 // offset of 8 into the dot product: x . (u - 8) = x . u - 8 * sum(x).
 static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float* xs, float* xneg) {
-  for (int64_t b = 0; b < static_cast<int64_t>(M) * (K / 32); b++) {
+  const int64_t nb = static_cast<int64_t>(M) * (K / 32);
+#pragma omp parallel for schedule(static) if (nb >= 8192)  // prefill only: decode rows are too few to split
+  for (int64_t b = 0; b < nb; b++) {
     const float* src = x + b * 32;
+#if defined(__AVX512F__)
+    // the same rule vectorised: |x| max, s = amax / 127, codes = round-half-even(x * (1 / s))
+    const __m512 a0 = _mm512_loadu_ps(src), a1 = _mm512_loadu_ps(src + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a0), _mm512_abs_ps(a1)));
+    const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
+    const __m512 iv = _mm512_set1_ps(inv);
+    const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(a0, iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(a1, iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + b * 32), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + b * 32 + 16), _mm512_cvtsepi32_epi8(q1));
+    xs[b] = s;
+    xneg[b] = static_cast<float>(-_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+#else
     float amax = 0.0f;
     for (int i = 0; i < 32; i++) amax = maxF(amax, std::fabs(src[i]));
     const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
@@ -164,6 +179,7 @@ static void quantizeActivations(const float* x, int M, int K, int8_t* xq, float*
       sum += xq[b * 32 + i];
     }
     xneg[b] = static_cast<float>(-sum);
+#endif
   }
 }
 
@@ -180,85 +196,7 @@ static inline float hsum(__m256 v) {
 constexpr int kQMaxRows = 8;  // up to this many activation rows use the integer path
 constexpr int kMaxBlocks = 1024;  // K <= 32768 (checked by the caller)
 
-#if defined(__AVX512BW__)
-// 512-bit quantised GEMV (M <= 8). Two 32-element blocks per zmm; the weight
-// codes are made signed (4-bit: nibble - 8) and the integer dot uses |x| as
-// the unsigned operand and the codes with x's sign applied (masked negate):
-// exact, with no offset correction. VNNI: one vpdpbusd; otherwise maddubs +
-// madd (|x| * |w| <= 127 * 127, pairs below 2^15: no saturation).
-static inline __m512i dot4(__m512i acc, __m512i u, __m512i s) {
-#if defined(__AVX512VNNI__)
-  return _mm512_dpbusd_epi32(acc, u, s);
-#else
-  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
-#endif
-}
-
-// Signed codes of blocks b and b + 1 in element order (the upper block zero when `two` is false).
-static inline __m512i loadCodes2(const uint8_t* wrow, int b, int bits, bool two) {
-  if (bits == 8) {
-    const __m512i w = two ? _mm512_loadu_si512(wrow + b * 32) : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + b * 32)));
-    return w;
-  }
-  const __m256i v = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + b * 16))
-                        : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wrow + b * 16)));
-  // [lo nibbles | hi nibbles] per 128-bit lane, then lanes reordered to [lo0, hi0, lo1, hi1]
-  __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
-  z = _mm512_and_si512(z, _mm512_set1_epi8(15));
-  z = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-  const __m512i codes = _mm512_sub_epi8(z, _mm512_set1_epi8(8));
-  return two ? codes : _mm512_zextsi256_si512(_mm512_castsi512_si256(codes));
-}
-
-static bool qmatvec512(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
-                       int64_t N, int G, int bits, float* y, int64_t ldy) {
-  const int groups = K / G, blocks = K / 32, perGroup = G / 32, pairs = (blocks + 1) / 2;
-  const int64_t rowBytes = qRowBytes(K, bits);
-  // Per activation row: |x| and the sign masks (64 elements per mask), and the
-  // x-scales spread to 8 lanes per block; computed once for all N rows.
-  static thread_local Scratch xbuf;
-  const size_t absBytes = static_cast<size_t>(M) * pairs * 64;
-  float* base = xbuf.get(static_cast<size_t>(M) * pairs * 16 + (absBytes + static_cast<size_t>(M) * pairs * 8) / 4 + 16);
-  float* xsx = base;
-  uint8_t* xabs = reinterpret_cast<uint8_t*>(base + static_cast<size_t>(M) * pairs * 16);
-  __mmask64* xneg = reinterpret_cast<__mmask64*>(xabs + absBytes);
-  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  for (int m = 0; m < M; m++)
-    for (int p = 0; p < pairs; p++) {
-      const bool two = 2 * p + 1 < blocks;
-      const int8_t* src = xq + static_cast<int64_t>(m) * K + p * 64;
-      const __m512i xv = two ? _mm512_loadu_si512(src) : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
-      const int64_t mp = static_cast<int64_t>(m) * pairs + p;
-      _mm512_storeu_si512(xabs + mp * 64, _mm512_abs_epi8(xv));
-      xneg[mp] = _mm512_movepi8_mask(xv);
-      const float s0 = xs[static_cast<int64_t>(m) * blocks + 2 * p], s1 = two ? xs[static_cast<int64_t>(m) * blocks + 2 * p + 1] : 0.f;
-      _mm512_storeu_ps(xsx + mp * 16, _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(s0, s1, 0.f, 0.f))));
-    }
-#pragma omp parallel for schedule(static, 16)
-  for (int64_t n = 0; n < N; n++) {
-    const uint8_t* wrow = q + n * rowBytes;
-    const uint16_t* srow = scales + n * groups;
-    __m512 acc[kQMaxRows];
-    for (int m = 0; m < M; m++) acc[m] = _mm512_setzero_ps();
-    for (int p = 0; p < pairs; p++) {
-      const int b = 2 * p;
-      const bool two = b + 1 < blocks;
-      const __m512i w = loadCodes2(wrow, b, bits, two);
-      if (p + 4 < pairs) _mm_prefetch(reinterpret_cast<const char*>(wrow + (b + 8) * (bits == 8 ? 32 : 16)), _MM_HINT_T0);
-      const float w0 = halfToFloat(srow[b / perGroup]), w1 = two ? halfToFloat(srow[(b + 1) / perGroup]) : 0.f;
-      const __m512 wsv = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(w0, w1, 0.f, 0.f)));
-      for (int m = 0; m < M; m++) {
-        const int64_t mp = static_cast<int64_t>(m) * pairs + p;
-        const __m512i ws = _mm512_mask_sub_epi8(w, xneg[mp], _mm512_setzero_si512(), w);
-        const __m512i d = dot4(_mm512_setzero_si512(), _mm512_loadu_si512(xabs + mp * 64), ws);
-        acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, _mm512_loadu_ps(xsx + mp * 16)), acc[m]);
-      }
-    }
-    for (int m = 0; m < M; m++) y[m * ldy + n] = _mm512_reduce_add_ps(acc[m]);
-  }
-  return true;
-}
-#endif
+#include "quant_avx512.h"
 
 static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
                         int64_t N, int G, int bits, float* y, int64_t ldy) {
@@ -267,11 +205,10 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
 #if defined(__AVX2__)
   const int64_t blockBytes = bits == 8 ? 32 : 16;
 #endif
-#if defined(__AVX512BW__) && defined(BAICHUAN2_QMATVEC512)
-  // The 512-bit GEMV (two blocks per zmm) is opt-in: on a Sapphire Rapids it decoded a
-  // 7B q4 model at 1.31 tok/s against 2.78 for the 256-bit loop below (BENCHMARKS.md,
-  // 2026-12-01), so the AVX-512 builds use the 256-bit decode loop until it is faster.
-  if (qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy)) return;
+#if defined(__AVX512BW__)
+  (void)xneg;
+  qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy);
+  return;
 #endif
 #pragma omp parallel for schedule(static, 16)
   for (int64_t n = 0; n < N; n++) {
@@ -375,23 +312,51 @@ struct QPanel {
   float* wscale;   // [blocks][QNR]
 };
 
+// 32 signed codes of one block of a row, in element order (zeros for a row past the panel's end).
+static inline __m256i blockCodes(const uint8_t* wrow, int b, int bits) {
+  if (bits == 8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + b * 32));
+  return _mm256_sub_epi8(unpackQ4(wrow + b * 16), _mm256_set1_epi8(8));
+}
+
+// Packs rows n0 .. n0 + rows of W into the panel, 16 rows at a time per block: the
+// 16 x 8 dword matrix (row, k/4) is transposed in registers (two unpack rounds within
+// 128-bit lanes, then a 128-bit lane shuffle), and the block sums come from vpdpbusd
+// with a vector of ones on the transposed codes (exact).
 static void packQPanel(const uint8_t* q, const uint16_t* scales, int64_t n0, int rows, int K, int G, int bits, const QPanel& P) {
   const int blocks = K / 32, groups = K / G, perGroup = G / 32;
   const int64_t rowBytes = qRowBytes(K, bits);
-  for (int r = 0; r < QNR; r++) {
-    const bool live = r < rows;
-    const uint8_t* wrow = q + (n0 + r) * rowBytes;
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int h = 0; h < QNR; h += 16) {
+    const uint8_t* wrow[16];
+    for (int r = 0; r < 16; r++) wrow[r] = h + r < rows ? q + (n0 + h + r) * rowBytes : nullptr;
     for (int b = 0; b < blocks; b++) {
-      int8_t c[32];
-      int sum = 0;
-      for (int i = 0; i < 32; i++) {
-        c[i] = live ? static_cast<int8_t>(qAt(wrow, b * 32 + i, bits)) : 0;
-        sum += c[i];
+      __m256i g[4][4];  // [row group of 4][j]: kq = j (low 128 bits) and j + 4 (high) of the group's 4 rows
+      for (int rg = 0; rg < 4; rg++) {
+        __m256i v[4];
+        for (int i = 0; i < 4; i++) v[i] = wrow[4 * rg + i] ? blockCodes(wrow[4 * rg + i], b, bits) : _mm256_setzero_si256();
+        const __m256i ab0 = _mm256_unpacklo_epi32(v[0], v[1]), ab1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        const __m256i cd0 = _mm256_unpacklo_epi32(v[2], v[3]), cd1 = _mm256_unpackhi_epi32(v[2], v[3]);
+        g[rg][0] = _mm256_unpacklo_epi64(ab0, cd0);
+        g[rg][1] = _mm256_unpackhi_epi64(ab0, cd0);
+        g[rg][2] = _mm256_unpacklo_epi64(ab1, cd1);
+        g[rg][3] = _mm256_unpackhi_epi64(ab1, cd1);
       }
-      int8_t* dst = P.codes + static_cast<int64_t>(b) * 8 * QNR * 4 + r * 4;
-      for (int kq = 0; kq < 8; kq++) std::memcpy(dst + kq * QNR * 4, c + kq * 4, 4);
-      P.bias[static_cast<int64_t>(b) * QNR + r] = -128 * sum;
-      P.wscale[static_cast<int64_t>(b) * QNR + r] = live ? halfToFloat(scales[(n0 + r) * groups + b / perGroup]) : 0.f;
+      int8_t* dst = P.codes + static_cast<int64_t>(b) * 8 * QNR * 4 + h * 4;
+      __m512i sum = _mm512_setzero_si512();
+      for (int j = 0; j < 4; j++) {
+        const __m512i p = _mm512_inserti64x4(_mm512_castsi256_si512(g[0][j]), g[1][j], 1);
+        const __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(g[2][j]), g[3][j], 1);
+        const __m512i lo = _mm512_shuffle_i32x4(p, r, _MM_SHUFFLE(2, 0, 2, 0));  // kq = j, rows 0..15
+        const __m512i hi = _mm512_shuffle_i32x4(p, r, _MM_SHUFFLE(3, 1, 3, 1));  // kq = j + 4
+        _mm512_store_si512(dst + j * QNR * 4, lo);
+        _mm512_store_si512(dst + (j + 4) * QNR * 4, hi);
+        sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum, ones, lo), ones, hi);
+      }
+      _mm512_storeu_si512(P.bias + static_cast<int64_t>(b) * QNR + h, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
+    }
+    for (int r = 0; r < 16; r++) {
+      const int64_t sr = (n0 + h + r) * groups;
+      for (int b = 0; b < blocks; b++) P.wscale[static_cast<int64_t>(b) * QNR + h + r] = wrow[r] ? scaleOf(scales[sr + b / perGroup]) : 0.f;
     }
   }
 }
@@ -443,13 +408,13 @@ static void qmatmulInt8(const float* x, int M, int K, const uint8_t* q, const ui
   uint8_t* xu = reinterpret_cast<uint8_t*>(xq);
   for (int64_t i = 0; i < static_cast<int64_t>(M) * K; i++) xu[i] = static_cast<uint8_t>(xq[i] + 128);
   const int panels = (N + QNR - 1) / QNR;
-#pragma omp parallel
+#pragma omp parallel if (static_cast<int64_t>(M) * N * K >= (int64_t{1} << 22))
   {
     static thread_local Scratch pbuf;
     float* mem = pbuf.get(static_cast<size_t>(blocks) * QNR * (8 + 2));  // codes (8 floats' bytes per row-block) + bias + scale
     QPanel P{reinterpret_cast<int8_t*>(mem), reinterpret_cast<int32_t*>(mem + static_cast<size_t>(blocks) * QNR * 8),
              mem + static_cast<size_t>(blocks) * QNR * 9};
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)  // panels are independent; dynamic so a descheduled thread does not hold up the rest
     for (int p = 0; p < panels; p++) {
       const int64_t n0 = static_cast<int64_t>(p) * QNR;
       const int cols = N - n0 < QNR ? static_cast<int>(N - n0) : QNR;
