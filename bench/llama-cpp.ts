@@ -50,8 +50,8 @@ export function ensureNodeLlamaCpp(log: (s: string) => void): string {
     log(`installing node-llama-cpp@${NODE_LLAMA_CPP_VERSION} into ${dir}`);
     fs.mkdirSync(dir, { recursive: true });
     const r = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts',
-      `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, `@node-llama-cpp/${process.platform}-${process.arch}@${NODE_LLAMA_CPP_VERSION}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (r.status !== 0) throw new Error(`npm install node-llama-cpp@${NODE_LLAMA_CPP_VERSION} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      `node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, `@node-llama-cpp/${process.platform}-${process.arch}@${NODE_LLAMA_CPP_VERSION}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
+    if (r.status !== 0) throw new Error(`npm install node-llama-cpp@${NODE_LLAMA_CPP_VERSION} failed: ${(r.stderr || r.stdout || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
   }
   const entry = path.join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry}: missing after the install`);

@@ -21,7 +21,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Tensor } from '../../src/engine/tensor.js';
@@ -36,22 +35,18 @@ import { readModelFile } from '../../src/tokenizer/sentencepiece-model.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
 import { Linear } from '../../src/model/layers.js';
 import type { BaichuanForCausalLM } from '../../src/model/baichuan.js';
+import { ensureNodeLlamaCpp, llamaCacheDir } from '../../bench/llama-cpp.js';
 import { DATA, HAVE_DATA, PROMPT, V, logSoftmaxRows, makeFolder, tmpDir } from './gguf-fixture.js';
 
-const VERSION = '3.21.1';
-const CACHE = process.env.BAICHUAN2_LLAMA_CACHE ?? path.join(os.homedir(), '.cache/baichuan2-ts/node-llama-cpp');
-
-/** The cache folder with node-llama-cpp installed, or the reason it is not. */
+/** The cache folder with node-llama-cpp installed (by the benchmark's installer, the one owner), or the reason it is not. */
 function ensureLlama(): string | { reason: string } {
   if (process.platform !== 'linux' || process.arch !== 'x64') return { reason: `node-llama-cpp's prebuilt binary used here is linux-x64 only (this is ${process.platform}-${process.arch})` };
-  const pkg = path.join(CACHE, 'node_modules/node-llama-cpp/package.json');
-  const ok = () => fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version === VERSION && fs.existsSync(path.join(CACHE, 'node_modules/@node-llama-cpp/linux-x64'));
-  if (!ok()) {
-    // --ignore-scripts: the prebuilt binary needs no post-install step (and nothing is built or downloaded beyond npm)
-    const r = spawnSync('npm', ['install', '--prefix', CACHE, '--no-save', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${VERSION}`, `@node-llama-cpp/linux-x64@${VERSION}`], { encoding: 'utf8', timeout: 180_000 });
-    if (r.status !== 0 || !ok()) return { reason: `could not install node-llama-cpp@${VERSION} into ${CACHE}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')}` };
+  try {
+    ensureNodeLlamaCpp(() => {});
+    return llamaCacheDir();
+  } catch (e) {
+    return { reason: `could not install node-llama-cpp: ${(e as Error).message}` };
   }
-  return CACHE;
 }
 
 const llama = HAVE_DATA ? ensureLlama() : { reason: 'needs ../shared/data (tokenizers)' };
