@@ -24,15 +24,19 @@ function publish(report: string, o: { append?: string; json?: boolean }, json?: 
   if (o.json && json !== undefined) console.log(JSON.stringify(json));
 }
 
+/** A `bench` subcommand with the report options every benchmark takes (--append, --json). */
+function reportCommand(bench: Command, name: string): Command {
+  return bench.command(name)
+    .option('--append <file>', 'append the Markdown report to this file')
+    .option('--json', 'print one JSON object as the last line');
+}
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
-  bench
-    .command('gemm')
+  reportCommand(bench, 'gemm')
     .description('GEMM GFLOP/s (f32, bf16) at square and model shapes, attention tokens/s, numpy f32 GEMM in the same run')
     .option('--quick', 'smaller sizes (a smoke run)')
     .option('--threads <n>', 'kernel threads (default: all cores)')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { quick?: boolean; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const log = (s: string) => console.error(s);
@@ -41,14 +45,11 @@ export function registerBench(program: Command): void {
       const attn = benchAttention(best, { quick: o.quick, log });
       publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas });
     });
-  bench
-    .command('kernels')
+  reportCommand(bench, 'kernels')
     .description('every kernel of the harness table (test/engine/harness.test.ts) timed at model sizes on each kernel build this CPU supports')
     .option('--builds <list>', 'comma-separated builds (default: every supported one)')
     .option('--filter <regex>', 'only cases whose name matches')
     .option('--threads <n>', 'kernel threads (default: all cores)')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { builds?: string; filter?: string; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const supported = kernelInfo().supported as string[];
@@ -59,8 +60,7 @@ export function registerBench(program: Command): void {
       const rows = runPerf(builds, filter, (s) => console.error(s));
       publish(perfReport(rows, `### bench kernels — ${machineLine(machineInfo())}`), o, rows);
     });
-  bench
-    .command('decode')
+  reportCommand(bench, 'decode')
     .description('prefill and decode tokens/s, peak RSS and load time of a model folder (batch 1, greedy)')
     .requiredOption('--model <dir>', 'model folder (e.g. from `baichuan2 init --preset 7b --dtype bf16`)')
     .option('--prompt-tokens <n>', 'prompt length', '128')
@@ -68,8 +68,6 @@ export function registerBench(program: Command): void {
     .option('--threads <n>', 'kernel threads (default: all cores)')
     .option('--before <list>', 'kernel builds to time after the active one, same model and run (e.g. avx2; "none" for none)', 'avx2')
     .option('--peer <engine>', 'also time llama.cpp (node-llama-cpp, installed into ~/.cache/baichuan2-ts) on the same weights: llama.cpp or none', 'llama.cpp')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; before: string; peer: string; append?: string; json?: boolean }) => {
       if (o.peer !== 'llama.cpp' && o.peer !== 'none') throw new UsageError(`--peer must be llama.cpp or none, got '${o.peer}'`);
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
@@ -79,14 +77,11 @@ export function registerBench(program: Command): void {
       const rows = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s), before as KernelBuild[], { peer: o.peer === 'llama.cpp' });
       publish(decodeReport(rows), o, rows);
     });
-  bench
-    .command('data')
+  reportCommand(bench, 'data')
     .description('data pipeline MB/s and documents/s per stage, peak RSS, scaling from 50 to 200 MB (built corpus with planted duplicates)')
     .option('--sizes <list>', 'corpus sizes in MB', '50,200')
     .option('--size-mb <n>', 'run one size in this process (used by --sizes)')
     .option('--work <dir>', 'scratch folder', 'runs/bench-data')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action(async (o: { sizes: string; sizeMb?: string; work: string; append?: string; json?: boolean }) => {
       if (o.sizeMb !== undefined) {
         const r = await benchDataOnce(parseIntFlag(o.sizeMb, '--size-mb', 1), o.work, (s) => console.error(s));
@@ -97,8 +92,7 @@ export function registerBench(program: Command): void {
       const rows = benchData(sizes, o.work, (s) => console.error(s));
       publish(dataReport(rows), o, rows);
     });
-  bench
-    .command('serve')
+  reportCommand(bench, 'serve')
     .description('the HTTP server under load: output tok/s, TTFT and inter-token latency p50/p99 at several concurrency levels')
     .requiredOption('--model <dir>', 'model folder with tokenizer.model (quantised folders work)')
     .option('--concurrency <list>', 'concurrent streaming clients per level', '1,4,16')
@@ -107,8 +101,6 @@ export function registerBench(program: Command): void {
     .option('--max-tokens <n>', 'tokens to generate per request', '32')
     .option('--parallel <n>', 'KV slots (default: the largest concurrency)')
     .option('--threads <n>', 'kernel threads of the engine (default: all cores)')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action(async (o: { model: string; concurrency: string; requests?: string; promptTokens: string; maxTokens: string; parallel?: string; threads?: string; append?: string; json?: boolean }) => {
       const int = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseIntFlag(v, flag, 1));
       const levels = o.concurrency.split(',').length;
@@ -120,24 +112,18 @@ export function registerBench(program: Command): void {
       });
       publish(serveReport(r), o, r);
     });
-  bench
-    .command('tokenizer')
+  reportCommand(bench, 'tokenizer')
     .description('encoding MB/s against SentencePiece (Python) on the same texts, in the same run')
     .requiredOption('--tokenizer <file|dir>', 'tokenizer.model')
     .requiredOption('--texts <file>', 'JSONL with a "text" field per line')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { tokenizer: string; texts: string; append?: string; json?: boolean }) => {
       const r = benchTokenizer(o.tokenizer, o.texts, (s) => console.error(s));
       publish(tokenizerReport(o.tokenizer, o.texts, r), o, r);
     });
-  bench
-    .command('dist')
+  reportCommand(bench, 'dist')
     .description('data-parallel training tokens/s (1 rank, N ranks, N ranks ZeRO-1) on the `bench train` shape over Gloo, and bytes sent per step')
     .option('--nproc <n>', 'ranks of the parallel runs', '2')
     .option('--steps <n>', 'timed steps per run (after one warm-up step)', '3')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .addOption(new Option('--rank-out <file>', 'internal: run as one rank of a launched job, rank 0 writes its numbers here').hideHelp())
     .addOption(new Option('--zero-stage <n>', 'internal: with --rank-out').hideHelp())
     .action(async (o: { nproc: string; steps: string; append?: string; json?: boolean; rankOut?: string; zeroStage?: string }) => {
@@ -146,13 +132,10 @@ export function registerBench(program: Command): void {
       const rows = await benchDist({ script: process.argv[1]!, nproc: parseIntFlag(o.nproc, '--nproc', 2, 64), steps, log: (s) => console.error(s) });
       publish(distReport(rows), o, { dist: rows });
     });
-  bench
-    .command('train')
+  reportCommand(bench, 'train')
     .description('training tokens/s and MFU of a small Baichuan 2 step, and the same step in PyTorch (same run)')
     .option('--dtype <dtype>', 'f32, bf16 or both', 'both')
     .option('--steps <n>', 'timed steps', '5')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { dtype: string; steps: string; append?: string; json?: boolean }) => {
       const dtypes = o.dtype === 'both' ? ['f32', 'bf16'] as const : [o.dtype];
       for (const d of dtypes) if (d !== 'f32' && d !== 'bf16') throw new UsageError(`--dtype must be f32, bf16 or both, got '${d}'`);
@@ -160,8 +143,7 @@ export function registerBench(program: Command): void {
       const rows = dtypes.map((d) => benchTrain(d as 'f32' | 'bf16', steps, (s) => console.error(s)));
       publish(trainReport(rows), o, { train: rows });
     });
-  bench
-    .command('sft')
+  reportCommand(bench, 'sft')
     .description('SFT step tokens/s, full and LoRA, at the `bench train` shape; with --model, LoRA steps and peak RSS on that folder (bf16 or quantised)')
     .option('--model <dir>', 'a model folder (e.g. `init --preset 7b --dtype bf16`, or its `quantize --bits 4` copy): LoRA only')
     .option('--batch <n>', 'with --model: rows', '1')
@@ -169,8 +151,6 @@ export function registerBench(program: Command): void {
     .option('--steps <n>', 'timed steps (after the warm-up steps)', '3')
     .option('--warmup <n>', 'with --model: untimed steps first', '1')
     .option('--threads <n>', 'kernel threads (default: all cores)')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action((o: { model?: string; batch: string; seq: string; steps: string; warmup: string; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const steps = parseIntFlag(o.steps, '--steps', 1, 1000);
@@ -180,12 +160,9 @@ export function registerBench(program: Command): void {
         : benchSftShape(steps, log);
       publish(sftReport(rows, backend().threads()), o, { sft: rows });
     });
-  bench
-    .command('align')
+  reportCommand(bench, 'align')
     .description('one PPO iteration split into rollout / scoring / update, and DPO tokens/s (tiny and `bench train` shapes)')
     .option('--iterations <n>', 'PPO iterations per shape (the first is not timed)', '4')
-    .option('--append <file>', 'append the Markdown report to this file')
-    .option('--json', 'print one JSON object as the last line')
     .action(async (o: { iterations: string; append?: string; json?: boolean }) => {
       const rows = await benchAlign(parseIntFlag(o.iterations, '--iterations', 2, 100), (s) => console.error(s));
       publish(alignReport(rows), o, rows);

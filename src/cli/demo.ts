@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { progressLog } from './progress.js';
 import { runDemo } from '../train/demo.js';
 
 export function registerDemo(program: Command): void {
@@ -14,13 +15,9 @@ export function registerDemo(program: Command): void {
     .action(async (o: { out: string; quick?: boolean; evalData?: string }) => {
       const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
       const evalData = o.evalData ?? path.resolve(root, '../shared/data/eval');
-      const tty = process.stderr.isTTY;
       await runDemo({
         root, out: o.out, quick: o.quick, evalData,
-        log: (line, final) => {
-          if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
-          else process.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
-        },
+        log: progressLog(process.stdout),
       });
     });
 }

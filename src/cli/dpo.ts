@@ -2,6 +2,7 @@
 // (sigmoid, IPO or label-smoothed). Flags override the config file. Also the
 // flag set shared by the preference trainers (train-rm, ppo).
 import type { Command } from 'commander';
+import { progressLog } from './progress.js';
 import { DpoConfigSchema, loadConfig } from '../align/preference/config.js';
 import { trainDpo } from '../align/preference/dpo.js';
 import { parseFloatFlag, parseIntFlag } from './flags.js';
@@ -38,13 +39,6 @@ export function commonOverrides(o: Flags): Record<string, unknown> {
   return over;
 }
 
-export function progressLog(): (line: string, final?: boolean) => void {
-  const tty = process.stderr.isTTY;
-  return (line, final) => {
-    if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
-    else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
-  };
-}
 
 export function registerDpo(program: Command): void {
   commonOptions(program.command('dpo').description('Direct Preference Optimisation on preference pairs (β 0.1, sigmoid loss; IPO and label smoothing)'))

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { PpoConfigSchema, loadConfig } from '../align/preference/config.js';
 import { trainPpo } from '../align/preference/ppo.js';
 import { parseFloatFlag, parseIntFlag } from './flags.js';
-import { commonOptions, commonOverrides, progressLog, type Flags } from './dpo.js';
+import { commonOptions, commonOverrides, type Flags } from './dpo.js';
+import { progressLog } from './progress.js';
 
 export function registerPpo(program: Command): void {
   commonOptions(program.command('ppo').description('PPO (paper defaults: critic warm-up 20, LR 5e-6, clip 0.1, grad clip 0.5, β 0.2 → 0.005, 350 iterations) or GRPO'))

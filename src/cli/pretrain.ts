@@ -1,5 +1,6 @@
 // `baichuan2 pretrain --config train.json`: the paper's recipe; flags override the file.
 import type { Command } from 'commander';
+import { progressLog } from './progress.js';
 import { readTrainConfig, parseTrainConfig } from '../train/config.js';
 import { pretrain } from '../train/trainer.js';
 import { asRank } from '../dist/env.js';
@@ -25,15 +26,11 @@ export function registerPretrain(program: Command): void {
       if (o.threads) over.threads = parseIntFlag(o.threads, '--threads', 1, 1024);
       if (o.zeroStage) over.zeroStage = parseIntFlag(o.zeroStage, '--zero-stage', 0, 1);
       if (Object.keys(over).length) c = parseTrainConfig({ ...c, ...over }, o.config);
-      const tty = process.stderr.isTTY;
       // a rank of a job when launched (RANK, WORLD_SIZE, ...), else alone
       const r = await asRank((comm) => pretrain(c, {
         resume: !!o.resume,
         ...(comm ? { parallel: { comm, zeroStage: c.zeroStage } } : {}),
-        log: (line, final) => {
-          if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
-          else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
-        },
+        log: progressLog(),
       }));
       if (process.env.RANK && process.env.RANK !== '0') return;
       console.log(`done: step ${r.step}, train loss ${r.lastLoss.toFixed(4)}${r.valLoss !== null ? `, val loss ${r.valLoss.toFixed(4)} (${r.valBpb!.toFixed(3)} bits/byte)` : ''}; checkpoint ${r.checkpoint}; metrics ${c.out}/metrics.jsonl; plot ${c.out}/loss.svg`);

@@ -32,3 +32,15 @@ export class Progress {
 function gib(n: number): string {
   return (n / 2 ** 30).toFixed(n >= 10 * 2 ** 30 ? 1 : 2);
 }
+
+/**
+ * A trainer's log callback: non-final lines redraw one status line on a
+ * terminal (and are dropped otherwise); final lines are kept, on `finalStream`.
+ */
+export function progressLog(finalStream: NodeJS.WriteStream = process.stderr): (line: string, final?: boolean) => void {
+  const tty = process.stderr.isTTY;
+  return (line, final) => {
+    if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
+    else finalStream.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+  };
+}

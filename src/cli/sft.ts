@@ -2,6 +2,7 @@
 // official recipe (full or LoRA); `baichuan2 sft encode`: the official
 // preprocessing as JSON lines. Flags override the config file.
 import type { Command } from 'commander';
+import { progressLog } from './progress.js';
 import { readSftConfig, parseSftConfig } from '../align/config.js';
 import { sft, encodeConversationFiles } from '../align/sft.js';
 import { asRank } from '../dist/env.js';
@@ -18,13 +19,6 @@ interface TrainFlags {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-function progressLog(): (line: string, final?: boolean) => void {
-  const tty = process.stderr.isTTY;
-  return (line, final) => {
-    if (!final) { if (tty) process.stderr.write(`\r\x1b[K${line}`); }
-    else process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
-  };
-}
 
 export function registerSft(program: Command): void {
   const cmd = program.command('sft').description('supervised fine-tuning, the official Baichuan 2 recipe (full or LoRA); `sft encode` shows the examples');

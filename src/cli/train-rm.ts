@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { RmConfigSchema, loadConfig } from '../align/preference/config.js';
 import { trainRewardModel } from '../align/preference/train-rm.js';
 import { parseFloatFlag, parseIntFlag } from './flags.js';
-import { commonOptions, commonOverrides, progressLog, type Flags } from './dpo.js';
+import { commonOptions, commonOverrides, type Flags } from './dpo.js';
+import { progressLog } from './progress.js';
 
 export function registerTrainRm(program: Command): void {
   commonOptions(program.command('train-rm').description('train a reward model on preference pairs (loss −log σ(r_c − r_r − margin)); held-out accuracy by gap (Table 4)'))

@@ -54,13 +54,11 @@ struct Scratch {
   ~Scratch() { std::free(p); }
 };
 
-// exp(x) for x <= 0 (softmax arguments), written branch-free so loops over it
-// vectorise: Cody-Waite range reduction and a degree-6 polynomial on
-// [-ln2/2, ln2/2]; relative error below 2e-7 (a few f32 ulps). Returns 0 for
-// x < -87.3 (including -inf), where the true value is below FLT_MIN.
-static inline float expNeg(float x) {
-  const float xc = x < -87.3f ? -87.3f : x;
-  // round to nearest via the 1.5 * 2^23 trick (vectorises, unlike nearbyint)
+// exp(xc) for xc already clamped to [-87.3, 88.3]: n = round(xc / ln 2) by the
+// 1.5 * 2^23 trick (vectorises, unlike nearbyint), r = xc - n ln 2 in two parts
+// (Cody-Waite), a degree-6 polynomial on [-ln2/2, ln2/2], scaled by 2^n built
+// in the exponent bits. Relative error below 2e-7 (a few f32 ulps).
+static inline float expClamped(float xc) {
   const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -74,26 +72,20 @@ static inline float expNeg(float x) {
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, 4);
-  return x < -87.3f ? 0.0f : p * scale;
+  return p * scale;
+}
+
+// exp(x) for x <= 0 (softmax arguments), branch-free so loops over it
+// vectorise. Returns 0 for x < -87.3 (including -inf), where the true value is
+// below FLT_MIN.
+static inline float expNeg(float x) {
+  const float xc = x < -87.3f ? -87.3f : x;
+  return x < -87.3f ? 0.0f : expClamped(xc);
 }
 
 // exp(x) on the whole f32 range, branch-free like expNeg (so loops vectorise
-// at the build's width): 0 below -87.3, +inf above 88.3, else the same
-// reduction and polynomial (relative error below 2e-7).
+// at the build's width): 0 below -87.3, +inf above 88.3.
 static inline float expF(float x) {
   const float xc = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : p * scale;
+  return x < -87.3f ? 0.0f : x > 88.3f ? INFINITY : expClamped(xc);
 }

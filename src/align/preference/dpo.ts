@@ -202,10 +202,7 @@ export async function trainDpo(c: DpoConfig, hooks: TrainHooks = {}): Promise<Dp
       });
       log(`step ${step}/${c.steps} loss ${sum.loss.toFixed(4)} acc ${sum.accuracy.toFixed(2)} margin ${sum.margin.toFixed(3)} gnorm ${gradNorm.toFixed(3)} ${(sum.tokens / dt).toFixed(0)} tok/s`,
         step === 1 || step % Math.max(1, Math.floor(c.steps / 10)) === 0);
-      await new Promise((r) => setImmediate(r));
-      const stop = run.interrupted || hooks.stopAfter === step;
-      if (step % c.checkpointEvery === 0 || step === c.steps || stop) save();
-      if (stop) break;
+      if (await run.endStep(step, c.steps, c.checkpointEvery, hooks.stopAfter, save)) break;
     }
   } finally {
     run.stop();

@@ -240,10 +240,7 @@ export async function trainPpo(c: PpoConfig, hooks: TrainHooks = {}): Promise<Pp
       });
       log(`iter ${step}/${c.steps} reward ${sm.mean.toFixed(3)} kl ${(klSum / batch.B).toFixed(3)} β ${beta.toFixed(4)} entropy ${exp.entropy.toFixed(3)} pg ${u.policy.toFixed(4)} vf ${u.value.toFixed(4)} clip ${u.clipPolicy.toFixed(2)} len ${(lengths.reduce((s, x) => s + x, 0) / lengths.length).toFixed(1)} ${dt.toFixed(1)}s${trainActor ? '' : ' (critic warm-up)'}`,
         step === 1 || step % Math.max(1, Math.floor(c.steps / 10)) === 0);
-      await new Promise((r) => setImmediate(r));
-      const stop = run.interrupted || hooks.stopAfter === step;
-      if (step % c.checkpointEvery === 0 || step === c.steps || stop) save();
-      if (stop) break;
+      if (await run.endStep(step, c.steps, c.checkpointEvery, hooks.stopAfter, save)) break;
     }
   } finally {
     run.stop();

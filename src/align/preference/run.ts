@@ -76,6 +76,18 @@ export class Run {
   }
 
   /**
+   * The end of an optimizer step: yield to the event loop (so SIGINT is seen),
+   * save on the checkpoint cadence, at the last step or when stopping, and say
+   * whether the loop stops (interrupted, or the test hook's stopAfter step).
+   */
+  async endStep(step: number, steps: number, every: number, stopAfter: number | undefined, save: () => void): Promise<boolean> {
+    await new Promise((r) => setImmediate(r));
+    const stop = this.interrupted || stopAfter === step;
+    if (step % every === 0 || step === steps || stop) save();
+    return stop;
+  }
+
+  /**
    * Save a checkpoint: `writeModels(dir)` writes the model folder(s) into the
    * temporary folder, then the optimizers' states and the run state go beside them.
    */

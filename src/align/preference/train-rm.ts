@@ -95,10 +95,7 @@ export async function trainRewardModel(c: RmConfig, hooks: TrainHooks = {}): Pro
       run.record(row);
       log(`step ${step}/${c.steps} loss ${loss.toFixed(4)} acc ${accuracy.toFixed(2)}${row.val_accuracy !== undefined ? ` val acc ${row.val_accuracy.toFixed(3)}` : ''} gnorm ${gradNorm.toFixed(3)}`,
         step === 1 || row.val_accuracy !== undefined || step % Math.max(1, Math.floor(c.steps / 10)) === 0);
-      await new Promise((r) => setImmediate(r));
-      const stop = run.interrupted || hooks.stopAfter === step;
-      if (step % c.checkpointEvery === 0 || step === c.steps || stop) save();
-      if (stop) break;
+      if (await run.endStep(step, c.steps, c.checkpointEvery, hooks.stopAfter, save)) break;
     }
   } finally {
     run.stop();
