@@ -1,12 +1,12 @@
 // `baichuan2 bench dist`: data-parallel training throughput on the `bench
 // train` shape (bench/train.ts) for 1 rank and for N ranks (plain data
 // parallel and ZeRO-1), and the bytes each rank sends per step. Every
-// configuration runs as real ranks under the launcher (src/dist/launch.ts),
+// configuration runs as real ranks under the launcher (src/distributed/launch.ts),
 // which gives each rank cores / N kernel threads: on one machine the ranks
 // share its cores, so this measures the communication and synchronisation
 // cost of data parallelism, not a speed-up (that needs more machines or cores
 // than ranks). Batch per rank = the `bench train` batch; tokens/s counts the
-// global batch. Bytes are the ring accounting of src/dist/communicator.ts.
+// global batch. Bytes are the ring accounting of src/distributed/communicator.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +16,8 @@ import { backend } from '../src/engine/backend.js';
 import { configFromJSON } from '../src/model/config.js';
 import { BaichuanForCausalLM } from '../src/model/baichuan.js';
 import { stepStrategy } from '../src/train/parallel.js';
-import { communicatorFromEnv } from '../src/dist/env.js';
-import { launch } from '../src/dist/launch.js';
+import { communicatorFromEnv } from '../src/distributed/env.js';
+import { launch } from '../src/distributed/launch.js';
 import { TRAIN_BENCH_SHAPE } from './train.js';
 import { machineInfo, machineLine } from './machine.js';
 

@@ -40,10 +40,10 @@ export { trainRewardModel } from './align/preference/train-rm.js';
 export { trainPpo, rollout, type ScoreFn } from './align/preference/ppo.js';
 export { DpoConfigSchema, RmConfigSchema, PpoConfigSchema, type DpoConfig, type RmConfig, type PpoConfig } from './align/preference/config.js';
 // data parallelism: the communicator seam, the Gloo backend, the launcher, the optimizer-step strategies
-export { LocalCommunicator, bytesOnWire, type Communicator, type CommStats, type ReduceOp, type CommBuffer } from './dist/communicator.js';
-export { GlooCommunicator, glooStatus, type GlooOptions } from './dist/gloo.js';
-export { distEnv, communicatorFromEnv, asRank, type DistEnv } from './dist/env.js';
-export { launch, type LaunchOptions, type LaunchResult } from './dist/launch.js';
-export { registerDeviceBackend, shareUniqueId, type DeviceBackend } from './dist/bootstrap.js';
-export { StoreClient, startStoreServer } from './dist/store.js';
+export { LocalCommunicator, bytesOnWire, type Communicator, type CommStats, type ReduceOp, type CommBuffer } from './distributed/communicator.js';
+export { GlooCommunicator, glooStatus, type GlooOptions } from './distributed/gloo.js';
+export { distEnv, communicatorFromEnv, asRank, type DistEnv } from './distributed/env.js';
+export { launch, type LaunchOptions, type LaunchResult } from './distributed/launch.js';
+export { registerDeviceBackend, shareUniqueId, type DeviceBackend } from './distributed/bootstrap.js';
+export { StoreClient, startStoreServer } from './distributed/store.js';
 export { stepStrategy, type StepStrategy, type ParallelOptions, type OptimizerState } from './train/parallel.js';

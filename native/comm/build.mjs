@@ -1,6 +1,6 @@
 // Build the Gloo collective addon (native/comm) when Gloo is installed
 // (Debian: `apt-get install libgloo-dev`), and say so and succeed when it is
-// not: everything outside src/dist's Gloo backend builds and runs without it,
+// not: everything outside src/distributed's Gloo backend builds and runs without it,
 // and its tests skip with this reason.
 import fs from 'node:fs';
 import path from 'node:path';

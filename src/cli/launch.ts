@@ -1,7 +1,7 @@
 // `baichuan2 launch --nproc N [--nnodes M --node-rank K --master-addr A --master-port P] -- <command ...>`:
-// start N data-parallel ranks of `pretrain` or `sft` on this node (src/dist/launch.ts).
+// start N data-parallel ranks of `pretrain` or `sft` on this node (src/distributed/launch.ts).
 import type { Command } from 'commander';
-import { launch } from '../dist/launch.js';
+import { launch } from '../distributed/launch.js';
 import { parseIntFlag, UsageError } from './flags.js';
 
 interface LaunchFlags { nproc: string; nnodes?: string; nodeRank?: string; masterAddr?: string; masterPort?: string; rdzvDir?: string }

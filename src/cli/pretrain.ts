@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { progressLog } from './progress.js';
 import { readTrainConfig, parseTrainConfig } from '../train/config.js';
 import { pretrain } from '../train/trainer.js';
-import { asRank } from '../dist/env.js';
+import { asRank } from '../distributed/env.js';
 import { parseFloatFlag, parseIntFlag } from './flags.js';
 
 export function registerPretrain(program: Command): void {

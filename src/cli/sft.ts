@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { progressLog } from './progress.js';
 import { readSftConfig, parseSftConfig } from '../align/config.js';
 import { sft, encodeConversationFiles } from '../align/sft.js';
-import { asRank } from '../dist/env.js';
+import { asRank } from '../distributed/env.js';
 import { describeSkipped } from '../align/conversations.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { parseFloatFlag, parseIntFlag, UsageError } from './flags.js';

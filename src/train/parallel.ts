@@ -24,7 +24,7 @@ import { noGrad } from '../engine/autograd.js';
 import { backend } from '../engine/backend.js';
 import { clipGradNorm } from '../engine/ops/optim.js';
 import { AdamW, type AdamWConfig } from './optimizer.js';
-import type { Communicator } from '../dist/communicator.js';
+import type { Communicator } from '../distributed/communicator.js';
 
 export interface ParallelOptions {
   comm: Communicator;
@@ -50,7 +50,7 @@ export interface StepStrategy {
   /** Collective: the full optimizer state for a checkpoint. */
   checkpointState(): OptimizerState;
   loadState(t: Map<string, Tensor>, step: number): void;
-  /** Bytes this rank has sent in collectives (ring accounting, see dist/communicator.ts). */
+  /** Bytes this rank has sent in collectives (ring accounting, see distributed/communicator.ts). */
   sentBytes(): number;
 }
 

@@ -1,4 +1,4 @@
-// N-API binding of Gloo's collectives for CPU ranks (src/dist/gloo.ts is the
+// N-API binding of Gloo's collectives for CPU ranks (src/distributed/gloo.ts is the
 // TypeScript side). One Communicator per process: connect() runs Gloo's
 // full-mesh rendezvous (TCP transport) on a worker thread and resolves a
 // Promise, so the event loop (and rank 0's rendezvous store server, which lives

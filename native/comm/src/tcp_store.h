@@ -1,5 +1,5 @@
 // A gloo::rendezvous::Store over TCP: the client half of the rendezvous key
-// store whose server is src/dist/store.ts (hosted by rank 0). The Debian
+// store whose server is src/distributed/store.ts (hosted by rank 0). The Debian
 // Gloo build ships FileStore, HashStore and RedisStore but no TCP store, and
 // a shared folder or a Redis server is more than a two-machine job should
 // need. Wire format (all integers little-endian u32):

@@ -19,7 +19,7 @@ import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
 import { saveModel, loadModel } from '../../src/io/hf-folder.js';
 import { parseSftConfig } from '../../src/align/config.js';
 import { sft, type SftMetrics } from '../../src/align/sft.js';
-import { glooStatus } from '../../src/dist/gloo.js';
+import { glooStatus } from '../../src/distributed/gloo.js';
 import { cli } from './run.js';
 
 setThreads(1);

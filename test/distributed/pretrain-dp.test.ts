@@ -27,9 +27,9 @@ import { serializeModel } from '../../src/tokenizer/sentencepiece-model.js';
 import { prepare } from '../../src/data/prepare.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { pretrain, type StepMetrics } from '../../src/train/trainer.js';
-import { glooStatus } from '../../src/dist/gloo.js';
+import { glooStatus } from '../../src/distributed/gloo.js';
 import { cli } from './run.js';
-import { freePort } from '../../src/dist/launch.js';
+import { freePort } from '../../src/distributed/launch.js';
 
 setThreads(1);
 const gloo = glooStatus();

@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { glooStatus } from '../../src/dist/gloo.js';
-import { distEnv } from '../../src/dist/env.js';
-import { LocalCommunicator, bytesOnWire } from '../../src/dist/communicator.js';
-import { startStoreServer, parseRequest } from '../../src/dist/store.js';
-import { freePort } from '../../src/dist/launch.js';
+import { glooStatus } from '../../src/distributed/gloo.js';
+import { distEnv } from '../../src/distributed/env.js';
+import { LocalCommunicator, bytesOnWire } from '../../src/distributed/communicator.js';
+import { startStoreServer, parseRequest } from '../../src/distributed/store.js';
+import { freePort } from '../../src/distributed/launch.js';
 
 const gloo = glooStatus();
 const skip = gloo.available ? false : gloo.reason;
-const GLOO = path.resolve('dist/src/dist/gloo.js');
+const GLOO = path.resolve('dist/src/distributed/gloo.js');
 
 /** Run `body` (an async function body with `c`, `rank`, `W` in scope) as `world` ranks; each prints one JSON line. */
 async function ranks(world: number, body: string, env: Record<string, string> = {}, timeoutMs = 20_000, rendezvousDir?: string): Promise<{ code: number | null; out: string; err: string; ms: number }[]> {
@@ -86,7 +86,7 @@ catch (e) { console.log(JSON.stringify({ ms: Date.now() - t0, message: e.message
   // world of 2, only rank 0 starts: the store answers, the peer never does
   const port = await freePort();
   const t0 = Date.now();
-  const { GlooCommunicator } = await import('../../src/dist/gloo.js');
+  const { GlooCommunicator } = await import('../../src/distributed/gloo.js');
   await assert.rejects(GlooCommunicator.connect({ rank: 0, worldSize: 2, master: { host: '127.0.0.1', port }, timeoutMs: 1500 }), /gloo rendezvous \(rank 0 of 2\): .*(timed out|Timed out)/);
   const ms = Date.now() - t0;
   assert.ok(ms >= 1400 && ms < 10_000, `${ms} ms`);
@@ -167,7 +167,7 @@ test('a world of one: collectives are the identity; the wire accounting', () => 
 });
 
 test('NCCL seam: rank 0\'s unique id reaches every rank over the TCP store and through a shared folder; an unknown backend is named', async () => {
-  const BOOT = path.resolve('dist/src/dist/bootstrap.js'), ENV = path.resolve('dist/src/dist/env.js');
+  const BOOT = path.resolve('dist/src/distributed/bootstrap.js'), ENV = path.resolve('dist/src/distributed/env.js');
   const run = (env: Record<string, string>) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
     const src = `import { shareUniqueId } from ${JSON.stringify(BOOT)}; import { distEnv } from ${JSON.stringify(ENV)};
 import crypto from 'node:crypto';
@@ -189,12 +189,12 @@ console.log(Buffer.from(id).toString('hex'));`;
     assert.match(res[0]!.out, /^[0-9a-f]{256}$/);
     assert.deepEqual(res.map((r) => r.out), [res[0]!.out, res[0]!.out, res[0]!.out]);
   }
-  const { communicatorFromEnv } = await import('../../src/dist/env.js');
+  const { communicatorFromEnv } = await import('../../src/distributed/env.js');
   await assert.rejects(communicatorFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, BAICHUAN2_DIST_BACKEND: 'nccl' }), /BAICHUAN2_DIST_BACKEND=nccl: no such backend is registered \(built in: gloo\)/);
 });
 
 test('the launcher refuses bad options by name', async () => {
-  const { launch } = await import('../../src/dist/launch.js');
+  const { launch } = await import('../../src/distributed/launch.js');
   const base = { nproc: 2, script: 'bin/baichuan2.js', args: ['pretrain'] };
   await assert.rejects(launch({ ...base, nproc: 0 }), /--nproc must be an integer >= 1/);
   await assert.rejects(launch({ ...base, nnodes: 2 }), /--nnodes > 1 needs --master-addr and --master-port/);
