@@ -21,10 +21,25 @@ const NOBODY = 65534;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const launcherWorks = (l: SandboxOptions['launcher']) => { try { sandboxLauncher(undefined, l); return true; } catch { return false; } };
 
-/** A folder outside /tmp (which the sandbox replaces) that `uid` owns. */
+/** Whether `uid` can reach `dir`: every folder from / down must be searchable by it (owner or others x bit). */
+function reachable(dir: string, uid: number): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    if (!(st.uid === uid ? st.mode & 0o100 : st.mode & 0o001)) return false;
+    if (d === '/') return true;
+  }
+}
+
+/**
+ * A folder outside /tmp (which the sandbox replaces) that `uid` owns and can
+ * reach, so that with a protection layer off the hostile program really can
+ * delete the canary (a checkout under /tmp falls back to a home folder, which
+ * may be 0700 to `uid`, then to system folders).
+ */
 function canaryDir(uid: number): string | null {
-  for (const base of [process.cwd(), os.homedir()]) {
+  for (const base of [process.cwd(), os.homedir(), '/var/lib', '/srv', '/opt']) {
     if (/^\/(tmp|var\/tmp|dev\/shm)(\/|$)/.test(path.resolve(base))) continue;
+    if (!fs.existsSync(base) || !reachable(base, uid)) continue;
     try {
       const d = fs.mkdtempSync(path.join(base, '.bc2-canary-'));
       fs.chmodSync(d, 0o755);
