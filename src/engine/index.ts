@@ -15,5 +15,5 @@ export { rmsnorm, rmsnormComposed, l2normRows, l2normRowsComposed } from './ops/
 export { rope, ropeComposed, ropeTables, ropeInvFreq, alibiSlopes } from './ops/position.js';
 export { attention, attentionComposed, type AttentionOptions } from './ops/attention.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
-export { crossEntropy, crossEntropyComposed, type CrossEntropyOptions, type CrossEntropyStats } from './ops/loss.js';
+export { crossEntropy, crossEntropyComposed, targetLogProbs, targetLogProbsComposed, type CrossEntropyOptions, type CrossEntropyStats } from './ops/loss.js';
 export { adamwStep, newAdamWSlot, gradNorm, clipGradNorm, type AdamWHyper, type AdamWSlot } from './ops/optim.js';

@@ -3,14 +3,15 @@
 // as [prompt, response, pad...]; the target of position t is token t+1, and
 // only response tokens (eos included) are targets, so a sequence's log-prob is
 // Σ_{t in response} log p(x_t | x_<t) and the prompt never counts.
-// The gathered log-prob op uses the fused cross-entropy kernels (the same
-// log-sum-exp as training), so the gradient of Σ g_r·log p_r is
-// g_r·(onehot − softmax) without storing probabilities.
+// The gathered log-prob op is the engine's targetLogProbs (the fused
+// cross-entropy kernels, with a composed fallback behind the backend seam), so
+// the gradient of Σ g_r·log p_r is g_r·(onehot − softmax) without storing
+// probabilities.
 // (Inference-only scoring without gradients is src/infer/log-likelihood.ts.)
 import { Tensor, shapeStr } from '../../engine/tensor.js';
-import { record, noGrad } from '../../engine/autograd.js';
-import { backend } from '../../engine/backend.js';
-import { cast, contiguous } from '../../engine/ops/shape.js';
+import { noGrad } from '../../engine/autograd.js';
+import { cast, contiguous, reshape } from '../../engine/ops/shape.js';
+import { targetLogProbs } from '../../engine/ops/loss.js';
 import { scale } from '../../engine/ops/elementwise.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';
 
@@ -57,28 +58,12 @@ export function packSequences(seqs: readonly Sequence[], padId: number): Sequenc
   return { B, T, ids, mask, targets, last, start, length };
 }
 
-/**
- * log p(target_r) for each row r of logits [N, V] (0 where target is -100), as a
- * tensor [N] on the tape. Statistics in f32 with a double-accumulated sum (the
- * cross-entropy kernel).
- */
+/** log p(target_r) for each row r of logits [N, V] (0 where the target is -100), as a tensor [N] on the tape. */
 export function gatherLogProbs(logits: Tensor, targets: Int32Array): Tensor {
   const V = logits.dim(-1);
   const N = logits.size / V;
   if (targets.length !== N) throw new RangeError(`gatherLogProbs: ${targets.length} targets for logits ${shapeStr(logits.shape)}`);
-  const x = logits.f32();
-  const loss = new Float32Array(N), lse = new Float32Array(N), mx = new Float32Array(N), am = new Int32Array(N);
-  backend().xentFwd(x, targets, N, V, IGNORE, loss, lse, mx, am);
-  const out = new Float32Array(N);
-  for (let r = 0; r < N; r++) out[r] = targets[r] === IGNORE ? 0 : -loss[r]!;
-  return record(Tensor.from(out, [N]), 'gatherLogProbs', [logits], (g) => {
-    const gv = g.f32();
-    const gCe = new Float32Array(N);
-    for (let r = 0; r < N; r++) gCe[r] = -gv[r]!;
-    const dx = new Float32Array(x.length);
-    backend().xentBwd(x, targets, lse, am, gCe, null, dx, N, V, IGNORE);
-    return [Tensor.from(dx, logits.shape)];
-  });
+  return targetLogProbs(reshape(logits, [N, V]), Tensor.from(targets, [N], 'i32'), { ignoreIndex: IGNORE });
 }
 
 export interface TokenLogProbs {

@@ -91,3 +91,41 @@ export function crossEntropyComposed(logits: Tensor, targets: Tensor, opts: Cros
   if (stats) Object.assign(stats, { ce: ceT.item(), z, tokens: count });
   return loss;
 }
+
+/**
+ * log p(target_r) for each row r of logits [..., V], 0 where the target is
+ * ignoreIndex; the result has the targets' shape and is on the tape (the
+ * preference trainers' per-token log-probs). Fused: the cross-entropy kernels
+ * (the same log-sum-exp as training), whose backward is g_r (onehot - softmax)
+ * recomputed from the saved log-sum-exp, so probabilities are never stored.
+ */
+export function targetLogProbs(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
+  const ignore = opts.ignoreIndex ?? -100;
+  const { V, rows } = checkXent(logits, targets);
+  if (!backend().supportsOp('crossEntropy')) return targetLogProbsComposed(logits, targets, opts);
+  const x = logits.f32();
+  const t = targets.copyStorage() as Int32Array;
+  const loss = f32Buffer(rows), lse = f32Buffer(rows), mx = f32Buffer(rows), am = i32Buffer(rows);
+  backend().xentFwd(x, t, rows, V, ignore, loss, lse, mx, am);
+  const out = f32Buffer(rows);
+  for (let r = 0; r < rows; r++) out[r] = t[r] === ignore ? 0 : -loss[r]!;
+  return record(Tensor.from(out, targets.shape), 'targetLogProbs', [logits, null], (g) => {
+    const gv = g.f32();
+    const gCe = f32Buffer(rows);
+    for (let r = 0; r < rows; r++) gCe[r] = -gv[r]!;
+    const dx = f32Buffer(x.length);
+    backend().xentBwd(x, t, lse, am, gCe, null, dx, rows, V, ignore);
+    return [Tensor.from(dx, logits.shape), null];
+  });
+}
+
+/** targetLogProbs from primitives: the one-hot pick of log-softmax per row. */
+export function targetLogProbsComposed(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
+  const ignore = opts.ignoreIndex ?? -100;
+  const { V, rows } = checkXent(logits, targets);
+  const x = cast(reshape(logits, [rows, V]), 'f32');
+  const t = targets.copyStorage() as Int32Array;
+  const hot = f32Buffer(rows * V);
+  for (let r = 0; r < rows; r++) if (t[r] !== ignore) hot[r * V + t[r]!] = 1;
+  return reshape(sum(mul(logSoftmax(x), Tensor.from(hot, [rows, V])), -1), targets.shape);
+}

@@ -11,6 +11,7 @@ import { sumLogProb } from '../../../src/infer/log-likelihood.js';
 import { loadModel } from '../../../src/io/hf-folder.js';
 import { Tensor } from '../../../src/engine/tensor.js';
 import { backward } from '../../../src/engine/autograd.js';
+import { targetLogProbsComposed } from '../../../src/engine/ops/loss.js';
 import { numericGrad, randArray } from '../../helpers.js';
 import { tmpDir, tokenizer, tinyModelDir, writeJsonl } from './fixture.js';
 
@@ -102,7 +103,7 @@ test('sequence log-probs: response tokens and eos only, equal to the inference s
   });
 });
 
-test('gathered log-prob op: value = log-softmax at the target, gradient vs central differences', () => {
+test('gathered log-prob op: value = log-softmax at the target, gradient vs central differences; the composed fallback agrees', () => {
   const N = 4, V = 7;
   const x = randArray(N * V, 5, 2);
   const targets = Int32Array.from([3, -100, 0, 6]);
@@ -129,4 +130,10 @@ test('gathered log-prob op: value = log-softmax at the target, gradient vs centr
   const num = numericGrad(f, x, 1e-4);
   const an = logits.grad!.f32();
   for (let i = 0; i < num.length; i++) assert.ok(Math.abs(an[i]! - num[i]!) < 2e-4, `dlogits[${i}] ${an[i]} vs ${num[i]}`);
+  // the composed fallback (a backend without the fused kernel) gives the same values and gradient (f32 roundings only)
+  const lc = Tensor.from(x, [N, V]).requiresGrad_(true);
+  const comp = targetLogProbsComposed(lc, Tensor.from(targets, [N], 'i32'));
+  comp.f32().forEach((v, r) => assert.ok(Math.abs(v - lp.f32()[r]!) < 1e-5, `composed row ${r}: ${v} vs ${lp.f32()[r]}`));
+  backward(comp, Tensor.from(Float32Array.from(g), [N]));
+  lc.grad!.f32().forEach((v, i) => assert.ok(Math.abs(v - an[i]!) < 1e-5, `composed dlogits[${i}] ${v} vs ${an[i]}`));
 });
