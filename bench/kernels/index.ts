@@ -35,7 +35,7 @@ import { CONVERT_CASES } from './convert.js';
 
 export type { KernelCase, Instance, Scale, Caps } from './case.js';
 export { nmse, fd, outputBound, baselineBound } from './case.js';
-export { BOUNDS, bf16Bound } from './bounds.js';
+export { BOUNDS, bf16Bound, f32Reduction } from './bounds.js';
 
 export const KERNEL_CASES: KernelCase[] = [
   ...GEMM_CASES, ...QUANT_CASES, ...NORM_CASES, ...ELEMENTWISE_CASES, ...LOSS_CASES, ...ATTENTION_CASES, ...OPTIM_CASES, ...CONVERT_CASES,

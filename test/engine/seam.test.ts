@@ -6,9 +6,10 @@
 // - "fallback-only": the same, but supportsOp() is false and its fused
 //   kernels throw, so every fused op must take its composed fallback; models
 //   (RoPE and ALiBi, training step and cached decoding) must still match the
-//   CPU backend within the f32 bound (BOUNDS.f32, NMSE 1e-7) for the loss,
-//   every gradient and the decoding logits: two f32 orderings of the same
-//   math, chained through a 2-layer model.
+//   CPU backend: every gradient and the decoding logits within BOUNDS.f32
+//   (two f32 orderings of the same math, chained through a 2-layer model),
+//   the loss within f32Reduction(C + V + B T): its depth, a C-long dot per
+//   logit, a log-sum-exp over V and a mean over the B T targets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
@@ -18,7 +19,7 @@ import type { Storage } from '../../src/engine/dtype.js';
 import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
 import { generate } from '../../src/infer/generate.js';
-import { BOUNDS } from '../../bench/kernels/index.js';
+import { BOUNDS, f32Reduction } from '../../bench/kernels/index.js';
 import { assertNmse } from '../helpers.js';
 
 const FUSED_KERNELS = ['rmsnormFwd', 'rmsnormBwd', 'l2normFwd', 'l2normBwd', 'swigluFwd', 'swigluBwd', 'rope', 'xentFwd', 'xentBwd', 'attnFwd', 'attnBwd'] as const;
@@ -108,7 +109,7 @@ for (const position of ['rope', 'alibi'] as const) {
     const got = withBackend(only, () => trainStep(position));
     for (const k of FUSED_KERNELS) assert.equal(only.calls.get(k), undefined, `${k} was called`);
     assert.ok((only.calls.get('softmaxFwd') ?? 0) > 0 && (only.calls.get('maxRows') ?? 0) > 0, 'the composed ops ran on the backend');
-    assertNmse([got.loss], [ref.loss], BOUNDS.f32, `${position} loss`);
+    assertNmse([got.loss], [ref.loss], f32Reduction(32 + 96 + 2 * 9), `${position} loss`);  // C, V, B T of tinyModel and trainStep
     for (const [n, g] of ref.grads) assertNmse(got.grads.get(n)!, g, BOUNDS.f32, `${position} gradient of ${n}`);
   });
 }
