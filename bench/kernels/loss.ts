@@ -26,14 +26,15 @@ function xentRows(x: ArrayLike<number>, t: Int32Array, rows: number, cols: numbe
 
 function xentCase(rows: number, cols: number, grad: boolean): KernelCase {
   return {
-    name: grad ? `cross-entropy forward + backward with max-z, ${rows}x${cols}, one ignored row` : `cross-entropy forward ${rows}x${cols}`,
+    name: grad ? `cross-entropy forward + backward with max-z, ${rows}x${cols}, one ignored row` : `cross-entropy forward ${rows}x${cols}, targets 5 and ${cols - 1}, one ignored row`,
     kernels: grad ? ['xentFwd', 'xentBwd'] : ['xentFwd'], kind: grad ? 'backward' : 'forward', bound: grad ? BOUNDS.fd : BOUNDS.f32, baselineBound: BOUNDS.f32,
     testOnly: !grad,
     make(scale) {
       const r = scale === 'perf' ? 512 : rows, cols_ = scale === 'perf' ? 125696 : cols, zw = 2e-4;
       const x = randn(r * cols_, 14, 3);
       const rng = new Rng(15);
-      const t = Int32Array.from({ length: r }, (_, i) => (i === 2 ? IGNORE : rng.int(cols_)));
+      // the long rows: an early and the last vocabulary entry as targets
+      const t = Int32Array.from({ length: r }, (_, i) => (i === 2 ? IGNORE : !grad && i < 2 ? [5, cols_ - 1][i]! : rng.int(cols_)));
       const loss = new Float32Array(r), lse = new Float32Array(r), mx = new Float32Array(r), am = new Int32Array(r);
       const dl = new Float32Array(r * cols_);
       const kept = Array.from(t).filter((v) => v !== IGNORE).length;
@@ -69,4 +70,4 @@ function xentCase(rows: number, cols: number, grad: boolean): KernelCase {
   };
 }
 
-export const LOSS_CASES: KernelCase[] = [xentCase(6, 301, true), xentCase(3, 125696, false)];
+export const LOSS_CASES: KernelCase[] = [xentCase(6, 301, true), xentCase(3, 125696, false)];  // 125,696: the Baichuan 2 vocabulary
