@@ -20,18 +20,23 @@ export const BOUNDS = {
    * through a reduction of depth K (a dot product over K, a row sum) errs by
    * at most K u relative (u = 2^-24), so even the worst case (every rounding
    * in one direction) gives NMSE <= (K u)^2 <= 1e-7 for K <= 5,300; rounding
-   * errors are in fact independent (NMSE ~ K u^2 / 3 ~ 1e-15 K), so the rows
-   * with longer sums (cross-entropy over 125,696 logits) stay ~1e-10. A
-   * handful of roundings per output (norms, activations, softmax, RoPE,
-   * AdamW) gives ~1e-14; measured, every f32 row of the table is below
-   * 1e-13. The bound is ggml's and sits far above those: its job is to
-   * catch slips (~1), a lost term or a bf16 rounding inside an f32 kernel
-   * (~1e-5); in RMS terms it allows 3e-4 relative, so a single number is
-   * held to f32Reduction(K) below instead. bf16 GEMM inputs are bf16 *values*: their products
-   * are exact in f32 (8-bit x 8-bit significands) and the sums are f32 on
-   * every path (widened FMAs or vdpbf16ps), so the reference is the float64
-   * product of the bf16 values and this bound applies; only a bf16 rounding
-   * of a *result* (below) is not part of a kernel.
+   * errors are in fact independent (NMSE ~ K u^2 / 3 ~ 1e-15 K), so rows
+   * with longer sums (cross-entropy over 125,696 logits) stay far below it.
+   * A handful of roundings per output (norms, activations, softmax, RoPE,
+   * AdamW) gives ~1e-14. Measured: every f32 row of the table is below
+   * 1e-13 on every build. The bound's job is to catch slips: an indexing or
+   * layout error (~1), a lost term, a bf16 rounding inside an f32 kernel
+   * (~1e-5). It does not catch a parameter off by a relative delta below
+   * ~3e-4 (NMSE ~ delta^2: a mutation test with RMSNorm's eps 1e-4 instead
+   * of 1e-6 passed it). A single number
+   * is held to f32Reduction(K) below instead (for one value NMSE 1e-7 would
+   * be 3e-4 relative).
+   *
+   * bf16 GEMM inputs are bf16 *values*: their products are exact in f32
+   * (8-bit x 8-bit significands) and the sums are f32 on every path
+   * (widened FMAs or vdpbf16ps), so the reference is the float64 product of
+   * the bf16 values and this bound applies; only a bf16 rounding of a
+   * *result* (bf16Bound below) is not part of a kernel.
    */
   f32: 1e-7,
   /**
