@@ -1,6 +1,10 @@
 // Test helpers: seeded data, error measures, finite differences in float64.
+// The engine tests measure with assertNmse and the bounds of
+// bench/kernels/bounds.ts; assertClose (max-abs) is for the model, align and
+// I/O tests that compare with external goldens.
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/rng.js';
+import { nmse, fd } from '../bench/kernels/case.js';
 
 export function randArray(n: number, seed: number, scale = 1): Float32Array {
   const r = new Rng(seed);
@@ -26,14 +30,14 @@ export function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-/** Normalised MSE: sum (a-b)^2 / sum b^2 (ggml's test-backend-ops measure). */
-export function nmse(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return den === 0 ? num : num / den;
+/** Normalised MSE, sum (a-b)^2 / sum b^2 (ggml's measure): the kernel table's, bench/kernels/case.ts. */
+export { nmse };
+
+/** Assert nmse(a, ref) <= bound; bound is one of bench/kernels/bounds.ts (BOUNDS, bf16Bound), the engine tests' only tolerances. */
+export function assertNmse(a: ArrayLike<number>, ref: ArrayLike<number>, bound: number, what: string): void {
+  assert.equal(a.length, ref.length, `${what}: length ${a.length} vs ${ref.length}`);
+  const e = nmse(a, ref);
+  assert.ok(e <= bound, `${what}: NMSE ${e.toExponential(2)} > ${bound.toExponential(2)}`);
 }
 
 /** Assert max |a - b| <= atol + rtol * max|b|. */
@@ -43,22 +47,12 @@ export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: nu
 }
 
 /**
- * Central-difference gradient of the scalar f at x (float64, step h):
- * the oracle for every backward pass, applied to the float64 reference.
+ * Central-difference gradient of the scalar f at x (float64, step h): the
+ * kernel table's fd (bench/kernels/case.ts). The engine tests use its step
+ * (FD_STEP); this default of 1e-5 is kept for the callers outside test/engine.
  */
 export function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-5): Float64Array {
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    x[i] = v + h;
-    const fp = f(x);
-    x[i] = v - h;
-    const fm = f(x);
-    x[i] = v;
-    g[i] = (fp - fm) / (2 * h);
-  }
-  return g;
+  return fd(f, x0, h);
 }
 
 /** sum(y * r) for a fixed random r: turns a tensor output into a scalar loss. */

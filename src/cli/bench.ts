@@ -9,7 +9,7 @@ import { benchTrain, trainReport } from '../../bench/train.js';
 import { benchSftShape, benchSftFolder, sftReport } from '../../bench/sft.js';
 import { backend } from '../engine/backend.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
-import { runPerf, perfReport } from '../../bench/kernel-table.js';
+import { runPerf, perfReport } from '../../bench/kernels/perf.js';
 import { kernelInfo } from '../engine/backend.js';
 import type { KernelBuild } from '../engine/native.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
@@ -46,7 +46,7 @@ export function registerBench(program: Command): void {
       publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas });
     });
   reportCommand(bench, 'kernels')
-    .description('every kernel of the harness table (test/engine/harness.test.ts) timed at model sizes on each kernel build this CPU supports')
+    .description('every kernel of the harness table (bench/kernels/, test/engine/harness.test.ts) timed at model sizes on each kernel build this CPU supports')
     .option('--builds <list>', 'comma-separated builds (default: every supported one)')
     .option('--filter <regex>', 'only cases whose name matches')
     .option('--threads <n>', 'kernel threads (default: all cores)')

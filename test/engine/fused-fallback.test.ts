@@ -2,21 +2,23 @@
 // fallback, made of primitive autograd ops, is the specification; the fused
 // kernel must agree with it in the forward and in every input gradient, on
 // the same inputs, and both must agree with the float64 reference.
-// Tolerances are relative to max |expected| (assertClose):
-// - FWD 1e-5, f32 fused vs composed and vs float64: both are f32 computations
-//   that order their sums differently (online softmax vs materialised scores,
-//   fused vs separate multiplies); each result carries a few f32 ulps
-//   (6e-8 relative) per reduction level, far below 1e-5.
-// - GRAD 5e-5, f32 gradients fused vs composed: backward passes chain two to
-//   four such f32 reductions (softmax backward, score products), each adding a
-//   few ulps of the largest term; 5e-5 is a few hundred ulps.
-// - BF16 8e-3, forward and gradients of bf16 cases: a bf16 result holds 8
-//   bits; two correct evaluations can round a value to neighbouring bf16
-//   numbers (2^-8 = 3.9e-3 apart), and the composed path rounds twice where
-//   the kernel rounds once. Its backward also multiplies by the bf16-rounded
-//   intermediate (bf16(x * rstd), bf16(silu(gate)): what PyTorch autograd over
-//   the official code does) where the kernel uses the f32 value, so each
-//   product differs by up to 2^-9 relative.
+// Bounds (NMSE, bench/kernels/bounds.ts):
+// - f32 forward and gradients, fused vs composed and vs float64: BOUNDS.f32.
+//   Both are f32 computations that order their sums differently (online
+//   softmax vs materialised scores, fused vs separate multiplies), a few f32
+//   roundings per reduction level; gradients chain two to four of them.
+// - scalars (the cross-entropy loss and its statistics): each path is a
+//   log-sum-exp over V logits and a mean over the rows, within (V + rows)
+//   roundings of the exact value, so two paths within twice that:
+//   f32Reduction(2 (V + rows)).
+// - bf16 cases: BF16.fwd = bf16Bound(2): each path rounds the normalised
+//   value (or silu(gate)) and the product to bf16, so both lie within two
+//   roundings of the exact value, and where an intermediate straddles a
+//   rounding boundary the two paths differ by one bf16 step (2 x 2^-8).
+//   BF16.grad = bf16Bound(3): the gradient is rounded to bf16 once more, and
+//   the composed backward multiplies by the bf16-rounded intermediate
+//   (bf16(x * rstd), bf16(silu(gate)): what PyTorch autograd over the
+//   official code does) where the kernel uses the f32 value: one more 2^-8.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/engine/tensor.js';
@@ -28,11 +30,11 @@ import { packedSelfAttention, packedSelfAttentionComposed, type PackedAttentionO
 import { crossEntropy, crossEntropyComposed, type CrossEntropyStats } from '../../src/engine/ops/loss.js';
 import { swiglu, swigluComposed } from '../../src/engine/ops/elementwise.js';
 import { rmsnormRef, l2normRowsRef, ropeRef, attentionRef, crossEntropyRef, swigluRef } from '../../src/engine/ref/index.js';
-import { assertClose, gradsOf, randArray } from '../helpers.js';
+import { BOUNDS, bf16Bound, f32Reduction } from '../../bench/kernels/index.js';
+import { assertNmse, gradsOf, randArray } from '../helpers.js';
 
-const FWD = 1e-5;
-const GRAD = 5e-5;
-const BF16 = 8e-3;
+const FWD: number = BOUNDS.f32, GRAD: number = BOUNDS.f32;
+const BF16 = { fwd: bf16Bound(2), grad: bf16Bound(3) };
 
 type Build = (...ts: Tensor[]) => Tensor;
 
@@ -41,14 +43,14 @@ function agree(name: string, fused: Build, composed: Build, make: () => Tensor[]
   const yf = fused(...make()), yc = composed(...make());
   assert.deepEqual(yf.shape, yc.shape, `${name}: shapes`);
   assert.equal(yf.dtype, yc.dtype, `${name}: dtypes`);
-  assertClose(yf.f32(), yc.f32(), tol.fwd, `${name}: fused vs composed forward`);
+  assertNmse(yf.f32(), yc.f32(), tol.fwd, `${name}: fused vs composed forward`);
   if (ref) {
-    assertClose(yf.f32(), ref, tol.fwd, `${name}: fused vs float64 reference`);
-    assertClose(yc.f32(), ref, tol.fwd, `${name}: composed vs float64 reference`);
+    assertNmse(yf.f32(), ref, tol.fwd, `${name}: fused vs float64 reference`);
+    assertNmse(yc.f32(), ref, tol.fwd, `${name}: composed vs float64 reference`);
   }
   const R = randArray(yf.size, 777);
   const gf = gradsOf(fused, make(), R), gc = gradsOf(composed, make(), R);
-  gf.forEach((g, i) => assertClose(g, gc[i]!, tol.grad, `${name}: gradient of input ${i}`));
+  gf.forEach((g, i) => assertNmse(g, gc[i]!, tol.grad, `${name}: gradient of input ${i}`));
 }
 
 test('rmsnorm: fused = composed = reference (f32, and a bf16 weight with the official cast order)', () => {
@@ -58,7 +60,7 @@ test('rmsnorm: fused = composed = reference (f32, and a bf16 weight with the off
   agree('rmsnorm f32', (a, b) => rmsnorm(a!, b!, eps), (a, b) => rmsnormComposed(a!, b!, eps), mk, rmsnormRef(x, w, rows, C, eps));
   const wb = Tensor.from(w).astype('bf16');
   agree('rmsnorm bf16 weight', (a, b) => rmsnorm(a!, b!, eps), (a, b) => rmsnormComposed(a!, b!, eps),
-    () => [Tensor.from(x, [rows, C]), wb.astype('bf16')], rmsnormRef(x, wb.f32(), rows, C, eps), { fwd: BF16, grad: BF16 });
+    () => [Tensor.from(x, [rows, C]), wb.astype('bf16')], rmsnormRef(x, wb.f32(), rows, C, eps), BF16);
 });
 
 test('l2normRows: fused = composed = reference', () => {
@@ -122,21 +124,23 @@ test('packedSelfAttention: fused = composed with RoPE, with ALiBi and masks, and
     const v = permute(reshape(narrow(t, 2, 2 * C, C), [B, T, H, D]), [0, 2, 1, 3]);
     return reshape(permute(attention(part(0), part(1), v), [0, 2, 1, 3]), [B, T, C]);
   };
-  assertClose(packedSelfAttentionComposed(Tensor.from(x, [B, T, 3 * C]), H, o).f32(), viaViews(Tensor.from(x, [B, T, 3 * C])).f32(), FWD, 'packed composed vs views');
+  assertNmse(packedSelfAttentionComposed(Tensor.from(x, [B, T, 3 * C]), H, o).f32(), viaViews(Tensor.from(x, [B, T, 3 * C])).f32(), FWD, 'packed composed vs views');
 });
 
 test('crossEntropy: fused = composed = reference, with ignored targets and the max-z term; stats agree', () => {
   const rows = 6, V = 50;
   const x = randArray(rows * V, 30, 2);
   const t = Int32Array.from([3, -100, 49, 0, 7, -100]);
+  const SCALAR = f32Reduction(2 * (V + rows));
   for (const zw of [0, 2e-4, 0.5]) {
     const sf: CrossEntropyStats = { ce: 0, z: 0, tokens: 0 }, sc: CrossEntropyStats = { ce: 0, z: 0, tokens: 0 };
     const targets = Tensor.from(t, [2, 3], 'i32');
     agree(`crossEntropy zw=${zw}`, (a) => crossEntropy(a!, targets, { zLossWeight: zw }, sf), (a) => crossEntropyComposed(a!, targets, { zLossWeight: zw }, sc),
-      () => [Tensor.from(x, [2, 3, V])], [crossEntropyRef(x, t, rows, V, -100, zw)]);
+      () => [Tensor.from(x, [2, 3, V])], [crossEntropyRef(x, t, rows, V, -100, zw)], { fwd: SCALAR, grad: GRAD });
     assert.equal(sf.tokens, 4);
     assert.equal(sc.tokens, 4);
-    assertClose([sc.ce, sc.z], [sf.ce, sf.z], FWD, `crossEntropy zw=${zw} stats`);
+    assertNmse([sc.ce], [sf.ce], SCALAR, `crossEntropy zw=${zw} stats: ce`);
+    assertNmse([sc.z], [sf.z], SCALAR, `crossEntropy zw=${zw} stats: z`);
   }
   // every target ignored: NaN loss on both paths, and the z term alone carries gradient
   const all = Tensor.from(new Int32Array(rows).fill(-100), [rows], 'i32');
@@ -151,5 +155,5 @@ test('swiglu: fused = composed = reference (f32; bf16 within one bf16 rounding)'
   agree('swiglu', (a, b) => swiglu(a!, b!), (a, b) => swigluComposed(a!, b!), () => [Tensor.from(g, [3, 100]), Tensor.from(u, [3, 100])], ref);
   const gb = Tensor.from(g, [n]).astype('bf16'), ub = Tensor.from(u, [n]).astype('bf16');
   const refB = Float64Array.from(gb.f32(), (gi, i) => swigluRef(gi, ub.f32()[i]!));
-  agree('swiglu bf16', (a, b) => swiglu(a!, b!), (a, b) => swigluComposed(a!, b!), () => [gb.astype('bf16'), ub.astype('bf16')], refB, { fwd: BF16, grad: BF16 });
+  agree('swiglu bf16', (a, b) => swiglu(a!, b!), (a, b) => swigluComposed(a!, b!), () => [gb.astype('bf16'), ub.astype('bf16')], refB, BF16);
 });
