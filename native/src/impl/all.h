@@ -1,5 +1,8 @@
 // Every kernel source, in dependency order. Included once per arch.
 #include "common.h"
+#if defined(KERNEL_AMX)
+#include "amx_tile.h"
+#endif
 #include "gemm.h"
 #include "norm.h"
 #include "elementwise.h"
@@ -7,4 +10,8 @@
 #include "attention.h"
 #include "optim.h"
 #include "quant.h"
+#if defined(KERNEL_AMX)
+#include "gemm_amx.h"
+#include "quant_amx.h"
+#endif
 #include "table.h"
