@@ -18,6 +18,12 @@ namespace amxemu {
 #define KERNEL_ARCH_NAME "amxemu"
 #define KERNEL_AMX 1
 #define BAICHUAN2_AMX_EMULATE 1
-#include "impl/all.h"
+#include "impl/common.h"
+#include "impl/amx_tile.h"
+#include "impl/gemm.h"
+#include "impl/quant.h"
+#include "impl/gemm_amx.h"
+#include "impl/quant_amx.h"
+#include "impl/table_amx.h"
 }  // namespace amxemu
 }  // namespace bc

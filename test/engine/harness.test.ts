@@ -86,7 +86,8 @@ test('the dispatcher picks the build that matches the CPU features in /proc/cpui
   if (!line) { t.skip('/proc/cpuinfo has no flags line (not x86)'); return; }
   const flags = new Set(line.split(':')[1]!.trim().split(/\s+/));
   const want = expectedBuild(flags);
-  assert.equal(info.best, want, `CPU flags call for ${want}, the dispatcher picked ${info.best}`);
+  const amxState = want === 'amx' ? ` (XCR0 tile state ${info.features.osAmx}, tile-data permission from arch_prctl ${info.features.amxPerm})` : '';
+  assert.equal(info.best, want, `CPU flags call for ${want}, the dispatcher picked ${info.best}${amxState}`);
   if (!process.env.BAICHUAN2_KERNELS) assert.equal(info.arch, want);
   // the feature bits the addon read agree with the kernel's view
   const map: Record<string, string> = { avx2: 'avx2', fma: 'fma', f16c: 'f16c', avx512f: 'avx512f', avx512bw: 'avx512bw', avx512vl: 'avx512vl',

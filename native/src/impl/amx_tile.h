@@ -27,6 +27,7 @@
 //   the tests here.
 // The config (ldtilecfg) is per-thread state on hardware and here: every
 // OpenMP worker loads it before its first tile op and releases it after.
+// The emulated ops are out of line: one copy each (the build compiles faster; speed does not matter there).
 
 struct alignas(64) AmxTileConfig {
   uint8_t palette = 1, startRow = 0;
@@ -57,7 +58,7 @@ static inline void check(int t) {
   if (t < 0 || t > 7) fault("no such tile", t);
 }
 
-static inline void loadConfig(const AmxTileConfig* c) {
+[[gnu::noinline]] static void loadConfig(const AmxTileConfig* c) {
   if (c->palette != 1) fault("palette other than 1", -1);
   for (int t = 0; t < 8; t++) {
     if (c->rows[t] > 16 || c->colsb[t] > 64) fault("tile shape beyond 16 rows x 64 bytes", t);
@@ -68,25 +69,25 @@ static inline void loadConfig(const AmxTileConfig* c) {
   tiles.configured = true;
 }
 
-static inline void release() {
+[[gnu::noinline]] static void release() {
   std::memset(tiles.data, 0, sizeof(tiles.data));
   tiles.configured = false;
 }
 
-static inline void load(int t, const void* base, int64_t stride) {
+[[gnu::noinline]] static void load(int t, const void* base, int64_t stride) {
   check(t);
   std::memset(tiles.data[t], 0, sizeof(tiles.data[t]));
   for (int r = 0; r < tiles.rows[t]; r++)
     std::memcpy(tiles.data[t][r], static_cast<const uint8_t*>(base) + r * stride, tiles.colsb[t]);
 }
 
-static inline void store(int t, void* base, int64_t stride) {
+[[gnu::noinline]] static void store(int t, void* base, int64_t stride) {
   check(t);
   for (int r = 0; r < tiles.rows[t]; r++)
     std::memcpy(static_cast<uint8_t*>(base) + r * stride, tiles.data[t][r], tiles.colsb[t]);
 }
 
-static inline void zero(int t) {
+[[gnu::noinline]] static void zero(int t) {
   check(t);
   std::memset(tiles.data[t], 0, sizeof(tiles.data[t]));
 }
@@ -108,7 +109,7 @@ static inline float bf16In(const uint8_t* p) {
   return ftz(bf16ToFloat(h));
 }
 
-static inline void dpbf16ps(int c, int a, int b) {
+[[gnu::noinline]] static void dpbf16ps(int c, int a, int b) {
   checkDot(c, a, b);
   const int K = tiles.colsb[a] / 4, N = tiles.colsb[c] / 4;
   for (int m = 0; m < tiles.rows[c]; m++) {
@@ -129,7 +130,7 @@ static inline void dpbf16ps(int c, int a, int b) {
   }
 }
 
-static inline void dpbssd(int c, int a, int b) {
+[[gnu::noinline]] static void dpbssd(int c, int a, int b) {
   checkDot(c, a, b);
   const int K = tiles.colsb[a] / 4, N = tiles.colsb[c] / 4;
   for (int m = 0; m < tiles.rows[c]; m++)
