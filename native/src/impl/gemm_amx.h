@@ -29,26 +29,70 @@ static inline uint16_t bf16At(const GemmOperand& X, int64_t r, int64_t c) {
   return static_cast<const uint16_t*>(X.p)[r * X.rs + c * X.cs];
 }
 
-// A rows [i0, i0 + mc) x k [p0, p0 + kc) -> [mc / 16][kSteps][16][32] bf16, zero-padded.
+// Transposes a 16 x 16 matrix of 32-bit elements held in 16 zmm (row i in r[i]): two unpack rounds
+// within 128-bit lanes, then a 4 x 4 transpose of the lanes.
+static inline void transpose16x16(__m512i (&r)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {  // u[g + c]: column 4L + c of rows g .. g + 3, in lane L
+    u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512i x = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i y = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i x2 = _mm512_shuffle_i32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512i y2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    r[c] = _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(2, 0, 2, 0));
+    r[4 + c] = _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1));
+    r[8 + c] = _mm512_shuffle_i32x4(x2, y2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + c] = _mm512_shuffle_i32x4(x2, y2, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+static inline __mmask16 lowMask16(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+static inline __mmask32 lowMask32(int n) { return n >= 32 ? 0xffffffffu : n <= 0 ? 0 : static_cast<__mmask32>((1u << n) - 1); }
+
+// Two rows of 16 bf16 (k and k + 1) as 16 pairs: low half from `lo`, high half from `hi`.
+static inline __m512i pairUp(__m256i lo, __m256i hi) {
+  return _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+}
+
+// A rows [i0, i0 + mc) x k [p0, p0 + kc) -> [mc / 16][kSteps][16][32] bf16, zero-padded past M and kc.
 static void packAmxA(const GemmOperand& A, int64_t i0, int mc, int M, int64_t p0, int kc, uint16_t* dst) {
   const int steps = (kc + 31) / 32, panels = (mc + 15) / 16;
   const uint16_t* src = static_cast<const uint16_t*>(A.p);
-  for (int ip = 0; ip < panels; ip++)
+  for (int ip = 0; ip < panels; ip++) {
+    const int64_t ib = i0 + ip * 16;
+    const int rows = M - ib < 16 ? static_cast<int>(M - ib) : 16;
     for (int s = 0; s < steps; s++) {
       uint16_t* t = dst + (static_cast<int64_t>(ip) * steps + s) * 512;
       const int kk = kc - 32 * s < 32 ? kc - 32 * s : 32;
-      for (int r = 0; r < 16; r++) {
-        const int64_t i = i0 + ip * 16 + r;
-        uint16_t* row = t + r * 32;
-        if (i >= M) { std::memset(row, 0, 64); continue; }
-        if (A.cs == 1) {
-          std::memcpy(row, src + i * A.rs + p0 + 32 * s, static_cast<size_t>(kk) * 2);
-        } else {
-          for (int k = 0; k < kk; k++) row[k] = bf16At(A, i, p0 + 32 * s + k);
+      if (A.cs == 1) {  // row-major A: each tile row is 32 contiguous k
+        for (int r = 0; r < 16; r++)
+          _mm512_store_si512(t + r * 32, r < rows ? _mm512_maskz_loadu_epi16(lowMask32(kk), src + (ib + r) * A.rs + p0 + 32 * s) : _mm512_setzero_si512());
+      } else if (A.rs == 1) {  // transposed A (dY^T in a weight gradient): the 16 rows are contiguous per k
+        __m512i v[16];
+        const __mmask16 rm = lowMask16(rows);
+        for (int q = 0; q < 16; q++) {
+          const int k = 32 * s + 2 * q;
+          const __m256i lo = k < kc ? _mm256_maskz_loadu_epi16(rm, src + (p0 + k) * A.cs + ib) : _mm256_setzero_si256();
+          const __m256i hi = k + 1 < kc ? _mm256_maskz_loadu_epi16(rm, src + (p0 + k + 1) * A.cs + ib) : _mm256_setzero_si256();
+          v[q] = pairUp(lo, hi);  // lane r: the pair (k, k + 1) of row r
         }
-        for (int k = kk; k < 32; k++) row[k] = 0;
+        transpose16x16(v);  // v[r]: row r's 16 pairs
+        for (int r = 0; r < 16; r++) _mm512_store_si512(t + r * 32, v[r]);
+      } else {
+        for (int r = 0; r < 16; r++)
+          for (int k = 0; k < 32; k++) t[r * 32 + k] = r < rows && k < kk ? bf16At(A, ib + r, p0 + 32 * s + k) : 0;
       }
     }
+  }
 }
 
 // B k [p0, p0 + kc) x columns [j, j + 32) -> [kSteps][2 halves][16 pair rows][16 columns] pairs, zero-padded.
@@ -58,21 +102,34 @@ static void packAmxB(const GemmOperand& B, int64_t p0, int kc, int64_t j, int N,
   for (int s = 0; s < steps; s++)
     for (int h = 0; h < 2; h++) {
       uint32_t* t = dst + (static_cast<int64_t>(s) * 2 + h) * 256;
-      for (int n = 0; n < 16; n++) {
-        const int64_t col = j + 16 * h + n;
+      const int64_t c0 = j + 16 * h;
+      const int cols = N - c0 < 16 ? static_cast<int>(N - c0) : 16;
+      const int kk = kc - 32 * s < 32 ? kc - 32 * s : 32;
+      if (B.rs == 1) {  // a Linear's [N, K] weight: column n is 32 contiguous k = 16 pairs
+        __m512i v[16];
+        for (int n = 0; n < 16; n++)
+          v[n] = n < cols ? _mm512_maskz_loadu_epi16(lowMask32(kk), src + (c0 + n) * B.cs + p0 + 32 * s) : _mm512_setzero_si512();
+        transpose16x16(v);  // v[p]: pair p of the 16 columns
+        for (int p = 0; p < 16; p++) _mm512_store_si512(t + p * 16, v[p]);
+      } else if (B.cs == 1) {  // row-major [K, N]: rows k and k + 1 interleaved
+        const __mmask16 cm = lowMask16(cols);
         for (int p = 0; p < 16; p++) {
-          const int k0 = 32 * s + 2 * p;  // within the slice
-          uint32_t v = 0;
-          if (col < N && k0 < kc) {
-            if (B.rs == 1 && k0 + 1 < kc) {  // a Linear's [N, K] weight: the pair is one 32-bit read
-              std::memcpy(&v, src + col * B.cs + p0 + k0, 4);
-            } else {
-              v = bf16At(B, p0 + k0, col);
-              if (k0 + 1 < kc) v |= static_cast<uint32_t>(bf16At(B, p0 + k0 + 1, col)) << 16;
-            }
-          }
-          t[p * 16 + n] = v;
+          const int k = 32 * s + 2 * p;
+          const __m256i lo = k < kc ? _mm256_maskz_loadu_epi16(cm, src + (p0 + k) * B.rs + c0) : _mm256_setzero_si256();
+          const __m256i hi = k + 1 < kc ? _mm256_maskz_loadu_epi16(cm, src + (p0 + k + 1) * B.rs + c0) : _mm256_setzero_si256();
+          _mm512_store_si512(t + p * 16, pairUp(lo, hi));
         }
+      } else {
+        for (int p = 0; p < 16; p++)
+          for (int n = 0; n < 16; n++) {
+            const int k = 32 * s + 2 * p;
+            uint32_t v = 0;
+            if (n < cols && k < kc) {
+              v = bf16At(B, p0 + k, c0 + n);
+              if (k + 1 < kc) v |= static_cast<uint32_t>(bf16At(B, p0 + k + 1, c0 + n)) << 16;
+            }
+            t[p * 16 + n] = v;
+          }
       }
     }
 }
