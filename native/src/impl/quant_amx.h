@@ -9,7 +9,7 @@
 // tdpbssd (signed x signed: no +128 offset is needed): A tiles are 16 rows of
 // the block's 32 activation codes, read in place from the [Mpad, K] code matrix
 // (stride K); B tiles are 8 rows (k / 4) x 16 weight rows x 4 codes, repacked
-// per call into 32-row panels (4-bit nibbles unpacked to signed codes). The
+// per call into 32-row panels (4-bit nibbles unpacked to signed codes; a 16 x 8 dword transpose per block). The
 // int32 tile results are stored and scaled in f32 (AVX-512) before the next block.
 // Each output belongs to one thread: thread-count independent.
 
@@ -28,15 +28,17 @@ static void packAmxQ(const uint8_t* q, const uint16_t* scales, int64_t n0, int r
                      float* wscale) {
   const int blocks = K / 32, groups = K / G, perGroup = G / 32;
   const int64_t rowBytes = qRowBytes(K, bits);
-  std::memset(codes, 0, static_cast<size_t>(blocks) * 1024);
-  for (int r = 0; r < rows; r++) {
-    const uint8_t* wrow = q + (n0 + r) * rowBytes;
-    const int h = r / 16, n = r % 16;
+  for (int h = 0; h < 2; h++) {
+    const uint8_t* wrow[16];
+    for (int n = 0; n < 16; n++) wrow[n] = 16 * h + n < rows ? q + (n0 + 16 * h + n) * rowBytes : nullptr;
     for (int b = 0; b < blocks; b++) {
-      alignas(32) int8_t v[32];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(v), blockCodes(wrow, b, bits));
-      int8_t* dst = codes + static_cast<int64_t>(b) * 1024 + h * 512 + n * 4;
-      for (int kq = 0; kq < 8; kq++) std::memcpy(dst + kq * 64, v + kq * 4, 4);
+      // row n's 32 codes are 8 dwords (k / 4): a 16 x 8 dword transpose (zero-extended to 16 x 16) gives
+      // the tile rows, dword n of row kq = codes 4 kq .. 4 kq + 3 of weight row n
+      __m512i v[16];
+      for (int n = 0; n < 16; n++) v[n] = wrow[n] ? _mm512_zextsi256_si512(blockCodes(wrow[n], b, bits)) : _mm512_setzero_si512();
+      transpose16x16(v);
+      int8_t* dst = codes + static_cast<int64_t>(b) * 1024 + h * 512;
+      for (int kq = 0; kq < 8; kq++) _mm512_store_si512(dst + kq * 64, v[kq]);
     }
   }
   for (int b = 0; b < blocks; b++)
