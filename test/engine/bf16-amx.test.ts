@@ -6,6 +6,10 @@
 // - the AMX int8 prefill (amxemu here; amx where the CPU has it) equals the
 //   AVX512-VNNI prefill bit for bit: same per-block integer dots, same scales,
 //   same f32 accumulation order;
+// - the emulated tdpbf16ps, as the AMX GEMM drives it, equals bit for bit a model written here from
+//   the SDM pseudo-code (per instruction: per output, two f32 FMA chains over the 16 k-pairs, even and odd
+//   elements, zeroed per instruction, then C += even + odd; per 512-deep slice: C = alpha * acc (+ beta C)
+//   or C += alpha * acc);
 // - forcing: setBf16Gemm and BAICHUAN2_BF16_GEMM, with the reasons info reports.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { native, BF16_GEMM_VARIANTS, type Bf16GemmVariant, type KernelBuild } from '../../src/engine/native.js';
 import { KERNEL_CASES, nmse } from '../../bench/kernel-table.js';
+import { Rng } from '../../src/engine/rng.js';
 
 const info = native.info();
 
@@ -130,4 +135,43 @@ test('BAICHUAN2_BF16_GEMM forces the variant at load, and a bad value fails the 
     assert.deepEqual(dot, { variant: 'dot', why: 'forced by BAICHUAN2_BF16_GEMM=dot' });
   }
   assert.throws(() => run('fastest'), (e: Error & { stderr?: string }) => /BAICHUAN2_BF16_GEMM=fastest: unknown bf16 GEMM variant/.test(String(e.stderr)));
+});
+
+test('amxemu bf16 GEMM equals a bit-exact model of tdpbf16ps (SDM pseudo-code) over its slices and tiles', (t) => {
+  if (!info.supported.includes('amxemu')) { t.skip('the amxemu build needs AVX512-BF16 and VNNI'); return; }
+  const f = Math.fround;
+  const bf16 = (x: number) => { const u = new Uint32Array(new Float32Array([x]).buffer)[0]!; return u >>> 16; };  // truncation: any bf16 will do
+  const val = (h: number) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]!;
+  for (const [M, N, K, tB, beta] of [[19, 37, 1100, true, 0.5], [33, 20, 70, false, 0]] as const) {
+    const rng = new Rng(M * N + K);
+    const A = Uint16Array.from({ length: M * K }, () => bf16(rng.normal()));
+    const B = Uint16Array.from({ length: K * N }, () => bf16(rng.normal()));
+    const c0 = Float32Array.from({ length: M * N }, () => rng.normal());
+    const C = c0.slice();
+    withBuild('amxemu', () => native.gemm(false, tB, M, N, K, 1, A, K, 0, B, tB ? K : N, 0, beta, C, N, 0, 1));
+    const a = (i: number, k: number) => (k < K ? val(A[i * K + k]!) : 0);
+    const b = (k: number, j: number) => (k < K ? val(B[tB ? j * K + k : k * N + j]!) : 0);
+    const want = new Float32Array(M * N);
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let out = c0[i * N + j]!;
+        for (let pc = 0; pc < K; pc += 512) {
+          const kc = Math.min(512, K - pc);
+          let acc = 0;  // the C tile element, zeroed per slice
+          for (let s = 0; s < kc; s += 32) {  // one tdpbf16ps: 16 k-pairs
+            let even = 0, odd = 0;
+            for (let p = 0; p < 16; p++) {
+              const k = pc + s + 2 * p, inSlice = s + 2 * p < kc, inSlice1 = s + 2 * p + 1 < kc;
+              even = f(even + (inSlice ? a(i, k) * b(k, j) : 0));  // bf16 x bf16 is exact; one rounding per FMA
+              odd = f(odd + (inSlice1 ? a(i, k + 1) * b(k + 1, j) : 0));
+            }
+            acc = f(acc + f(even + odd));
+          }
+          const x = f(1 * acc);
+          out = pc === 0 ? (beta !== 0 ? f(beta * out + x) : x) : f(x + out);
+        }
+        want[i * N + j] = out;
+      }
+    assert.deepEqual(C, want, `${M}x${N}x${K} ${tB ? 'NT' : 'NN'}: amxemu differs from the SDM model`);
+  }
 });
