@@ -517,10 +517,11 @@ export const KERNEL_CASES: KernelCase[] = [
   gemmCase('f32', { ...base, M: 1560, N: 20, K: 260, tA: true, tB: false }),
   // AMX edges (gemm_amx.h, quant_amx.h; run here by the amxemu build): K over one 512-deep slice (C combined
   // across slices, with beta), M over one 256-row block and not a multiple of 32, N not a multiple of 32;
-  // quantised prefill with two 32-row activation steps and a partial 32-row weight panel
+  // quantised prefill with two 32-row activation steps and a partial 32-row weight panel, and one big enough
+  // (M N K >= 2^22) to run on several threads
   gemmCase('bf16', { ...base, M: 45, N: 50, K: 1100, tA: false, tB: true, beta: 0.5 }),
   gemmCase('bf16', { ...base, M: 300, N: 33, K: 530, tA: false, tB: false }),
-  qmatmulCase(8, 40, 45, 640, 128), qmatmulCase(4, 40, 45, 640, 32),
+  qmatmulCase(8, 40, 45, 640, 128), qmatmulCase(4, 40, 45, 640, 32), qmatmulCase(4, 64, 96, 1024, 64),  // the last on several threads
   ...[8, 4].flatMap((bits) => [
     quantizeCase(bits as 4 | 8, 32), quantizeCase(bits as 4 | 8, 128),
     qmatmulCase(bits as 4 | 8, 1, 37, 352, 32, { M: 1, N: 11008, K: 4096 }),

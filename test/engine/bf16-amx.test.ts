@@ -72,8 +72,8 @@ test('bf16 GEMM: every variant of every supported build against the float64 refe
 });
 
 test('bf16 GEMM: each variant gives the same bits on 1 and 2 threads', () => {
-  const picks = bf16Cases.filter((c) => /NT 37x|TN 533x|NT 45x50x1100/.test(c.name));
-  assert.equal(picks.length, 3);
+  const picks = bf16Cases.filter((c) => /NT 37x|TN 533x|NT 45x50x1100|NN 300x33x530/.test(c.name));
+  assert.equal(picks.length, 4);
   const threads = native.info().threads;
   try {
     for (const b of info.supported)
@@ -97,16 +97,25 @@ test('bf16 GEMM: each variant gives the same bits on 1 and 2 threads', () => {
   }
 });
 
-test('AMX int8 prefill equals the AVX512-VNNI prefill bit for bit (8- and 4-bit, group sizes 32 to 128)', (t) => {
+test('AMX int8 prefill equals the AVX512-VNNI prefill bit for bit on 1 and 2 threads (8- and 4-bit, group sizes 32 to 128)', (t) => {
   const amx = (['amx', 'amxemu'] as const).filter((b) => info.supported.includes(b));
   const vnni = (['avx512bf16', 'avx512vnni'] as const).find((b) => info.supported.includes(b));
   if (!amx.length || !vnni) { t.skip('needs an AVX512-VNNI CPU (the amxemu build and its reference both run there)'); return; }
   const cases = KERNEL_CASES.filter((c) => !c.perfOnly && /^qmatmul .* M=(\d+) /.test(c.name) && Number(/M=(\d+)/.exec(c.name)![1]) > 8);
   assert.ok(cases.length >= 6);
-  for (const c of cases) {
-    const inst = c.make('test');
-    const want: Float32Array = withBuild(vnni, () => inst.run()[0]!.slice());
-    for (const b of amx) assert.deepEqual(withBuild(b, () => inst.run()[0]!.slice()), want, `${c.name}: ${b} differs from ${vnni}`);
+  const threads = native.info().threads;
+  try {
+    for (const c of cases) {
+      const inst = c.make('test');
+      const want: Float32Array = withBuild(vnni, () => inst.run()[0]!.slice());
+      for (const b of amx)
+        for (const n of [1, 2]) {
+          native.setThreads(n);
+          assert.deepEqual(withBuild(b, () => inst.run()[0]!.slice()), want, `${c.name}: ${b} on ${n} threads differs from ${vnni}`);
+        }
+    }
+  } finally {
+    native.setThreads(threads);
   }
 });
 
