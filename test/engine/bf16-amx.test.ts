@@ -15,7 +15,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { native, BF16_GEMM_VARIANTS, type Bf16GemmVariant, type KernelBuild } from '../../src/engine/native.js';
+import { native, KERNEL_BUILDS, BF16_GEMM_VARIANTS, type Bf16GemmVariant, type KernelBuild } from '../../src/engine/native.js';
 import { KERNEL_CASES, nmse } from '../../bench/kernel-table.js';
 import { Rng } from '../../src/engine/rng.js';
 
@@ -183,4 +183,12 @@ test('amxemu bf16 GEMM equals a bit-exact model of tdpbf16ps (SDM pseudo-code) o
       }
     assert.deepEqual(C, want, `${M}x${N}x${K} ${tB ? 'NT' : 'NN'}: amxemu differs from the SDM model`);
   }
+});
+
+test('the addon lists the builds in KERNEL_BUILDS order; the test-only amxemu ranks last and is never the best', () => {
+  assert.deepEqual(info.builds, [...KERNEL_BUILDS]);
+  assert.equal(info.builds[info.builds.length - 1], 'amxemu');
+  assert.notEqual(info.best, 'amxemu');
+  if (info.supported.includes('amx')) assert.equal(info.best, 'amx');
+  assert.equal(info.features.amxPerm, info.supported.includes('amx'), 'amx is supported exactly when Linux granted tile data');
 });
