@@ -53,11 +53,13 @@ function runNumpy(shapes: { m: number; n: number; k: number }[]): { blas: string
   return { blas: `${j.blas}, OpenBLAS kernel ${j.core ?? 'unknown'} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)`, gflops: j.gemm.map((g) => g.gflops) };
 }
 
-export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; blas: string } {
+export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; blas: string; bf16: string } {
   const log = opts.log ?? (() => {});
   const shapes = gemmShapes(!!opts.quick);
   const rows: GemmRow[] = [];
   const build = kernelInfo().arch, before = beforeBuild(opts);
+  const bf = kernelInfo().bf16Gemm, bf16 = `${bf.variant} (${bf.why})`;  // which bf16 x bf16 GEMM runs, and why
+  log(`bf16 GEMM variant of ${build}: ${bf16}`);
   for (const s of shapes) {
     const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
     const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
@@ -85,7 +87,7 @@ export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; bla
     blas = np;
     log(np);
   }
-  return { rows, blas };
+  return { rows, blas, bf16 };
 }
 
 export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}): AttnRow[] {
@@ -111,10 +113,11 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}
   return rows;
 }
 
-export function engineReport(gemm: { rows: GemmRow[]; blas: string }, attn: AttnRow[]): string {
+export function engineReport(gemm: { rows: GemmRow[]; blas: string; bf16?: string }, attn: AttnRow[]): string {
   const m = machineInfo();
   const lines = [`### bench gemm — ${machineLine(m)}`, '', `numpy reference: ${gemm.blas}`, '',
     `GFLOP/s; kernels ${gemm.rows[0]?.build}${gemm.rows[0]?.before_build ? `, and ${gemm.rows[0].before_build} (the "before") timed in the same run` : ''}`, '',
+    ...(gemm.bf16 ? [`bf16 GEMM: ${gemm.bf16}`, ''] : []),
     '| shape | M×N×K | f32 | bf16 | bf16 ÷ f32 | numpy f32 | ours/numpy (f32) | before f32 | before bf16 |', '|---|---|---|---|---|---|---|---|---|'];
   for (let i = 0; i < gemm.rows.length; i += 2) {
     const f = gemm.rows[i]!, b = gemm.rows[i + 1]!;

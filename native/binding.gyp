@@ -1,6 +1,8 @@
 # The native kernels are built several times from the same sources: the
 # baseline x86-64 (SSE2), AVX2+FMA, AVX2+AVX-VNNI, AVX-512 (F/BW/VL/DQ),
-# AVX-512+VNNI and AVX-512+VNNI+BF16. The addon picks the best one at load
+# AVX-512+VNNI, AVX-512+VNNI+BF16 and AMX (tiles for bf16 and int8), plus
+# amxemu: the AMX kernels with the tiles emulated in C++, a test-only build the
+# dispatcher never picks (the harness runs it on CPUs without AMX). The addon picks the best one at load
 # time from the CPU's feature bits and the OS-enabled register state (XCR0),
 # so a build never executes an instruction the CPU lacks. Each arch build lives in its own C++ namespace so the linker
 # can never merge an AVX2 function into the baseline path.
@@ -50,8 +52,20 @@
       "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized", "-mavx512vnni", "-mavx512bf16"]
     },
     {
+      "target_name": "kernels_amx",
+      "type": "static_library",
+      "sources": ["src/arch_amx.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized", "-mavx512vnni", "-mavx512bf16", "-mamx-tile", "-mamx-bf16", "-mamx-int8"]
+    },
+    {
+      "target_name": "kernels_amxemu",
+      "type": "static_library",
+      "sources": ["src/arch_amxemu.cc"],
+      "cflags_cc": ["-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512cd", "-mprefer-vector-width=512", "-Wno-maybe-uninitialized", "-mavx512vnni", "-mavx512bf16"]
+    },
+    {
       "target_name": "baichuan2_native",
-      "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx2vnni", "kernels_avx512", "kernels_avx512vnni", "kernels_avx512bf16"],
+      "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx2vnni", "kernels_avx512", "kernels_avx512vnni", "kernels_avx512bf16", "kernels_amx", "kernels_amxemu"],
       "sources": ["src/addon.cc", "src/dispatch.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-fopenmp"],

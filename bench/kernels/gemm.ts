@@ -129,6 +129,10 @@ export const GEMM_CASES: KernelCase[] = [
   gemmCase('bf16', { ...base, M: 533, N: 45, K: 290, tA: true, tB: false }, { ...base, M: 12288, N: 4096, K: 512, tA: true, tB: false }),
   // four A blocks or more per build: a thread reuses its packed B slice across its blocks
   gemmCase('f32', { ...base, M: 1560, N: 20, K: 260, tA: true, tB: false }),
+  // AMX edges (gemm_amx.h; run here by the amxemu build): K over one 512-deep slice (C combined across
+  // slices, with beta), M over one 256-row block and not a multiple of 32, N not a multiple of 32
+  gemmCase('bf16', { ...base, M: 45, N: 50, K: 1100, tA: false, tB: true, beta: 0.5 }),
+  gemmCase('bf16', { ...base, M: 300, N: 33, K: 530, tA: false, tB: false }),
   // backward, every forward layout, f32 and bf16, and a Linear with bf16 weights; batched once
   ...(['f32', 'bf16'] as const).flatMap((d) => [[false, false], [false, true], [true, false], [true, true]].map(([tA, tB]) =>
     gemmBackwardCase(d, { M: 13, N: 11, K: 17, tA: tA!, tB: tB!, batch: 1 }))),

@@ -83,4 +83,8 @@ export const QUANT_CASES: KernelCase[] = ([8, 4] as const).flatMap((bits) => [
   qmatmulCase(bits, 8, 33, 384, 128),
   qmatmulCase(bits, 13, 37, 352, 32, { M: 128, N: 11008, K: 4096 }),
   qmatmulCase(bits, 20, 70, 384, 64),
+]).concat([
+  // AMX int8 prefill edges (quant_amx.h; run here by the amxemu build): two 32-row activation steps and a
+  // partial 32-row weight panel, and one big enough (M N K >= 2^22) to run on several threads
+  qmatmulCase(8, 40, 45, 640, 128), qmatmulCase(4, 40, 45, 640, 32), qmatmulCase(4, 64, 96, 1024, 64),
 ]);

@@ -19,6 +19,15 @@ namespace {
 using namespace bc;
 using namespace bc::args;
 
+// The bf16 x bf16 GEMM variants (KernelTable::bf16Gemm), by index; "auto" decides again.
+const char* const kBf16Variants[] = {"widen", "dot", "amx", "auto"};
+
+int bf16VariantIndex(const std::string& name) {
+  for (int i = 0; i < 4; i++)
+    if (name == kBf16Variants[i]) return i;
+  return -1;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -26,9 +35,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("best", dispatch::best()->name);
   o.Set("threads", omp_get_max_threads());
   Napi::Object caps = Napi::Object::New(env);
-  caps.Set("bf16Dot", (dispatch::active()->caps & bc::kCapBf16Dot) != 0);
+  const char* why = "";
+  const int variant = dispatch::active()->bf16Gemm(-1, &why);
+  caps.Set("bf16Dot", variant != 0);
   caps.Set("int8Gemm", (dispatch::active()->caps & bc::kCapInt8Gemm) != 0);
   o.Set("caps", caps);
+  Napi::Object bf = Napi::Object::New(env);
+  bf.Set("variant", kBf16Variants[variant]);
+  bf.Set("why", why);
+  o.Set("bf16Gemm", bf);
   Napi::Array builds = Napi::Array::New(env), supported = Napi::Array::New(env);
   uint32_t nb = 0, ns = 0;
   int count = 0;
@@ -45,7 +60,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
       {"avx", k.avx}, {"avx2", k.avx2}, {"fma", k.fma}, {"f16c", k.f16c}, {"avx512f", k.avx512f}, {"avx512bw", k.avx512bw},
       {"avx512vl", k.avx512vl}, {"avx512dq", k.avx512dq}, {"avx512cd", k.avx512cd}, {"avx512vnni", k.avx512vnni},
       {"avx512bf16", k.avx512bf16}, {"avx512fp16", k.avx512fp16}, {"avxvnni", k.avxvnni}, {"amxTile", k.amxTile},
-      {"amxBf16", k.amxBf16}, {"amxInt8", k.amxInt8}, {"osYmm", k.osYmm}, {"osZmm", k.osZmm}, {"osAmx", k.osAmx}};
+      {"amxBf16", k.amxBf16}, {"amxInt8", k.amxInt8}, {"osYmm", k.osYmm}, {"osZmm", k.osZmm}, {"osAmx", k.osAmx}, {"amxPerm", k.amxPerm}};
   for (const auto& kv : bits) f.Set(kv.first, kv.second);
   o.Set("features", f);
   return o;
@@ -62,6 +77,16 @@ Napi::Value SetArch(const Napi::CallbackInfo& info) {
   const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   const std::string err = dispatch::selectBuild(name);
   if (!err.empty()) fail(info.Env(), "setArch", err);
+  return info.Env().Undefined();
+}
+
+// setBf16Gemm(name): forces the bf16 GEMM variant of the active build (widen, dot, amx) or decides again (auto).
+Napi::Value SetBf16Gemm(const Napi::CallbackInfo& info) {
+  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const int v = bf16VariantIndex(name);
+  if (v < 0) fail(info.Env(), "setBf16Gemm", "unknown bf16 GEMM variant '" + name + "' (variants: widen, dot, amx, auto)");
+  if (dispatch::active()->bf16Gemm(v, nullptr) < 0)
+    fail(info.Env(), "setBf16Gemm", "kernel build '" + std::string(dispatch::active()->name) + "' has no bf16 GEMM variant '" + name + "'");
   return info.Env().Undefined();
 }
 
@@ -446,6 +471,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     const std::string err = dispatch::selectBuild(forced);
     if (!err.empty()) throw Napi::Error::New(env, "BAICHUAN2_KERNELS=" + std::string(forced) + ": " + err);
   }
+  // BAICHUAN2_BF16_GEMM forces the bf16 GEMM variant (each build falls back to auto when it lacks it; info says so).
+  const char* bf16 = std::getenv("BAICHUAN2_BF16_GEMM");
+  if (bf16 && *bf16 && bf16VariantIndex(bf16) < 0)
+    throw Napi::Error::New(env, "BAICHUAN2_BF16_GEMM=" + std::string(bf16) + ": unknown bf16 GEMM variant (variants: widen, dot, amx, auto)");
   exports.Set("quantize", Napi::Function::New(env, Quantize));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
   exports.Set("qmatmul", Napi::Function::New(env, QMatmul));
@@ -454,6 +483,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setArch", Napi::Function::New(env, SetArch));
+  exports.Set("setBf16Gemm", Napi::Function::New(env, SetBf16Gemm));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("rmsnormFwd", Napi::Function::New(env, RmsnormFwd));
   exports.Set("rmsnormBwd", Napi::Function::New(env, RmsnormBwd));

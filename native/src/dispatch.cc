@@ -2,6 +2,8 @@
 #include "dispatch.h"
 #include <cpuid.h>
 #include <cstdint>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace bc::dispatch {
 namespace {
@@ -50,7 +52,24 @@ Features detect() {
   return f;
 }
 
-const Features kFeatures = detect();
+// AMX tile data (XTILEDATA, XSAVE component 18) is off for a Linux process until
+// it asks (kernel 5.16+; Documentation/arch/x86/xstate.rst): without this, the
+// first tile instruction faults. The permission is process-wide; asked once.
+bool requestAmxPermission() {
+  constexpr long kReqXcompPerm = 0x1023, kGetXcompPerm = 0x1022, kXtileData = 18;
+  if (syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) != 0) return false;
+  unsigned long perm = 0;
+  if (syscall(SYS_arch_prctl, kGetXcompPerm, &perm) != 0) return false;
+  return (perm >> kXtileData) & 1;
+}
+
+Features detectAll() {
+  Features f = detect();
+  if (f.amxTile && f.amxBf16 && f.amxInt8 && f.osAmx) f.amxPerm = requestAmxPermission();
+  return f;
+}
+
+const Features kFeatures = detectAll();
 
 bool hasAvx2(const Features& f) { return f.avx && f.avx2 && f.fma && f.f16c && f.osYmm; }
 bool hasAvx512(const Features& f) {
@@ -58,7 +77,14 @@ bool hasAvx512(const Features& f) {
 }
 
 // Every build, best first.
+bool hasAmx(const Features& f) {
+  return hasAvx512(f) && f.avx512vnni && f.avx512bf16 && f.amxTile && f.amxBf16 && f.amxInt8 && f.osAmx && f.amxPerm;
+}
+
 const Build kBuilds[] = {
+    {&bc::amx::table, hasAmx,
+     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI, AVX512-BF16, AMX-TILE/BF16/INT8, OS zmm and tile state (XCR0 bits 17-18) and the "
+     "kernel's permission for tile data (arch_prctl ARCH_REQ_XCOMP_PERM)"},
     {&bc::avx512bf16::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni && f.avx512bf16; },
      "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI, AVX512-BF16 and OS zmm state"},
     {&bc::avx512vnni::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni; },
@@ -67,6 +93,9 @@ const Build kBuilds[] = {
     {&bc::avx2vnni::table, [](const Features& f) { return hasAvx2(f) && f.avxvnni; }, "AVX2, FMA, F16C, AVX-VNNI and OS ymm state"},
     {&bc::avx2::table, hasAvx2, "AVX2, FMA, F16C and OS ymm state"},
     {&bc::generic::table, [](const Features&) { return true; }, "x86-64"},
+    // test-only: the amx build's kernels on emulated tiles; ranked below generic, so never picked
+    {&bc::amxemu::table, [](const Features& f) { return hasAvx512(f) && f.avx512vnni && f.avx512bf16; },
+     "AVX-512 F/BW/VL/DQ/CD, AVX512-VNNI, AVX512-BF16 and OS zmm state (it emulates the AMX tiles)"},
 };
 
 const Build* findBuild(const std::string& name) {

@@ -13,6 +13,7 @@ struct Features {
   bool avx512vnni = false, avx512bf16 = false, avx512fp16 = false, avxvnni = false;
   bool amxTile = false, amxBf16 = false, amxInt8 = false;
   bool osYmm = false, osZmm = false, osAmx = false;  // XCR0 bits 1-2, 5-7, 17-18
+  bool amxPerm = false;  // Linux granted XTILEDATA (arch_prctl ARCH_REQ_XCOMP_PERM), asked only when CPUID and XCR0 have AMX
 };
 
 // One compiled build, with what the CPU and OS must provide for it.

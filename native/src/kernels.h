@@ -89,6 +89,10 @@ struct KernelTable {
   void (*qmatmul)(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y);
   // Reads n bytes on all threads (bandwidth benchmark); returns a checksum so the reads are not elided.
   double (*readBytes)(const void* p, int64_t n);
+  // Which bf16 x bf16 GEMM runs (0 widen to f32 + FMA, 1 vdpbf16ps, 2 AMX tiles; impl/bf16_variant.h):
+  // set < 0 queries, 0..2 forces, 3 decides again (calibration / AMX); returns the active one, -1 if
+  // this build lacks `set`; *why (if given) receives the reason, valid until the next call.
+  int (*bf16Gemm)(int set, const char** why);
 };
 
 namespace generic { extern const KernelTable table; }
@@ -97,5 +101,7 @@ namespace avx2vnni { extern const KernelTable table; }
 namespace avx512 { extern const KernelTable table; }
 namespace avx512vnni { extern const KernelTable table; }
 namespace avx512bf16 { extern const KernelTable table; }
+namespace amx { extern const KernelTable table; }
+namespace amxemu { extern const KernelTable table; }
 
 }  // namespace bc

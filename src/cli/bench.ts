@@ -10,7 +10,7 @@ import { benchSftShape, benchSftFolder, sftReport } from '../../bench/sft.js';
 import { backend } from '../engine/backend.js';
 import { benchData, benchDataOnce, dataReport } from '../../bench/data.js';
 import { runPerf, perfReport } from '../../bench/kernels/perf.js';
-import { kernelInfo } from '../engine/backend.js';
+import { kernelInfo, setKernels } from '../engine/backend.js';
 import type { KernelBuild } from '../engine/native.js';
 import { machineInfo, machineLine } from '../../bench/machine.js';
 import { benchServe, serveReport } from '../../bench/serve.js';
@@ -31,6 +31,16 @@ function reportCommand(bench: Command, name: string): Command {
     .option('--json', 'print one JSON object as the last line');
 }
 
+/** Which bf16 x bf16 GEMM each build runs, and why (for the report). */
+function bf16GemmByBuild(builds: string[]): string {
+  const active = kernelInfo().arch;
+  try {
+    return 'bf16 GEMM per build: ' + builds.map((b) => { setKernels(b as KernelBuild); const v = kernelInfo().bf16Gemm; return `${b} ${v.variant} (${v.why})`; }).join('; ');
+  } finally {
+    setKernels(active);
+  }
+}
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (results can be appended to BENCHMARKS.md)');
   reportCommand(bench, 'gemm')
@@ -43,22 +53,25 @@ export function registerBench(program: Command): void {
       const gemm = benchGemm({ quick: o.quick, log });
       const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
       const attn = benchAttention(best, { quick: o.quick, log });
-      publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas });
+      publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas, bf16_gemm: gemm.bf16 });
     });
   reportCommand(bench, 'kernels')
     .description('every kernel of the harness table (bench/kernels/, test/engine/harness.test.ts) timed at model sizes on each kernel build this CPU supports')
-    .option('--builds <list>', 'comma-separated builds (default: every supported one)')
+    .option('--builds <list>', 'comma-separated builds (default: every supported one but the test-only amxemu)')
     .option('--filter <regex>', 'only cases whose name matches')
     .option('--threads <n>', 'kernel threads (default: all cores)')
     .action((o: { builds?: string; filter?: string; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const supported = kernelInfo().supported as string[];
-      const builds = o.builds ? o.builds.split(',').map((b) => b.trim()) : supported;
+      // amxemu (emulated AMX tiles) is a correctness build, far too slow to time at model sizes: only on request
+      const builds = o.builds ? o.builds.split(',').map((b) => b.trim()) : supported.filter((b) => b !== 'amxemu');
       for (const b of builds) if (!supported.includes(b)) throw new UsageError(`--builds: '${b}' is not a build this CPU supports (${supported.join(', ')})`);
       let filter: RegExp | null = null;
       try { filter = o.filter ? new RegExp(o.filter) : null; } catch { throw new UsageError(`--filter: '${o.filter}' is not a regular expression`); }
+      const bf16 = bf16GemmByBuild(builds);
+      console.error(bf16);
       const rows = runPerf(builds, filter, (s) => console.error(s));
-      publish(perfReport(rows, `### bench kernels — ${machineLine(machineInfo())}`), o, rows);
+      publish(perfReport(rows, `### bench kernels — ${machineLine(machineInfo())}\n\n${bf16}`), o, rows);
     });
   reportCommand(bench, 'decode')
     .description('prefill and decode tokens/s, peak RSS and load time of a model folder (batch 1, greedy)')

@@ -28,7 +28,7 @@ export function registerInfo(program: Command): void {
         dtype: cfg.torchDtype, parameters: params, weightFormat: w.format, weightFiles: w.files.map((f) => path.basename(f)), weightBytes: bytes,
         tensors: w.tensors, tensorBytesByDtype: w.bytesByDtype,
         tokenizer: fs.existsSync(path.join(dir, 'tokenizer.model')),
-        kernels: { active: kernelInfo().arch, supported: kernelInfo().supported, caps: kernelInfo().caps, threads: kernelInfo().threads },
+        kernels: { active: kernelInfo().arch, supported: kernelInfo().supported, caps: kernelInfo().caps, bf16Gemm: kernelInfo().bf16Gemm, threads: kernelInfo().threads },
       };
       if (o.json) { console.log(JSON.stringify(info)); return; }
       console.log(`${info.folder}

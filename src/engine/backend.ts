@@ -14,7 +14,7 @@
 // contract: the fallback, built from primitives, is the specification).
 // The CPU backend is the reference; its element-wise, reduction and indexing
 // kernels are TypeScript (cpu-kernels.ts), the rest native C++.
-import { native, KERNEL_BUILDS, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
+import { native, KERNEL_BUILDS, type Bf16GemmVariant, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
 import { allocStorage, type DType, type Storage } from './dtype.js';
 import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
 
@@ -181,9 +181,18 @@ export function setKernels(name: KernelBuild): void {
   native.setArch(name);
 }
 
-/** One line for reports: the active build, its capabilities and the threads. */
+/**
+ * Force the active build's bf16 x bf16 GEMM variant ('widen' to f32 + FMA, 'dot' =
+ * vdpbf16ps, 'amx' = tiles) or 'auto' to decide again (calibration / AMX); the
+ * environment variable BAICHUAN2_BF16_GEMM does the same at load time.
+ */
+export function setBf16Gemm(variant: Bf16GemmVariant | 'auto'): void {
+  native.setBf16Gemm(variant);
+}
+
+/** One line for reports: the active build, its capabilities, the bf16 GEMM variant and the threads. */
 export function kernelLine(): string {
   const i = native.info();
-  const caps = [i.caps.bf16Dot ? 'bf16 dot products' : '', i.caps.int8Gemm ? 'int8 prefill' : ''].filter(Boolean).join(', ');
+  const caps = [i.caps.int8Gemm ? 'int8 prefill' : '', `bf16 GEMM ${i.bf16Gemm.variant}: ${i.bf16Gemm.why}`].filter(Boolean).join('; ');
   return `kernels ${i.arch}${caps ? ` (${caps})` : ''}${i.arch !== i.best ? ` [forced; best here ${i.best}]` : ''}, ${i.threads} threads`;
 }

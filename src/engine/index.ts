@@ -4,8 +4,8 @@ export { type DType, type Storage, bf16ToF32, f32ToBf16, roundBf16, f16ToF32, f3
 export { Rng } from './rng.js';
 export { backward, noGrad, isGradEnabled } from './autograd.js';
 export { Module } from './module.js';
-export { backend, setBackend, setThreads, cpuBackend, kernelInfo, setKernels, kernelLine, FUSED_OPS, type Backend, type Device, type FusedOp, type BinaryOp, type UnaryOp } from './backend.js';
-export { KERNEL_BUILDS, type KernelBuild, type NativeInfo } from './native.js';
+export { backend, setBackend, setThreads, cpuBackend, kernelInfo, setKernels, setBf16Gemm, kernelLine, FUSED_OPS, type Backend, type Device, type FusedOp, type BinaryOp, type UnaryOp } from './backend.js';
+export { KERNEL_BUILDS, BF16_GEMM_VARIANTS, type KernelBuild, type Bf16GemmVariant, type NativeInfo } from './native.js';
 export { reshape, permute, transpose, narrow, expand, unsqueeze, contiguous, cast } from './ops/shape.js';
 export { add, sub, mul, div, maximum, affine, scale, exp, log, sqrt, rsqrt, silu, swiglu, swigluComposed } from './ops/elementwise.js';
 export { sum, mean, max } from './ops/reduce.js';

@@ -5,9 +5,17 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 
-/** The kernel builds, best first (native/binding.gyp); one is active. */
-export const KERNEL_BUILDS = ['avx512bf16', 'avx512vnni', 'avx512', 'avx2vnni', 'avx2', 'generic'] as const;
+/**
+ * The kernel builds, best first (native/binding.gyp); one is active. `amxemu` is
+ * test-only: the amx build's kernels on emulated tiles, ranked last so the
+ * dispatcher never picks it (the harness runs it where the CPU lacks AMX).
+ */
+export const KERNEL_BUILDS = ['amx', 'avx512bf16', 'avx512vnni', 'avx512', 'avx2vnni', 'avx2', 'generic', 'amxemu'] as const;
 export type KernelBuild = typeof KERNEL_BUILDS[number];
+
+/** The bf16 x bf16 GEMM variants; 'auto' (setBf16Gemm only) decides again. */
+export const BF16_GEMM_VARIANTS = ['widen', 'dot', 'amx'] as const;
+export type Bf16GemmVariant = typeof BF16_GEMM_VARIANTS[number];
 
 export interface NativeInfo {
   /** The active build. */
@@ -17,12 +25,18 @@ export interface NativeInfo {
   threads: number;
   /** What the active build computes differently: bf16 GEMM with bf16 products; int8 prefill for quantised weights. */
   caps: { bf16Dot: boolean; int8Gemm: boolean };
+  /**
+   * The bf16 x bf16 GEMM the active build runs and why: widen (to f32, FMAs), dot
+   * (vdpbf16ps, chosen by a ~1 ms calibration on AVX512-BF16 builds) or amx (tiles).
+   * BAICHUAN2_BF16_GEMM=auto|widen|dot|amx or setBf16Gemm forces one.
+   */
+  bf16Gemm: { variant: Bf16GemmVariant; why: string };
   builds: KernelBuild[];
   /** Builds this CPU and OS can run, best first. */
   supported: KernelBuild[];
-  /** CPUID feature bits, and the OS-enabled register state from XCR0 (osYmm, osZmm, osAmx). */
+  /** CPUID feature bits, the OS-enabled register state from XCR0 (osYmm, osZmm, osAmx), and amxPerm: Linux granted tile data (arch_prctl). */
   features: Record<'avx' | 'avx2' | 'fma' | 'f16c' | 'avx512f' | 'avx512bw' | 'avx512vl' | 'avx512dq' | 'avx512cd' | 'avx512vnni' |
-    'avx512bf16' | 'avx512fp16' | 'avxvnni' | 'amxTile' | 'amxBf16' | 'amxInt8' | 'osYmm' | 'osZmm' | 'osAmx', boolean>;
+    'avx512bf16' | 'avx512fp16' | 'avxvnni' | 'amxTile' | 'amxBf16' | 'amxInt8' | 'osYmm' | 'osZmm' | 'osAmx' | 'amxPerm', boolean>;
 }
 
 /** Options of the attention kernels; strides are [batch, head, time] in elements (last dim contiguous). */
@@ -42,6 +56,8 @@ export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): void;
   setArch(name: string): void;
+  /** Forces the active build's bf16 GEMM variant, or 'auto' to decide again; throws if the build lacks it. */
+  setBf16Gemm(variant: Bf16GemmVariant | 'auto'): void;
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: F32 | U16, lda: number, strideA: number, B: F32 | U16, ldb: number, strideB: number,
     beta: number, C: F32, ldc: number, strideC: number, batch: number): void;

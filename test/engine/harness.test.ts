@@ -69,7 +69,7 @@ for (const b of KERNEL_BUILDS) {
 
 test('every entry point of the addon has a row, and every row takes its bounds from bounds.ts', () => {
   const covered = new Set(KERNEL_CASES.flatMap((c) => c.kernels));
-  const entry = Object.keys(native).filter((k) => !['info', 'setThreads', 'setArch', 'readBytes'].includes(k));
+  const entry = Object.keys(native).filter((k) => !['info', 'setThreads', 'setArch', 'setBf16Gemm', 'readBytes'].includes(k));
   assert.deepEqual(entry.filter((k) => !covered.has(k)), []);
   const allowed = new Set<number>([...Object.values(BOUNDS), bf16Bound(1), bf16Bound(2), bf16Bound(3), Infinity]);
   for (const c of KERNEL_CASES) {
@@ -104,6 +104,8 @@ function expectedBuild(flags: Set<string>): KernelBuild {
   const has = (...f: string[]) => f.every((x) => flags.has(x));
   const avx2 = has('avx', 'avx2', 'fma', 'f16c');
   const avx512 = avx2 && has('avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd');
+  // amx also needs the kernel's permission for tile data (arch_prctl), which Linux grants wherever it lists amx_tile
+  if (avx512 && has('avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8')) return 'amx';
   if (avx512 && has('avx512_vnni', 'avx512_bf16')) return 'avx512bf16';
   if (avx512 && has('avx512_vnni')) return 'avx512vnni';
   if (avx512) return 'avx512';
@@ -118,7 +120,8 @@ test('the dispatcher picks the build that matches the CPU features in /proc/cpui
   if (!line) { t.skip('/proc/cpuinfo has no flags line (not x86)'); return; }
   const flags = new Set(line.split(':')[1]!.trim().split(/\s+/));
   const want = expectedBuild(flags);
-  assert.equal(info.best, want, `CPU flags call for ${want}, the dispatcher picked ${info.best}`);
+  const amxState = want === 'amx' ? ` (XCR0 tile state ${info.features.osAmx}, tile-data permission from arch_prctl ${info.features.amxPerm})` : '';
+  assert.equal(info.best, want, `CPU flags call for ${want}, the dispatcher picked ${info.best}${amxState}`);
   if (!process.env.BAICHUAN2_KERNELS) assert.equal(info.arch, want);
   // the feature bits the addon read agree with the kernel's view
   const map: Record<string, string> = { avx2: 'avx2', fma: 'fma', f16c: 'f16c', avx512f: 'avx512f', avx512bw: 'avx512bw', avx512vl: 'avx512vl',

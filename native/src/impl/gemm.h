@@ -292,8 +292,8 @@ struct F32Path {
   }
 };
 
-#if defined(__AVX512BF16__) && defined(BAICHUAN2_BF16_DOT)
-// Opt-in (build with CXXFLAGS=-DBAICHUAN2_BF16_DOT): on Sapphire Rapids
+#if defined(__AVX512BF16__)
+// Chosen at run time by calibration (bf16_variant.h): on Sapphire Rapids
 // vdpbf16ps zmm retires one per two cycles (32 bf16 pairs = 64 FLOPs per 2
 // cycles) against two f32 FMAs per cycle (64 FLOPs per cycle), so widening
 // bf16 to f32 while packing and running the f32 micro-kernel is about twice
@@ -491,6 +491,11 @@ static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N
   }
 }
 
+#include "bf16_variant.h"
+#if defined(KERNEL_AMX)
+static void gemmAmxBf16(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta, float* C, int64_t ldc);  // gemm_amx.h
+#endif
+
 static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
                     float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
@@ -499,8 +504,11 @@ static void gemmOne(const GemmOperand& A, const GemmOperand& B, int M, int N, in
       for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-#if defined(__AVX512BF16__) && defined(BAICHUAN2_BF16_DOT)
-  if (A.type == kBF16 && B.type == kBF16) { gemmBlocked<Bf16Path>(A, B, M, N, K, alpha, beta, C, ldc); return; }
+#if defined(KERNEL_AMX)
+  if (A.type == kBF16 && B.type == kBF16 && bf16Variant() == kBf16Amx) { gemmAmxBf16(A, B, M, N, K, alpha, beta, C, ldc); return; }
+#endif
+#if defined(__AVX512BF16__)
+  if (A.type == kBF16 && B.type == kBF16 && bf16Variant() == kBf16Dot) { gemmBlocked<Bf16Path>(A, B, M, N, K, alpha, beta, C, ldc); return; }
 #endif
   gemmBlocked<F32Path>(A, B, M, N, K, alpha, beta, C, ldc);
 }
