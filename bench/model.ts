@@ -20,7 +20,7 @@ import { benchLlamaCpp, type PeerResult } from './llama-cpp.js';
 
 export interface DecodeBench {
   model: string; params: number; dtype: string; prompt_tokens: number; new_tokens: number;
-  /** the kernel build this row ran on */
+  /** the kernel build this row ran on; "<build> (composed layers)" for a row with the fused decode layer off */
   build: string;
   load_s: number; prefill_tokens_per_s: number; decode_tokens_per_s: number; peak_rss_bytes: number;
   /** Weight bytes one decode step reads (all matrices; one embedding row). */
@@ -67,7 +67,7 @@ export function decodeBytesPerToken(model: BaichuanForCausalLM): number {
  * Prefill and decode on the active kernel build and then on each of `before`
  * (e.g. avx2), the model loaded once: before/after in the same run.
  */
-export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = [], o: { peer?: boolean; bandwidthBytes?: number } = {}): DecodeBench[] {
+export function benchDecode(dir: string, promptTokens: number, newTokens: number, log: (s: string) => void = () => {}, before: KernelBuild[] = [], o: { peer?: boolean; bandwidthBytes?: number; composed?: boolean } = {}): DecodeBench[] {
   const bw = measureBandwidth(o.bandwidthBytes);  // before loading, so the buffer is freed before the model's pages compete for memory
   log(`read bandwidth ${bw.toFixed(1)} GB/s`);
   const threads = native.info().threads;
@@ -88,8 +88,12 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
   const active = kernelInfo().arch;
   const rows: DecodeBench[] = [];
   try {
-    for (const build of [active, ...before.filter((b) => b !== active)]) {
-      setKernels(build);
+    // o.composed: the active build once more with the fused decode layer off (its before, same run)
+    const runs: [KernelBuild, boolean][] = [[active, true], ...(o.composed ? [[active, false] as [KernelBuild, boolean]] : []), ...before.filter((b) => b !== active).map((b): [KernelBuild, boolean] => [b, true])];
+    for (const [kernels, fused] of runs) {
+      setKernels(kernels);
+      model.fusedDecode = fused;
+      const build = fused ? kernels : `${kernels} (composed layers)`;
       const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
       const c0 = process.cpuUsage();
       s.step();
@@ -109,6 +113,7 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
     }
   } finally {
     setKernels(active);
+    model.fusedDecode = true;
   }
   return rows;
 }

@@ -458,6 +458,53 @@ Napi::Value QMatmul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// decodeLayer(h, norm1, norm2, wpackQ, wpackS, oprojQ, oprojS, gateQ, gateS, upQ, upS, downQ, downS,
+//             cos|null, sin|null, slopes|null, kCache, vCache, C, H, F, Tk, capacity, G, bits, eps, bf16)
+// One decoder layer of a batch-1 decode step (impl/decode.h); h [C] is updated in place and the
+// token's k, v are written at row Tk - 1 of each head of the [H, capacity, D] caches.
+Napi::Value DecodeLayer(const Napi::CallbackInfo& info) {
+  const std::string op = "decodeLayer";
+  Napi::Env env = info.Env();
+  const int C = dimArg(info, 18, op, "C"), H = dimArg(info, 19, op, "H"), F = dimArg(info, 20, op, "F");
+  const int Tk = dimArg(info, 21, op, "Tk"), capacity = dimArg(info, 22, op, "capacity");
+  const int G = dimArg(info, 23, op, "G"), bits = dimArg(info, 24, op, "bits");
+  if (C < 1 || H < 1 || F < 1 || C % H != 0) fail(env, op, "C = " + std::to_string(C) + " must be a positive multiple of H = " + std::to_string(H) + ", F positive");
+  const int D = C / H;
+  if (D % 2 != 0) fail(env, op, "head dim D = " + std::to_string(D) + " must be even");
+  if (Tk < 1 || Tk > capacity) fail(env, op, "Tk = " + std::to_string(Tk) + " must be in 1..capacity (" + std::to_string(capacity) + ")");
+  quantDims(info, op, C, G, bits);
+  quantDims(info, op, F, G, bits);
+  bc::DecodeLayerArgs a{};
+  a.C = C; a.H = H; a.D = D; a.F = F; a.Tk = Tk;
+  a.eps = floatArg(info, 25, op, "eps");
+  a.bf16 = info[26].ToBoolean() ? 1 : 0;
+  a.h = f32Arg(info, 0, op, "h", C);
+  a.norm1 = f32Arg(info, 1, op, "norm1", C);
+  a.norm2 = f32Arg(info, 2, op, "norm2", C);
+  auto lin = [&](size_t i, const char* qn, const char* sn, int N, int K) {
+    bc::QLinear w{};
+    w.q = u8Arg(info, i, op, qn, mulSat(N, bits == 8 ? K : K / 2));
+    w.scales = u16Arg(info, i + 1, op, sn, mulSat(N, K / G));
+    w.N = N; w.K = K; w.G = G; w.bits = bits;
+    return w;
+  };
+  a.wpack = lin(3, "W_pack.q", "W_pack.scales", 3 * C, C);
+  a.oproj = lin(5, "o_proj.q", "o_proj.scales", C, C);
+  a.gate = lin(7, "gate_proj.q", "gate_proj.scales", F, C);
+  a.up = lin(9, "up_proj.q", "up_proj.scales", F, C);
+  a.down = lin(11, "down_proj.q", "down_proj.scales", C, F);
+  if (isNullish(info, 13) != isNullish(info, 14)) fail(env, op, "give both cos and sin, or neither");
+  a.cos = isNullish(info, 13) ? nullptr : f32Arg(info, 13, op, "cos", D);
+  a.sin = isNullish(info, 14) ? nullptr : f32Arg(info, 14, op, "sin", D);
+  a.slopes = isNullish(info, 15) ? nullptr : f32Arg(info, 15, op, "slopes", H);
+  const int64_t cacheLen = mulSat(mulSat(H, capacity), D);
+  a.kCache = f32Arg(info, 16, op, "kCache", cacheLen);
+  a.vCache = f32Arg(info, 17, op, "vCache", cacheLen);
+  a.headStride = static_cast<int64_t>(capacity) * D;
+  dispatch::active()->decodeLayer(&a);
+  return env.Undefined();
+}
+
 Napi::Value ReadBytes(const Napi::CallbackInfo& info) {
   ArrayView v = arrayArg(info, 0, "readBytes", "buffer");
   Napi::TypedArray t = info[0].As<Napi::TypedArray>();
@@ -479,6 +526,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dequantize", Napi::Function::New(env, Dequantize));
   exports.Set("qmatmul", Napi::Function::New(env, QMatmul));
   exports.Set("readBytes", Napi::Function::New(env, ReadBytes));
+  exports.Set("decodeLayer", Napi::Function::New(env, DecodeLayer));
   exports.Set("randomFill", Napi::Function::New(env, RandomFill));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

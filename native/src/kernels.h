@@ -30,6 +30,33 @@ struct AttnArgs {
   const int32_t* queryMask;
 };
 
+// A quantised Linear of a decode layer: W [N, K] codes and f16 scales (impl/quant.h layout).
+struct QLinear {
+  const uint8_t* q;
+  const uint16_t* scales;
+  int N, K, G, bits;
+};
+
+// One decoder layer of a batch-1, one-token decode step (impl/decode.h): the
+// arithmetic of the composed layer (src/model/layers.ts) op for op, including
+// where that path rounds activations to bf16.
+struct DecodeLayerArgs {
+  int C, H, D, F;           // hidden, heads, head dim, ffn
+  int Tk;                   // keys after this token: the token is written at cache row Tk - 1
+  int bf16;                 // 1: the norm weights are bf16, so normed values and the products fed by them round to bf16
+  float eps;
+  const float* norm1;       // [C] input_layernorm weight (values)
+  const float* norm2;       // [C] post_attention_layernorm weight
+  QLinear wpack, oproj, gate, up, down;
+  const float* cos;         // [D] RoPE table row of this position, or nullptr (ALiBi)
+  const float* sin;
+  const float* slopes;      // [H] ALiBi slopes, or nullptr
+  float* kCache;            // [H][capacity][D] (one batch row)
+  float* vCache;
+  int64_t headStride;       // capacity * D
+  float* h;                 // [C] the residual stream, updated in place
+};
+
 // What a build does differently from the baseline (the harness picks its reference by these).
 enum Caps : int {
   kCapBf16Dot = 1,    // bf16 x bf16 GEMM multiplies in bf16 (vdpbf16ps), not widened to f32
@@ -93,6 +120,8 @@ struct KernelTable {
   // set < 0 queries, 0..2 forces, 3 decides again (calibration / AMX); returns the active one, -1 if
   // this build lacks `set`; *why (if given) receives the reason, valid until the next call.
   int (*bf16Gemm)(int set, const char** why);
+  // One decoder layer of a batch-1 decode step with quantised Linears (see DecodeLayerArgs).
+  void (*decodeLayer)(const DecodeLayerArgs* a);
 };
 
 namespace generic { extern const KernelTable table; }

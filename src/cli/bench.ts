@@ -81,13 +81,14 @@ export function registerBench(program: Command): void {
     .option('--threads <n>', 'kernel threads (default: all cores)')
     .option('--before <list>', 'kernel builds to time after the active one, same model and run (e.g. avx2; "none" for none)', 'avx2')
     .option('--peer <engine>', 'also time llama.cpp (node-llama-cpp, installed into ~/.cache/baichuan2-ts) on the same weights: llama.cpp or none', 'llama.cpp')
-    .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; before: string; peer: string; append?: string; json?: boolean }) => {
+    .option('--composed', 'also time the active build with the fused decode layer off (the composed layers), same run')
+    .action((o: { model: string; promptTokens: string; newTokens: string; threads?: string; before: string; peer: string; composed?: boolean; append?: string; json?: boolean }) => {
       if (o.peer !== 'llama.cpp' && o.peer !== 'none') throw new UsageError(`--peer must be llama.cpp or none, got '${o.peer}'`);
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const supported = kernelInfo().supported as string[];
       const before = o.before === 'none' ? [] : o.before.split(',').map((b) => b.trim()).filter((b) => b !== kernelInfo().arch);
       for (const b of before) if (!supported.includes(b)) throw new UsageError(`--before: '${b}' is not a build this CPU supports (${supported.join(', ')})`);
-      const rows = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s), before as KernelBuild[], { peer: o.peer === 'llama.cpp' });
+      const rows = benchDecode(requireDir(o.model, '--model'), parseIntFlag(o.promptTokens, '--prompt-tokens', 1), parseIntFlag(o.newTokens, '--new-tokens', 1), (s) => console.error(s), before as KernelBuild[], { peer: o.peer === 'llama.cpp', composed: o.composed });
       publish(decodeReport(rows), o, rows);
     });
   reportCommand(bench, 'data')

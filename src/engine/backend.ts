@@ -24,7 +24,7 @@ export type { BinaryOp, UnaryOp } from './cpu-kernels.js';
 export type Device = 'cpu';
 
 /** The fused ops: each has a composed fallback in its op file, used when supportsOp(op) is false. */
-export const FUSED_OPS = ['rmsnorm', 'l2norm', 'rope', 'attention', 'crossEntropy', 'swiglu'] as const;
+export const FUSED_OPS = ['rmsnorm', 'l2norm', 'rope', 'attention', 'crossEntropy', 'swiglu', 'decodeLayer'] as const;
 export type FusedOp = typeof FUSED_OPS[number];
 
 type F32 = Float32Array;
@@ -106,6 +106,19 @@ export interface Backend {
   xentBwd(logits: F32, targets: Int32Array, lse: F32, argmax: Int32Array, gCe: F32, gZ: F32 | null, dlogits: F32, rows: number, cols: number, ignore: number): void;
   attnFwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32): void;
   attnBwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32, dO: F32, dq: F32, dk: F32, dv: F32): void;
+  /** One decoder layer of a batch-1 decode step, quantised Linears (engine/quant.ts qdecodeLayer has the contract). */
+  decodeLayer(a: DecodeLayerKernelArgs): void;
+}
+
+/** A quantised Linear as the decode-layer kernel takes it. */
+export interface QLinearArgs { q: Uint8Array; scales: Uint16Array }
+
+export interface DecodeLayerKernelArgs {
+  h: F32; norm1: F32; norm2: F32;
+  wpack: QLinearArgs; oproj: QLinearArgs; gate: QLinearArgs; up: QLinearArgs; down: QLinearArgs;
+  cos: F32 | null; sin: F32 | null; slopes: F32 | null;
+  kCache: F32; vCache: F32;
+  C: number; H: number; F: number; Tk: number; capacity: number; G: number; bits: number; eps: number; bf16: boolean;
 }
 
 export const cpuBackend: Backend = {
@@ -149,6 +162,8 @@ export const cpuBackend: Backend = {
   quantize: (w, N, K, G, bits, q, scales) => native.quantize(w, N, K, G, bits, q, scales),
   dequantize: (q, scales, N, K, G, bits, out) => native.dequantize(q, scales, N, K, G, bits, out),
   qmatmul: (x, M, K, q, scales, N, G, bits, y) => native.qmatmul(x, M, K, q, scales, N, G, bits, y),
+  decodeLayer: (a) => native.decodeLayer(a.h, a.norm1, a.norm2, a.wpack.q, a.wpack.scales, a.oproj.q, a.oproj.scales, a.gate.q, a.gate.scales,
+    a.up.q, a.up.scales, a.down.q, a.down.scales, a.cos, a.sin, a.slopes, a.kCache, a.vCache, a.C, a.H, a.F, a.Tk, a.capacity, a.G, a.bits, a.eps, a.bf16),
 };
 
 let current: Backend = cpuBackend;

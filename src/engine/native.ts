@@ -90,6 +90,10 @@ export interface NativeAddon {
   dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;
   qmatmul(x: F32, M: number, K: number, q: Uint8Array, scales: Uint16Array, N: number, G: number, bits: number, y: F32): void;
   readBytes(buffer: ArrayBufferView): number;
+  decodeLayer(h: F32, norm1: F32, norm2: F32, wpackQ: Uint8Array, wpackS: U16, oprojQ: Uint8Array, oprojS: U16,
+    gateQ: Uint8Array, gateS: U16, upQ: Uint8Array, upS: U16, downQ: Uint8Array, downS: U16,
+    cos: F32 | null, sin: F32 | null, slopes: F32 | null, kCache: F32, vCache: F32,
+    C: number, H: number, F: number, Tk: number, capacity: number, G: number, bits: number, eps: number, bf16: boolean): void;
 }
 
 function findAddon(): string {

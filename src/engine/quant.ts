@@ -85,3 +85,55 @@ export function qlinearInputGrad(g: Float32Array, M: number, w: QuantizedWeight,
   }
   return dx;
 }
+
+/** One decoder layer's weights as qdecodeLayer takes them (names as in src/model/layers.ts). */
+export interface QDecodeLayerWeights {
+  norm1: Tensor;  // [C] input_layernorm, f32 or bf16
+  norm2: Tensor;  // [C] post_attention_layernorm, the same dtype
+  eps: number;
+  wpack: QuantizedWeight;  // [3C, C], rows q | k | v
+  oproj: QuantizedWeight;  // [C, C]
+  gate: QuantizedWeight;   // [F, C]
+  up: QuantizedWeight;     // [F, C]
+  down: QuantizedWeight;   // [C, F]
+}
+
+/** The layer's KV cache of one batch row: [H, capacity, D] f32 keys and values; the token goes to row Tk - 1. */
+export interface QDecodeCache { keys: Float32Array; values: Float32Array; H: number; capacity: number; Tk: number }
+
+/**
+ * Whether qdecodeLayer can run a layer with these weights: the backend has the
+ * kernel, the five Linears share one bit width and group size, and the norms are
+ * both f32 or both bf16 (the dtypes whose rounding the kernel reproduces).
+ */
+export function canDecodeLayer(w: QDecodeLayerWeights): boolean {
+  if (!backend().supportsOp('decodeLayer')) return false;
+  const { wpack, oproj, gate, up, down, norm1, norm2 } = w;
+  const all = [wpack, oproj, gate, up, down];
+  if (!all.every((q) => q.bits === wpack.bits && q.groupSize === wpack.groupSize)) return false;
+  const C = wpack.K, F = gate.N;
+  if (wpack.N !== 3 * C || oproj.N !== C || oproj.K !== C || gate.K !== C || up.N !== F || up.K !== C || down.N !== C || down.K !== F) return false;
+  return norm1.dtype === norm2.dtype && (norm1.dtype === 'f32' || norm1.dtype === 'bf16') && norm1.size === C && norm2.size === C;
+}
+
+/**
+ * One decoder layer of a batch-1, one-token decode step in one backend call:
+ * h [C] (f32, the residual stream) is updated in place and the token's k and v
+ * are written to the cache. The result is bit-identical to the composed layer
+ * (DecoderLayer.forward with a KvCache; test/model/fused-decode.test.ts), which
+ * stays the specification and the path for everything else (prefill, batches,
+ * padding, LoRA, gradients). `rope` is the position's table row [D] (RoPE) or
+ * null (ALiBi, with `slopes` [H]).
+ */
+export function qdecodeLayer(h: Float32Array, w: QDecodeLayerWeights, cache: QDecodeCache, rope: { cos: Float32Array; sin: Float32Array } | null, slopes: Float32Array | null): void {
+  const C = w.wpack.K;
+  if (h.length !== C) throw new RangeError(`qdecodeLayer: h has ${h.length} entries, the layer's hidden size is ${C}`);
+  const lin = (q: QuantizedWeight) => ({ q: q.q, scales: q.scales });
+  backend().decodeLayer({
+    h, norm1: w.norm1.f32(), norm2: w.norm2.f32(),
+    wpack: lin(w.wpack), oproj: lin(w.oproj), gate: lin(w.gate), up: lin(w.up), down: lin(w.down),
+    cos: rope?.cos ?? null, sin: rope?.sin ?? null, slopes,
+    kCache: cache.keys, vCache: cache.values,
+    C, H: cache.H, F: w.gate.N, Tk: cache.Tk, capacity: cache.capacity, G: w.wpack.groupSize, bits: w.wpack.bits, eps: w.eps, bf16: w.norm1.dtype === 'bf16',
+  });
+}

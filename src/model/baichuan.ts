@@ -10,6 +10,8 @@ import { crossEntropy, type CrossEntropyStats } from '../engine/ops/loss.js';
 import { ropeTables, alibiSlopes } from '../engine/ops/position.js';
 import { contiguous, narrow, reshape } from '../engine/ops/shape.js';
 import { Rng } from '../engine/rng.js';
+import { isGradEnabled } from '../engine/autograd.js';
+import { qdecodeLayer, type QDecodeLayerWeights } from '../engine/quant.js';
 import type { DType } from '../engine/dtype.js';
 import { DecoderLayer, NormHead, RMSNorm, type ForwardContext } from './layers.js';
 import type { BaichuanConfig } from './config.js';
@@ -69,6 +71,12 @@ export class BaichuanForCausalLM extends Module {
   readonly model: BaichuanModel;
   readonly lm_head: NormHead;
   private slopes: Float32Array | undefined;
+  /**
+   * Run a batch-1 one-token step with a KvCache through the fused decode kernel
+   * (one native call per layer, bit-identical to the composed layers) when every
+   * layer is quantised; false forces the composed path (tests compare the two).
+   */
+  fusedDecode = true;
 
   constructor(readonly config: BaichuanConfig) {
     super();
@@ -131,10 +139,17 @@ export class BaichuanForCausalLM extends Module {
 
     let h = embedding(inputIds, this.model.embedTokens, cfg.padTokenId);
     const hidden: Tensor[] | undefined = opts.outputHiddenStates ? [h] : undefined;
-    this.model.layers.forEach((layer, i) => {
-      h = layer.forward(h, ctx);
-      if (hidden && i < this.model.layers.length - 1) hidden.push(h);
-    });
+    const fused = !hidden && !opts.segments && B === 1 && T === 1 && cache && !keyMask && !queryMask ? this.fusedDecodeWeights() : null;
+    if (fused && cache) {
+      const h32 = h.f32().slice(), H = cfg.numAttentionHeads;
+      fused.forEach((w, i) => qdecodeLayer(h32, w, { keys: cache.keys[i]!, values: cache.values[i]!, H, capacity: cache.capacity, Tk: past + 1 }, ropeT, this.slopes ?? null));
+      h = Tensor.from(h32, [1, 1, cfg.hiddenSize]);
+    } else {
+      this.model.layers.forEach((layer, i) => {
+        h = layer.forward(h, ctx);
+        if (hidden && i < this.model.layers.length - 1) hidden.push(h);
+      });
+    }
     if (cache) cache.length = past + T;
     if (opts.slots) for (const r of opts.slots.rows) opts.slots.cache.lengths[r]! += T;
     h = this.model.norm.forward(h);
@@ -162,6 +177,18 @@ export class BaichuanForCausalLM extends Module {
       out.lossStats = stats;
     }
     return out;
+  }
+
+  /** Every layer's weights for the fused decode kernel, or null when one layer cannot take it (or gradients are recorded). */
+  private fusedDecodeWeights(): QDecodeLayerWeights[] | null {
+    if (!this.fusedDecode || isGradEnabled() || this.model.layers.length === 0) return null;
+    const ws: QDecodeLayerWeights[] = [];
+    for (const layer of this.model.layers) {
+      const w = layer.decodeWeights();
+      if (!w) return null;
+      ws.push(w);
+    }
+    return ws;
   }
 
   /**

@@ -6,7 +6,7 @@ import { Tensor } from '../engine/tensor.js';
 import { noGrad, checkpoint } from '../engine/autograd.js';
 import { rmsnorm, l2normRows } from '../engine/ops/norm.js';
 import { linear } from '../engine/ops/matmul.js';
-import { qlinear, type QuantizedWeight } from '../engine/quant.js';
+import { qlinear, canDecodeLayer, type QuantizedWeight, type QDecodeLayerWeights } from '../engine/quant.js';
 import { add, swiglu } from '../engine/ops/elementwise.js';
 import { rope } from '../engine/ops/position.js';
 import { attention } from '../engine/ops/attention.js';
@@ -41,6 +41,9 @@ export class RMSNorm extends Module {
   constructor(readonly size: number, readonly eps: number) {
     super();
     this.registerParameter('weight', Tensor.ones([size]));  // [C]
+  }
+  get weight(): Tensor {
+    return this.param('weight');
   }
   forward(x: Tensor): Tensor {
     return rmsnorm(x, this.param('weight'), this.eps);
@@ -176,6 +179,22 @@ export class DecoderLayer extends Module {
     this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));
     this.mlp = this.registerModule('mlp', new MLP(cfg));
   }
+  /**
+   * The weights for the fused decode kernel (engine/quant.ts qdecodeLayer), or
+   * null when it cannot run this layer: a Linear not quantised or carrying a
+   * delta (LoRA), or norms of another dtype.
+   */
+  decodeWeights(): QDecodeLayerWeights | null {
+    const { W_pack, o_proj } = this.self_attn, { gate_proj, up_proj, down_proj } = this.mlp;
+    const lins = [W_pack, o_proj, gate_proj, up_proj, down_proj];
+    if (lins.some((l) => !l.quantized || l.delta)) return null;
+    const w: QDecodeLayerWeights = {
+      norm1: this.input_layernorm.weight, norm2: this.post_attention_layernorm.weight, eps: this.input_layernorm.eps,
+      wpack: W_pack.quantized!, oproj: o_proj.quantized!, gate: gate_proj.quantized!, up: up_proj.quantized!, down: down_proj.quantized!,
+    };
+    return this.post_attention_layernorm.eps === w.eps && canDecodeLayer(w) ? w : null;
+  }
+
   forward(h: Tensor, ctx: ForwardContext): Tensor {
     const block = (x: Tensor): Tensor => {
       const a = add(x, this.self_attn.forward(this.input_layernorm.forward(x), ctx));

@@ -31,9 +31,10 @@ test('bench decode times llama.cpp on the same q4 weights in the same run; the G
     const q4 = path.join(dir, 'q4');
     quantizeModelFolder(src, q4, { bits: 4, groupSize: 32 });
     native.setThreads(1);  // one thread each: on a shared CI machine spinning thread pools only add waiting
-    const rows = benchDecode(q4, 8, 3, () => {}, [], { peer: true, bandwidthBytes: 2 ** 24 });
+    const rows = benchDecode(q4, 8, 3, () => {}, [], { peer: true, bandwidthBytes: 2 ** 24, composed: true });
     native.setThreads(threads);
-    assert.equal(rows.length, 1);
+    assert.equal(rows.length, 2);
+    assert.equal(rows[1]!.build, `${rows[0]!.build} (composed layers)`, 'the fused decode layer\'s before, same run');
     assert.equal(rows[0]!.threads, 1);
     const r = rows[0]!;
     assert.ok(r.peer, `llama.cpp did not run: ${r.peer_note}`);

@@ -7,4 +7,5 @@
 #include "attention.h"
 #include "optim.h"
 #include "quant.h"
+#include "decode.h"
 #include "table.h"

@@ -198,20 +198,17 @@ constexpr int kMaxBlocks = 1024;  // K <= 32768 (checked by the caller)
 
 #include "quant_avx512.h"
 
-static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
-                        int64_t N, int G, int bits, float* y, int64_t ldy) {
+// The rows of the 256-bit / baseline GEMV as an orphaned worksharing loop (see qmatvec512For).
+static void qmatvecRowsFor(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
+                           int64_t N, int G, int bits, float* y, int64_t ldy, bool nowait) {
   const int groups = K / G, blocks = K / 32, perGroup = G / 32;
   const int64_t rowBytes = qRowBytes(K, bits);
 #if defined(__AVX2__)
   const int64_t blockBytes = bits == 8 ? 32 : 16;
-#endif
-#if defined(__AVX512BW__)
+#else
   (void)xneg;
-  qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy);
-  return;
 #endif
-#pragma omp parallel for schedule(static, 16)
-  for (int64_t n = 0; n < N; n++) {
+  auto rowFn = [&](int64_t n) {
     const uint8_t* wrow = q + n * rowBytes;
     const uint16_t* srow = scales + n * groups;
 #if defined(__AVX2__)
@@ -260,7 +257,7 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
         }
         y[n] = hsum(_mm256_add_ps(acc0, acc1));
       }
-      continue;
+      return;
     }
     __m256 acc[kQMaxRows];
     for (int m = 0; m < M; m++) acc[m] = _mm256_setzero_ps();
@@ -289,7 +286,25 @@ static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, in
       y[m * ldy + n] = acc;
     }
 #endif
+  };
+  if (nowait) {
+#pragma omp for schedule(static, 16) nowait
+    for (int64_t n = 0; n < N; n++) rowFn(n);
+  } else {
+#pragma omp for schedule(static, 16)
+    for (int64_t n = 0; n < N; n++) rowFn(n);
   }
+}
+
+static void qmatvecRows(const int8_t* xq, const float* xs, const float* xneg, int M, int K, const uint8_t* q, const uint16_t* scales,
+                        int64_t N, int G, int bits, float* y, int64_t ldy) {
+#if defined(__AVX512BW__)
+  (void)xneg;
+  qmatvec512(xq, xs, M, K, q, scales, N, G, bits, y, ldy);
+#else
+#pragma omp parallel
+  qmatvecRowsFor(xq, xs, xneg, M, K, q, scales, N, G, bits, y, ldy, false);
+#endif
 }
 
 #if defined(__AVX512VNNI__)

@@ -45,8 +45,11 @@ struct QVecX {
   float* xs;       // [M][padBlocks + 32], zero past `blocks`
 };
 
+// The rows of one GEMV as an orphaned worksharing loop: called inside a parallel region
+// (qmatvec512 opens one; decode.h runs several GEMVs in one region) it splits the rows among
+// the team; nowait lets the next GEMV of the same region start without a barrier.
 template <int M, int BITS>
-static void qmatvec512T(const QVecX& X, const uint8_t* q, const uint16_t* scales, int64_t N, int G, float* y, int64_t ldy) {
+static void qmatvec512For(const QVecX& X, const uint8_t* q, const uint16_t* scales, int64_t N, int G, float* y, int64_t ldy, bool nowait) {
   constexpr int per = BITS == 8 ? 2 : 4;
   const int blocks = X.blocks, chunks = X.chunks, padBlocks = X.padBlocks, perGroup = G / 32, groups = blocks / perGroup;
   const int64_t rowBytes = BITS == 8 ? int64_t{blocks} * 32 : int64_t{blocks} * 16;
@@ -63,13 +66,9 @@ static void qmatvec512T(const QVecX& X, const uint8_t* q, const uint16_t* scales
   // rows in chunks of ~64 KB of weights, handed out dynamically: a thread that is descheduled (a shared
   // machine) does not hold up the others, and each chunk is still one contiguous stream
   const int64_t chunkRows = std::max<int64_t>(16, (int64_t{1} << 16) / rowBytes);
-  // below ~256 KB of weights a parallel region costs more than it saves (and far more on a busy machine)
-#pragma omp parallel if (N * rowBytes >= (int64_t{1} << 18))
-  {
-    static thread_local Scratch sbBuf;
-    float* sb = sbBuf.get(static_cast<size_t>(M) * sbStride + 16);
-#pragma omp for schedule(dynamic, chunkRows)
-    for (int64_t n = 0; n < N; n++) {
+  static thread_local Scratch sbBuf;
+  float* sb = sbBuf.get(static_cast<size_t>(M) * sbStride + 16);
+  auto row = [&](int64_t n) {
       const uint8_t* wrow = q + n * rowBytes;
       const uint16_t* srow = scales + n * groups;
       // sb[m][b] = w-scale(b) * x-scale(m, b), zero past the last block
@@ -113,14 +112,19 @@ static void qmatvec512T(const QVecX& X, const uint8_t* q, const uint16_t* scales
       if (c < full) { step(c, _mm512_loadu_si512(wrow + c * 64), 0); c++; }
       if (tailBlocks) step(c, _mm512_maskz_loadu_epi8(tailMask, wrow + c * 64), 1);
       for (int m = 0; m < M; m++) y[m * ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(f[m][0], f[m][1]));
-    }
+  };
+  if (nowait) {
+#pragma omp for schedule(dynamic, chunkRows) nowait
+    for (int64_t n = 0; n < N; n++) row(n);
+  } else {
+#pragma omp for schedule(dynamic, chunkRows)
+    for (int64_t n = 0; n < N; n++) row(n);
   }
 }
 
-// xq [M, K] codes, xs [M, K / 32] scales (quantizeActivations).
-static void qmatvec512(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
-                       int64_t N, int G, int bits, float* y, int64_t ldy) {
-  QVecX X;
+// Lays out xq [M, K] codes and xs [M, K / 32] scales (quantizeActivations) for
+// qmatvec512For, in buf (one thread; the layout is then read by every thread).
+static void prepQVecX(const int8_t* xq, const float* xs, int M, int K, int bits, Scratch& buf, QVecX& X) {
   X.blocks = K / 32;
   const int per = bits == 8 ? 2 : 4;
   X.chunks = (X.blocks + per - 1) / per;
@@ -129,7 +133,6 @@ static void qmatvec512(const int8_t* xq, const float* xs, int M, int K, const ui
   const size_t biasBytes = bits == 4 ? static_cast<size_t>(M) * X.chunks * 64 : 0;
   const size_t negBytes = bits == 8 ? (static_cast<size_t>(M) * X.chunks * 8 + 63) / 64 * 64 : 0;
   const size_t xsFloats = static_cast<size_t>(M) * (X.padBlocks + 32);
-  static thread_local Scratch buf;
   float* base = buf.get((aBytes + biasBytes + negBytes) / 4 + xsFloats);
   X.a = reinterpret_cast<int8_t*>(base);
   X.bias = reinterpret_cast<int32_t*>(reinterpret_cast<uint8_t*>(base) + aBytes);
@@ -161,11 +164,22 @@ static void qmatvec512(const int8_t* xq, const float* xs, int M, int K, const ui
       _mm512_store_si512(X.bias + mc * 16, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(part, 3)));
     }
   }
+}
+
+// xq [M, K] codes, xs [M, K / 32] scales (quantizeActivations).
+static void qmatvec512(const int8_t* xq, const float* xs, int M, int K, const uint8_t* q, const uint16_t* scales,
+                       int64_t N, int G, int bits, float* y, int64_t ldy) {
+  static thread_local Scratch buf;
+  QVecX X;
+  prepQVecX(xq, xs, M, K, bits, buf, X);
+  const int64_t rowBytes = bits == 8 ? int64_t{K} : int64_t{K} / 2;
 #define QMV_CASE(m)                                                                     \
   case m:                                                                               \
-    if (bits == 8) qmatvec512T<m, 8>(X, q, scales, N, G, y, ldy);                       \
-    else qmatvec512T<m, 4>(X, q, scales, N, G, y, ldy);                                 \
+    if (bits == 8) qmatvec512For<m, 8>(X, q, scales, N, G, y, ldy, false);              \
+    else qmatvec512For<m, 4>(X, q, scales, N, G, y, ldy, false);                        \
     break;
+  // below ~256 KB of weights a parallel region costs more than it saves (and far more on a busy machine)
+#pragma omp parallel if (N * rowBytes >= (int64_t{1} << 18))
   switch (M) {
     QMV_CASE(1) QMV_CASE(2) QMV_CASE(3) QMV_CASE(4) QMV_CASE(5) QMV_CASE(6) QMV_CASE(7) QMV_CASE(8)
     default: break;

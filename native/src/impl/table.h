@@ -10,5 +10,5 @@ const KernelTable table = {
     KERNEL_ARCH_NAME, KERNEL_CAP_BF16 | KERNEL_CAP_INT8, gemm,       rmsnormFwd, rmsnormBwd, l2normFwd, l2normBwd, swigluFwd, swigluBwd,
     siluFwd,          siluBwd,    rope,       softmaxFwd, softmaxBwd, xentFwd,  xentBwd,   attnFwd,
     attnBwd,          adamw,      sumsq,      bf16ToF32,  f32ToBf16,  randomFill, quantizeRows,
-    dequantizeRows,   qmatmul,    readBytes,  bf16Gemm,
+    dequantizeRows,   qmatmul,    readBytes,  bf16Gemm,   decodeLayer,
 };
