@@ -89,6 +89,10 @@ struct KernelTable {
   void (*qmatmul)(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y);
   // Reads n bytes on all threads (bandwidth benchmark); returns a checksum so the reads are not elided.
   double (*readBytes)(const void* p, int64_t n);
+  // out = a op b element-wise (op 0 add, 1 sub, 2 mul, 3 div, 4 maximum), the bits of src/engine/cpu-kernels.ts.
+  void (*binary)(int op, const float* a, const float* b, float* out, int64_t n);
+  // out = x * a + b computed in double, rounded once (out may be x).
+  void (*affine)(const float* x, double a, double b, float* out, int64_t n);
 };
 
 namespace generic { extern const KernelTable table; }

@@ -74,6 +74,18 @@ export function record(out: Tensor, op: string, inputs: readonly (Tensor | null)
   return out;
 }
 
+// Gradients a backward function allocated itself and hands to nobody else
+// (e.g. a Linear's dW, fresh from its GEMM): a leaf keeps such a tensor as its
+// .grad instead of copying it. Anything unmarked (a backward may pass its
+// incoming gradient through, or a view of it) is copied, as before.
+const owned = new WeakSet<Tensor>();
+
+/** Marks `t` as a fresh gradient buffer that no other tensor shares; returns it. */
+export function ownedGrad(t: Tensor): Tensor {
+  owned.add(t);
+  return t;
+}
+
 function asGrad(g: Tensor, like: Tensor, op: string): Tensor {
   if (g.shape.length !== like.shape.length || g.shape.some((d, i) => d !== like.shape[i]))
     throw new Error(`autograd: ${op} returned a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(like.shape)}`);
@@ -84,7 +96,7 @@ function asGrad(g: Tensor, like: Tensor, op: string): Tensor {
 function accumulate(into: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
   const prev = into.get(t);
   // a fresh sum, never in place: an op may have handed back a shared tensor
-  into.set(t, prev ? addGrad(prev, g) : g);
+  into.set(t, prev ? ownedGrad(addGrad(prev, g)) : g);
 }
 
 export interface BackwardOptions {
@@ -127,7 +139,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       const node = t.gradFn;
       if (!node) {
         // A leaf owns its gradient buffer (optimizers scale it in place).
-        t.grad = t.grad ? addGrad(t.grad, g) : g.astype('f32');
+        t.grad = t.grad ? addGrad(t.grad, g) : owned.delete(g) && g.dtype === 'f32' && g.isContiguous() ? g : g.astype('f32');
         continue;
       }
       grads.delete(t);

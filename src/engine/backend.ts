@@ -12,8 +12,9 @@
 // the fused kernels named by FusedOp, which a backend may lack: then
 // supportsOp() says false and the op runs its composed fallback (MLX's `fast`
 // contract: the fallback, built from primitives, is the specification).
-// The CPU backend is the reference; its element-wise, reduction and indexing
-// kernels are TypeScript (cpu-kernels.ts), the rest native C++.
+// The CPU backend is the reference; its reduction and indexing kernels are
+// TypeScript (cpu-kernels.ts), binary and affine native from a few thousand
+// elements (TypeScript below, the same bits), the rest native C++.
 import { native, KERNEL_BUILDS, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
 import { allocStorage, type DType, type Storage } from './dtype.js';
 import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
@@ -108,6 +109,10 @@ export interface Backend {
   attnBwd(a: AttnKernelArgs, q: F32, k: F32, v: F32, o: F32, lse: F32, dO: F32, dq: F32, dk: F32, dv: F32): void;
 }
 
+/** Below this length the TypeScript loop beats the call into the addon. */
+const NATIVE_ELEMENTWISE_MIN = 2048;
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4 };
+
 export const cpuBackend: Backend = {
   name: 'cpu',
   device: 'cpu',
@@ -118,9 +123,10 @@ export const cpuBackend: Backend = {
   free: () => {},
   upload: (dst, src) => dst.set(src as never),
   download: (dst, src) => dst.set(src as never),
-  binary: binaryF32,
+  // element-wise arithmetic: native (vectorised, all threads) from NATIVE_ELEMENTWISE_MIN elements, same bits as the TypeScript
+  binary: (op, a, b, out) => out.length >= NATIVE_ELEMENTWISE_MIN ? native.binary(BINARY_CODE[op], a, b, out, out.length) : binaryF32(op, a, b, out),
   unary: unaryF32,
-  affine: affineF32,
+  affine: (x, a, b, out) => out.length >= NATIVE_ELEMENTWISE_MIN ? native.affine(x, a, b, out, out.length) : affineF32(x, a, b, out),
   sumRows: sumRowsF32,
   maxRows: maxRowsF32,
   gatherRows: (src, ids, C, out) => gatherRows(src, ids, C, out),

@@ -14,4 +14,5 @@ const KernelTable table = {
     siluFwd,          siluBwd,    rope,       softmaxFwd, softmaxBwd, xentFwd,  xentBwd,   attnFwd,
     attnBwd,          adamw,      sumsq,      bf16ToF32,  f32ToBf16,  randomFill, quantizeRows,
     dequantizeRows,   qmatmul,    readBytes,
+    binaryF32,        affineF32,
 };
