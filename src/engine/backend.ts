@@ -16,7 +16,8 @@
 // TypeScript (cpu-kernels.ts), binary and affine native from a few thousand
 // elements (TypeScript below, the same bits), the rest native C++.
 import { native, KERNEL_BUILDS, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
-import { allocStorage, type DType, type Storage } from './dtype.js';
+import type { DType, Storage } from './dtype.js';
+import { poolAlloc, poolFree } from './pool.js';
 import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
 
 export type { BinaryOp, UnaryOp } from './cpu-kernels.js';
@@ -57,7 +58,7 @@ export interface Backend {
   // ---- memory (the allocator) ----
   /** A zero-filled storage of n elements of `dtype` on this device. */
   alloc(dtype: DType, n: number): Storage;
-  /** Give back a storage the op layer knows is dead (kernel scratch); never touched again. A no-op where the GC owns memory. */
+  /** Give back a storage the op layer knows is dead (kernel scratch, an f32 result once rounded, a consumed gradient); never touched again. The CPU pools it for the next alloc of its size (pool.ts). */
   free(s: Storage): void;
   /** Copy host values into a storage of this device (same length and element type). */
   upload(dst: Storage, src: Storage): void;
@@ -119,8 +120,8 @@ export const cpuBackend: Backend = {
   threads: () => native.info().threads,
   setThreads: (n) => native.setThreads(n),
   supportsOp: () => true,
-  alloc: allocStorage,
-  free: () => {},
+  alloc: poolAlloc,
+  free: poolFree,
   upload: (dst, src) => dst.set(src as never),
   download: (dst, src) => dst.set(src as never),
   // element-wise arithmetic: native (vectorised, all threads) from NATIVE_ELEMENTWISE_MIN elements, same bits as the TypeScript

@@ -68,7 +68,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     C, ldc: N, strideC: M * N, batch: foldable ? 1 : batch,
   });
   for (const op of [A, B]) if (op.scratch) backend().free(op.scratch);
-  return record(fromF32(C, outShape, dtype), 'matmul', [a, b], (g) => {
+  return record(fromF32(C, outShape, dtype, true), 'matmul', [a, b], (g) => {
     const ga = a.requiresGrad ? matmul(g, transpose(b, -1, -2)) : null;
     let gb: Tensor | null = null;
     if (b.requiresGrad) {

@@ -41,7 +41,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   } else {
     backend().rmsnormFwd(xv, wv, y, rstd, rows, C, eps);
   }
-  return record(fromF32(y, x.shape, weight.dtype), 'rmsnorm', [x, weight], (g) => {
+  return record(fromF32(y, x.shape, weight.dtype, true), 'rmsnorm', [x, weight], (g) => {
     const dx = f32Buffer(xv.length), dw = f32Buffer(C);
     backend().rmsnormBwd(xv, wv, rstd, g.f32(), dx, dw, rows, C);
     return [Tensor.from(dx, x.shape), ownedGrad(Tensor.from(dw, weight.shape))];
