@@ -430,8 +430,10 @@ static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N
   const int tasks = icBlocks * jParts;
   // One A block shared out by panels (M <= MC, e.g. 512^3 on 2 threads): the
   // threads pack one A block together, each its share of MR-row panels, into
-  // one buffer, instead of each packing all of it for its own panels.
-  if (icBlocks == 1 && jParts > 1) {
+  // one buffer, instead of each packing all of it for its own panels. Only
+  // where a thread has few panels (N <= 1024 per thread): with many, the
+  // private packing is amortised and the two barriers per K slice cost more.
+  if (icBlocks == 1 && jParts > 1 && panels <= 32 * jParts) {
     static thread_local Scratch sharedScratch;  // the calling thread's, lent to the team
     T* aShared = reinterpret_cast<T*>(sharedScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
     const int mc = M, tiles = (mc + MR - 1) / MR;
