@@ -400,6 +400,26 @@ Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// binary(op, a, b, out, n): op 0 add, 1 sub, 2 mul, 3 div, 4 maximum
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  const std::string op = "binary";
+  const int code = dimArg(info, 0, op, "op");
+  if (code > 4) fail(info.Env(), op, "op must be 0 (add), 1 (sub), 2 (mul), 3 (div) or 4 (maximum), got " + std::to_string(code));
+  const int64_t n = intArg(info, 4, op, "n");
+  dispatch::active()->binary(code, f32Arg(info, 1, op, "a", n), f32Arg(info, 2, op, "b", n), f32Arg(info, 3, op, "out", n), n);
+  return info.Env().Undefined();
+}
+
+// affine(x, a, b, out, n): out = x * a + b (out may be x)
+Napi::Value Affine(const Napi::CallbackInfo& info) {
+  const std::string op = "affine";
+  const int64_t n = intArg(info, 4, op, "n");
+  if (!info[1].IsNumber() || !info[2].IsNumber()) fail(info.Env(), op, "a and b must be numbers");
+  dispatch::active()->affine(f32Arg(info, 0, op, "x", n), info[1].As<Napi::Number>().DoubleValue(), info[2].As<Napi::Number>().DoubleValue(),
+                             f32Arg(info, 3, op, "out", n), n);
+  return info.Env().Undefined();
+}
+
 // randomFill(out, seed, normal, a, b): seed is a non-negative integer below 2^53.
 Napi::Value RandomFill(const Napi::CallbackInfo& info) {
   const std::string op = "randomFill";
@@ -552,6 +572,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumsq", Napi::Function::New(env, SumSq));
   exports.Set("bf16ToF32", Napi::Function::New(env, Bf16ToF32));
   exports.Set("f32ToBf16", Napi::Function::New(env, F32ToBf16));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("affine", Napi::Function::New(env, Affine));
   return exports;
 }
 

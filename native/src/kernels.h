@@ -122,6 +122,10 @@ struct KernelTable {
   int (*bf16Gemm)(int set, const char** why);
   // One decoder layer of a batch-1 decode step with quantised Linears (see DecodeLayerArgs).
   void (*decodeLayer)(const DecodeLayerArgs* a);
+  // out = a op b element-wise (op 0 add, 1 sub, 2 mul, 3 div, 4 maximum), the bits of src/engine/cpu-kernels.ts.
+  void (*binary)(int op, const float* a, const float* b, float* out, int64_t n);
+  // out = x * a + b computed in double, rounded once (out may be x).
+  void (*affine)(const float* x, double a, double b, float* out, int64_t n);
 };
 
 namespace generic { extern const KernelTable table; }

@@ -74,17 +74,23 @@ export function record(out: Tensor, op: string, inputs: readonly (Tensor | null)
   return out;
 }
 
+// Gradients a backward function allocated itself and hands to nobody else
+// (e.g. a Linear's dW, fresh from its GEMM): a leaf keeps such a tensor as its
+// .grad instead of copying it. Anything unmarked (a backward may pass its
+// incoming gradient through, or a view of it) is copied, as before.
+const owned = new WeakSet<Tensor>();
+
+/** Marks `t` as a fresh gradient buffer that no other tensor shares; returns it. */
+export function ownedGrad(t: Tensor): Tensor {
+  owned.add(t);
+  return t;
+}
+
 function asGrad(g: Tensor, like: Tensor, op: string): Tensor {
   if (g.shape.length !== like.shape.length || g.shape.some((d, i) => d !== like.shape[i]))
     throw new Error(`autograd: ${op} returned a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(like.shape)}`);
   if (g.dtype === 'f32' && g.isContiguous()) return g;
   return Tensor.from(g.f32(), like.shape, 'f32');
-}
-
-function accumulate(into: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
-  const prev = into.get(t);
-  // a fresh sum, never in place: an op may have handed back a shared tensor
-  into.set(t, prev ? addGrad(prev, g) : g);
 }
 
 export interface BackwardOptions {
@@ -118,27 +124,94 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     }
   }
   const grads = new Map<Tensor, Tensor>();
-  grads.set(root, grad ? asGrad(grad, root, 'backward') : Tensor.full(root.shape, 1));
+  const bufs = new GradBuffers(order, grad);
+  const set = (t: Tensor, g: Tensor) => { bufs.hold(g); grads.set(t, g); };
+  set(root, grad ? asGrad(grad, root, 'backward') : Tensor.full(root.shape, 1));
   noGrad(() => {
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k]!;
       const g = grads.get(t);
       if (!g) continue;
+      grads.delete(t);
+      bufs.release(g);
       const node = t.gradFn;
       if (!node) {
         // A leaf owns its gradient buffer (optimizers scale it in place).
-        t.grad = t.grad ? addGrad(t.grad, g) : g.astype('f32');
+        if (!t.grad && owned.delete(g) && g.dtype === 'f32' && g.isContiguous()) {
+          t.grad = g;
+          bufs.keep(g);
+        } else {
+          t.grad = t.grad ? addGrad(t.grad, g) : g.astype('f32');
+          bufs.consumed(g);
+        }
+        bufs.freeConsumed();
         continue;
       }
-      grads.delete(t);
       const ins = node.backward(g);
+      bufs.consumed(g);
       node.inputs.forEach((inp, j) => {
         const gi = ins[j];
-        if (inp && inp.requiresGrad && gi) accumulate(grads, inp, asGrad(gi, inp, node.op));
+        if (!inp || !inp.requiresGrad || !gi) return;
+        const gin = asGrad(gi, inp, node.op);
+        const prev = grads.get(inp);
+        if (!prev) return set(inp, gin);
+        // a fresh sum, never in place: an op may have handed back a shared tensor
+        bufs.release(prev);
+        set(inp, ownedGrad(addGrad(prev, gin)));
+        bufs.consumed(prev);
+        bufs.consumed(gin);
       });
+      bufs.freeConsumed();
       if (!opts.retainGraph) t.gradFn = null;
     }
   });
+}
+
+/**
+ * Which gradient buffers backward() may give back to the backend once they
+ * are consumed. A gradient's buffer can be shared (a backward may pass its
+ * incoming gradient on, or a view of it, to several inputs), so buffers are
+ * counted while pending in the map; one is freed only when no pending
+ * gradient and no leaf uses it, and when it belongs to no tensor of the graph
+ * (parameters, activations, the caller's seed gradient, a leaf's earlier
+ * .grad): those may be held elsewhere. Freeing waits until a node's inputs are
+ * all handled (an op may return one tensor for two inputs).
+ */
+class GradBuffers {
+  private readonly pending = new Map<ArrayBufferLike, number>();
+  private readonly guarded = new Set<ArrayBufferLike>();
+  private candidates: Tensor[] = [];
+  constructor(order: readonly Tensor[], seed: Tensor | undefined) {
+    for (const t of order) {
+      this.guarded.add(t.data.buffer);
+      if (t.grad) this.guarded.add(t.grad.data.buffer);
+      for (const i of t.gradFn?.inputs ?? []) if (i) this.guarded.add(i.data.buffer);
+    }
+    if (seed) this.guarded.add(seed.data.buffer);
+  }
+  hold(g: Tensor): void {
+    this.pending.set(g.data.buffer, (this.pending.get(g.data.buffer) ?? 0) + 1);
+  }
+  release(g: Tensor): void {
+    this.pending.set(g.data.buffer, this.pending.get(g.data.buffer)! - 1);
+  }
+  /** g now belongs to a leaf: never freed. */
+  keep(g: Tensor): void {
+    this.guarded.add(g.data.buffer);
+  }
+  consumed(g: Tensor): void {
+    this.candidates.push(g);
+  }
+  freeConsumed(): void {
+    const done = new Set<ArrayBufferLike>();
+    for (const g of this.candidates) {
+      const b = g.data.buffer;
+      if (done.has(b) || this.guarded.has(b) || (this.pending.get(b) ?? 0) > 0) continue;
+      done.add(b);  // freed once (the pool may hand it out again, to a new owner)
+      backend().free(g.data);
+    }
+    this.candidates = [];
+  }
 }
 
 function addGrad(a: Tensor, b: Tensor): Tensor {

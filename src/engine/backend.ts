@@ -12,10 +12,12 @@
 // the fused kernels named by FusedOp, which a backend may lack: then
 // supportsOp() says false and the op runs its composed fallback (MLX's `fast`
 // contract: the fallback, built from primitives, is the specification).
-// The CPU backend is the reference; its element-wise, reduction and indexing
-// kernels are TypeScript (cpu-kernels.ts), the rest native C++.
+// The CPU backend is the reference; its reduction and indexing kernels are
+// TypeScript (cpu-kernels.ts), binary and affine native from a few thousand
+// elements (TypeScript below, the same bits), the rest native C++.
 import { native, KERNEL_BUILDS, type Bf16GemmVariant, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
-import { allocStorage, type DType, type Storage } from './dtype.js';
+import type { DType, Storage } from './dtype.js';
+import { poolAlloc, poolFree } from './pool.js';
 import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
 
 export type { BinaryOp, UnaryOp } from './cpu-kernels.js';
@@ -56,7 +58,7 @@ export interface Backend {
   // ---- memory (the allocator) ----
   /** A zero-filled storage of n elements of `dtype` on this device. */
   alloc(dtype: DType, n: number): Storage;
-  /** Give back a storage the op layer knows is dead (kernel scratch); never touched again. A no-op where the GC owns memory. */
+  /** Give back a storage the op layer knows is dead (kernel scratch, an f32 result once rounded, a consumed gradient); never touched again. The CPU pools it for the next alloc of its size (pool.ts). */
   free(s: Storage): void;
   /** Copy host values into a storage of this device (same length and element type). */
   upload(dst: Storage, src: Storage): void;
@@ -121,19 +123,24 @@ export interface DecodeLayerKernelArgs {
   C: number; H: number; F: number; Tk: number; capacity: number; G: number; bits: number; eps: number; bf16: boolean;
 }
 
+/** Below this length the TypeScript loop beats the call into the addon. */
+const NATIVE_ELEMENTWISE_MIN = 2048;
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4 };
+
 export const cpuBackend: Backend = {
   name: 'cpu',
   device: 'cpu',
   threads: () => native.info().threads,
   setThreads: (n) => native.setThreads(n),
   supportsOp: () => true,
-  alloc: allocStorage,
-  free: () => {},
+  alloc: poolAlloc,
+  free: poolFree,
   upload: (dst, src) => dst.set(src as never),
   download: (dst, src) => dst.set(src as never),
-  binary: binaryF32,
+  // element-wise arithmetic: native (vectorised, all threads) from NATIVE_ELEMENTWISE_MIN elements, same bits as the TypeScript
+  binary: (op, a, b, out) => out.length >= NATIVE_ELEMENTWISE_MIN ? native.binary(BINARY_CODE[op], a, b, out, out.length) : binaryF32(op, a, b, out),
   unary: unaryF32,
-  affine: affineF32,
+  affine: (x, a, b, out) => out.length >= NATIVE_ELEMENTWISE_MIN ? native.affine(x, a, b, out, out.length) : affineF32(x, a, b, out),
   sumRows: sumRowsF32,
   maxRows: maxRowsF32,
   gatherRows: (src, ids, C, out) => gatherRows(src, ids, C, out),

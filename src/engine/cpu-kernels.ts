@@ -1,6 +1,7 @@
-// The CPU backend's element-wise, reduction and indexing kernels, written in
-// TypeScript because the native addon has none for them (they are memory
-// bound and cheap next to the GEMMs). Plain loops over contiguous f32 arrays;
+// The CPU backend's element-wise, reduction and indexing kernels in
+// TypeScript. binary and affine also exist natively (native/src/impl/
+// elementwise.h, the same bits), which the backend runs from a few thousand
+// elements; these loops serve short arrays and specify them. Plain loops over contiguous f32 arrays;
 // sums accumulate in float64 in index order, so results do not depend on the
 // thread count. These are the CPU reference of the primitive ops a device
 // backend must provide (see Backend in backend.ts).

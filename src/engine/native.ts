@@ -85,6 +85,10 @@ export interface NativeAddon {
   sumsq(x: F32, n: number): number;
   bf16ToF32(x: U16, y: F32, n: number): void;
   f32ToBf16(x: F32, y: U16, n: number): void;
+  /** out = a op b; op 0 add, 1 sub, 2 mul, 3 div, 4 maximum (the bits of cpu-kernels.ts binaryF32). */
+  binary(op: number, a: F32, b: F32, out: F32, n: number): void;
+  /** out = x * a + b in double, rounded once (the bits of cpu-kernels.ts affineF32); out may be x. */
+  affine(x: F32, a: number, b: number, out: F32, n: number): void;
   randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
   quantize(w: F32 | Uint16Array, N: number, K: number, G: number, bits: number, q: Uint8Array, scales: Uint16Array): void;
   dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;

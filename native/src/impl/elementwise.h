@@ -110,3 +110,52 @@ static void randomFill(float* out, int64_t n, uint64_t seed, int normal, float a
     if (2 * pair + 1 < n) out[2 * pair + 1] = static_cast<float>(x1);
   }
 }
+
+// Element-wise arithmetic, bit-identical to the TypeScript kernels of
+// src/engine/cpu-kernels.ts (which the backend keeps for short arrays): one
+// IEEE f32 operation per element (the TypeScript computes + - * / of two f32
+// values in double and rounds once, which gives the same bits: double has more
+// than 2 x 24 + 2 significand bits); maximum lets a NaN in a win; affine is
+// computed in double and rounded once, with no FMA contraction (x * a is
+// rounded to double before b is added, as in the TypeScript).
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 maximum.
+static void binaryF32(int op, const float* a, const float* b, float* out, int64_t n) {
+  switch (op) {
+    case 0:
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+      for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+      return;
+    case 1:
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+      for (int64_t i = 0; i < n; i++) out[i] = a[i] - b[i];
+      return;
+    case 2:
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+      for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+      return;
+    case 3:
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+      for (int64_t i = 0; i < n; i++) out[i] = a[i] / b[i];
+      return;
+    default:
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+      for (int64_t i = 0; i < n; i++) {
+        const float x = a[i], y = b[i];
+        out[i] = (x >= y || x != x) ? x : y;
+      }
+      return;
+  }
+}
+
+__attribute__((optimize("fp-contract=off"))) static void affineF32(const float* x, double a, double b, float* out, int64_t n) {
+  if (b == 0.0) {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(static_cast<double>(x[i]) * a);
+  } else {
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (int64_t i = 0; i < n; i++) {
+      const double p = static_cast<double>(x[i]) * a;
+      out[i] = static_cast<float>(p + b);
+    }
+  }
+}

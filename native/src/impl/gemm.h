@@ -428,6 +428,42 @@ static void gemmBlocked(const GemmOperand& A, const GemmOperand& B, int M, int N
   int jParts = icBlocks % nThreads == 0 ? 1 : nThreads;
   if (jParts > panels) jParts = panels;
   const int tasks = icBlocks * jParts;
+  // One A block shared out by panels (M <= MC, e.g. 512^3 on 2 threads): the
+  // threads pack one A block together, each its share of MR-row panels, into
+  // one buffer, instead of each packing all of it for its own panels. Only
+  // where a thread has few panels (N <= 1024 per thread): with many, the
+  // private packing is amortised and the two barriers per K slice cost more.
+  if (icBlocks == 1 && jParts > 1 && panels <= 32 * jParts) {
+    static thread_local Scratch sharedScratch;  // the calling thread's, lent to the team
+    T* aShared = reinterpret_cast<T*>(sharedScratch.get(static_cast<size_t>(MC) * P::depth(kKC)));
+    const int mc = M, tiles = (mc + MR - 1) / MR;
+#pragma omp parallel num_threads(jParts)
+    {
+      static thread_local Scratch bScratch1;
+      T* bPack = reinterpret_cast<T*>(bScratch1.get(static_cast<size_t>(NR) * P::depth(kKC)));
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int p0 = static_cast<int>(static_cast<int64_t>(panels) * t / nt), p1 = static_cast<int>(static_cast<int64_t>(panels) * (t + 1) / nt);
+      const int a0 = tiles * t / nt, a1 = tiles * (t + 1) / nt;
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = K - pc < kKC ? K - pc : kKC;
+        const int d = P::depth(kc);
+        if (a1 > a0) P::packA(A, a0 * MR, (a1 * MR < mc ? a1 * MR : mc) - a0 * MR, pc, kc, aShared + static_cast<int64_t>(a0) * MR * d);
+#pragma omp barrier
+        for (int jp = p0; jp < p1; jp++) {
+          const int j = jp * NR, cols = N - j < NR ? N - j : NR;
+          P::packB(B, pc, kc, j, cols, bPack);
+          const int jn = jp + 1 < p1 ? j + NR : -1;
+          for (int it = 0; it < tiles; it++) {
+            if (jn >= 0) prefetchBSlice(B, pc, kc, jn, N - jn < NR ? N - jn : NR, it, tiles);
+            const int ir = it * MR, rows = mc - ir < MR ? mc - ir : MR;
+            P::kernel(d, aShared + static_cast<int64_t>(ir) * d, bPack, C + ir * ldc + j, ldc, rows, cols, alpha, beta, pc == 0);
+          }
+        }
+#pragma omp barrier
+      }
+    }
+    return;
+  }
 #pragma omp parallel num_threads(tasks < nThreads ? tasks : nThreads)
   {
     static thread_local Scratch aScratch, bScratch;

@@ -7,7 +7,7 @@
 import { Tensor, shapeStr, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expand, sumToShape } from './shape.js';
-import { f32Buffer, fromF32, resultDType } from './util.js';
+import { f32Buffer, freeCopy, fromF32, resultDType } from './util.js';
 import { backend, type BinaryOp, type UnaryOp } from '../backend.js';
 
 export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
@@ -36,7 +36,9 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): { out: Tensor; shape: numbe
   const x = valuesAt(a, shape), y = valuesAt(b, shape);
   const out = f32Buffer(x.length);
   backend().binary(op, x, y, out);
-  return { out: fromF32(out, shape, dtype), shape };
+  freeCopy(a, x);
+  if (y !== x) freeCopy(b, y);
+  return { out: fromF32(out, shape, dtype, true), shape };
 }
 
 export function add(a: Tensor, b: Tensor): Tensor {
@@ -80,8 +82,10 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
 export function affine(a: Tensor, s: number, c: number): Tensor {
   const dtype = resultDType('affine', a);
   const out = f32Buffer(a.size);
-  backend().affine(a.f32(), s, c, out);
-  return record(fromF32(out, a.shape, dtype), c === 0 ? 'scale' : 'affine', [a], (g) => [scale(g, s)]);
+  const x = a.f32();
+  backend().affine(x, s, c, out);
+  freeCopy(a, x);
+  return record(fromF32(out, a.shape, dtype, true), c === 0 ? 'scale' : 'affine', [a], (g) => [scale(g, s)]);
 }
 
 export function scale(a: Tensor, s: number): Tensor {
@@ -91,8 +95,10 @@ export function scale(a: Tensor, s: number): Tensor {
 function unary(op: UnaryOp, a: Tensor, grad: (g: Tensor, x: Tensor, y: Tensor) => Tensor): Tensor {
   const dtype = resultDType(op, a);
   const out = f32Buffer(a.size);
-  backend().unary(op, a.f32(), out);
-  const y = fromF32(out, a.shape, dtype);
+  const x = a.f32();
+  backend().unary(op, x, out);
+  freeCopy(a, x);
+  const y = fromF32(out, a.shape, dtype, true);
   return record(y, op, [a], (g) => [grad(g, a, y)]);
 }
 
@@ -122,7 +128,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const g32 = gate.f32(), u32 = up.f32();
   const out = f32Buffer(g32.length);
   backend().swigluFwd(g32, u32, out);
-  return record(fromF32(out, gate.shape, dtype), 'swiglu', [gate, up], (g) => {
+  return record(fromF32(out, gate.shape, dtype, true), 'swiglu', [gate, up], (g) => {
     const dg = f32Buffer(g32.length), du = f32Buffer(g32.length);
     backend().swigluBwd(g32, u32, g.f32(), dg, du);
     return [Tensor.from(dg, gate.shape), Tensor.from(du, up.shape)];

@@ -2,7 +2,7 @@
 // scatter-add into a zero [V, C] gradient, in index order (deterministic;
 // repeated ids accumulate). Reference: src/engine/ref/embedding.ts.
 import { Tensor, shapeStr } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, ownedGrad } from '../autograd.js';
 import { backend } from '../backend.js';
 import { f32Buffer } from './util.js';
 
@@ -23,6 +23,6 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number): Ten
   return record(result, 'embedding', [null, weight], (g) => {
     const gw = f32Buffer(V * C);
     backend().scatterAddRows(g.f32(), idv, C, paddingIdx ?? null, gw);
-    return [null, Tensor.from(gw, [V, C])];
+    return [null, ownedGrad(Tensor.from(gw, [V, C]))];
   });
 }

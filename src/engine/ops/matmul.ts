@@ -4,7 +4,7 @@
 // operands go to the kernel as raw bits and are widened while packing, with
 // f32 accumulation. Reference: src/engine/ref/matmul.ts.
 import { Tensor, shapeStr } from '../tensor.js';
-import { record, noGrad } from '../autograd.js';
+import { record, noGrad, ownedGrad } from '../autograd.js';
 import { backend } from '../backend.js';
 import { f32Buffer, fromF32, resultDType } from './util.js';
 import { reshape, transpose } from './shape.js';
@@ -68,7 +68,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     C, ldc: N, strideC: M * N, batch: foldable ? 1 : batch,
   });
   for (const op of [A, B]) if (op.scratch) backend().free(op.scratch);
-  return record(fromF32(C, outShape, dtype), 'matmul', [a, b], (g) => {
+  return record(fromF32(C, outShape, dtype, true), 'matmul', [a, b], (g) => {
     const ga = a.requiresGrad ? matmul(g, transpose(b, -1, -2)) : null;
     let gb: Tensor | null = null;
     if (b.requiresGrad) {
@@ -118,7 +118,7 @@ export function linear(x: Tensor, weight: Tensor): Tensor {
     let gw: Tensor | null = null;
     if (weight.requiresGrad) {
       const rows = g.size / N;
-      gw = matmul(transpose(reshape(g, [rows, N]), 0, 1), reshape(x, [rows, K]));
+      gw = ownedGrad(matmul(transpose(reshape(g, [rows, N]), 0, 1), reshape(x, [rows, K])));
     }
     return [gx, gw];
   });

@@ -5,7 +5,7 @@
 // normalised value is cast to the weight dtype (bf16/f16) before the weight
 // multiply. References: src/engine/ref/norm.ts.
 import { Tensor, shapeStr } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, ownedGrad } from '../autograd.js';
 import { backend } from '../backend.js';
 import { f32Buffer, fromF32 } from './util.js';
 import { cast } from './shape.js';
@@ -41,10 +41,10 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   } else {
     backend().rmsnormFwd(xv, wv, y, rstd, rows, C, eps);
   }
-  return record(fromF32(y, x.shape, weight.dtype), 'rmsnorm', [x, weight], (g) => {
+  return record(fromF32(y, x.shape, weight.dtype, true), 'rmsnorm', [x, weight], (g) => {
     const dx = f32Buffer(xv.length), dw = f32Buffer(C);
     backend().rmsnormBwd(xv, wv, rstd, g.f32(), dx, dw, rows, C);
-    return [Tensor.from(dx, x.shape), Tensor.from(dw, weight.shape)];
+    return [Tensor.from(dx, x.shape), ownedGrad(Tensor.from(dw, weight.shape))];
   });
 }
 
@@ -71,7 +71,7 @@ export function l2normRows(w: Tensor, eps = 1e-12): Tensor {
   return record(fromF32(y, w.shape, w.dtype), 'l2normRows', [w], (g) => {
     const dx = f32Buffer(x.length);
     backend().l2normBwd(y, norm, g.f32(), dx, rows, cols, eps);
-    return [Tensor.from(dx, w.shape)];
+    return [ownedGrad(Tensor.from(dx, w.shape))];
   });
 }
 

@@ -21,8 +21,20 @@ export function i32Buffer(n: number): Int32Array {
   return backend().alloc('i32', n) as Int32Array;
 }
 
-/** Wrap f32 results, rounding to `dtype` when it is a 16-bit float. */
-export function fromF32(x: Float32Array, shape: Shape, dtype: DType): Tensor {
+/**
+ * Wrap f32 results, rounding to `dtype` when it is a 16-bit float. `scratch`:
+ * the caller keeps no reference to x, so once rounded it goes back to the
+ * backend (reused by the next allocation of its size).
+ */
+export function fromF32(x: Float32Array, shape: Shape, dtype: DType, scratch = false): Tensor {
   const t = Tensor.from(x, shape, 'f32');
-  return dtype === 'f32' ? t : t.astype(dtype);
+  if (dtype === 'f32') return t;
+  const r = t.astype(dtype);
+  if (scratch) backend().free(x);
+  return r;
+}
+
+/** Give back `copy` when it is a copy of t's values (t.f32() of a non-f32 or strided tensor), not t's own storage. */
+export function freeCopy(t: Tensor, copy: Float32Array): void {
+  if (copy.buffer !== t.data.buffer) backend().free(copy);
 }
