@@ -118,6 +118,42 @@ static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst
   blockMul(P, ATT_KB, nq, nk, vh + static_cast<int64_t>(j0) * vst, vst, D, acc, ldacc, true);
 }
 
+// At most this many queries per head (decode, short chunks): the forward scores
+// against the keys in their own layout instead of packing them transposed,
+// which would read and write every key once more than the scores need.
+constexpr int ATT_DIRECT_MAX_TQ = 4;
+
+// S[r][c] = Q[i0 + r] . K[j0 + c] for r < nq, c < nk with K rows kst apart: 8 keys
+// at a time, vectors along D, one horizontal sum per score (the memory-bound case).
+static void scoreBlockDirect(const float* qh, int64_t qst, int i0, int nq, const float* kh, int64_t kst, int j0, int nk,
+                             int D, float* S) {
+  constexpr int W = VecF::W, KC = 8;
+  const int Dv = D / W * W;
+  const VecF::M tail = VecF::mask(D - Dv);
+  for (int c0 = 0; c0 < nk; c0 += KC) {
+    const int cc = nk - c0 < KC ? nk - c0 : KC;
+    const float* kr[KC];
+    for (int x = 0; x < KC; x++) kr[x] = kh + static_cast<int64_t>(j0 + c0 + (x < cc ? x : cc - 1)) * kst;
+    for (int r = 0; r < nq; r++) {
+      const float* qr = qh + static_cast<int64_t>(i0 + r) * qst;
+      VecF::V acc[KC];
+#pragma GCC unroll 8
+      for (int x = 0; x < KC; x++) acc[x] = VecF::zero();
+      for (int d = 0; d < Dv; d += W) {
+        const VecF::V qv = VecF::load(qr + d);
+#pragma GCC unroll 8
+        for (int x = 0; x < KC; x++) acc[x] = VecF::fma(qv, VecF::load(kr[x] + d), acc[x]);
+      }
+      if (Dv < D) {
+        const VecF::V qv = VecF::loadM(qr + Dv, tail);
+#pragma GCC unroll 8
+        for (int x = 0; x < KC; x++) acc[x] = VecF::fma(qv, VecF::loadM(kr[x] + Dv, tail), acc[x]);
+      }
+      for (int x = 0; x < cc; x++) S[r * ATT_KB + c0 + x] = VecF::sum(acc[x]);
+    }
+  }
+}
+
 // Rows [j0, j0+nk) of a key (or value) head, transposed into [D][ATT_KB], zero-padded.
 static void packKeysT(const float* kh, int64_t kst, int j0, int nk, int D, float* kt) {
   for (int c = 0; c < ATT_KB; c++) {
@@ -141,10 +177,11 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
   const int kBlocks = (a->Tk + ATT_KB - 1) / ATT_KB;
   const size_t blockKt = static_cast<size_t>(D) * ATT_KB;
   const int64_t kTasks = static_cast<int64_t>(a->B) * a->H * kBlocks;
+  const bool direct = Tq <= ATT_DIRECT_MAX_TQ;
   static thread_local Scratch ktScratch;  // the calling thread's, grow-only
-  float* ktAll = ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
+  float* ktAll = direct ? nullptr : ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
 #pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < kTasks; t++) {
+  for (int64_t t = 0; t < (direct ? 0 : kTasks); t++) {
     const int kb = static_cast<int>(t % kBlocks), h = static_cast<int>((t / kBlocks) % a->H), b = static_cast<int>(t / kBlocks / a->H);
     const int j0 = kb * ATT_KB;
     packKeysT(k + b * a->ksb + h * a->ksh, a->kst, j0, a->Tk - j0 < ATT_KB ? a->Tk - j0 : ATT_KB, D, ktAll + t * blockKt);
@@ -166,13 +203,15 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
       const float slope = a->slopes ? a->slopes[h] : 0.f;
       const float* qh = q + b * a->qsb + h * a->qsh;
       const float* vh = v + b * a->vsb + h * a->vsh;
-      const float* ktHead = ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
+      const float* kh = k + b * a->ksb + h * a->ksh;
+      const float* ktHead = direct ? nullptr : ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
       for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0.f; }
       for (int64_t i = 0; i < static_cast<int64_t>(nq) * D; i++) acc[i] = 0.f;
       const int jEnd = keyLimit(a, i0 + nq - 1);
       for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
         const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
-        scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
+        if (direct) scoreBlockDirect(qh, a->qst, i0, nq, kh, a->kst, j0, nk, D, S);
+        else scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
         for (int r = 0; r < nq; r++) {
           const int i = i0 + r;
           float* sr = S + r * ATT_KB;

@@ -3,7 +3,7 @@
 // are live (loads zero the others, stores leave them alone). AVX-512: zmm with
 // mask registers; AVX2: ymm with maskload/maskstore; the baseline build: GCC
 // vector extensions of 4 floats (SSE2 code, no header needed), partial vectors
-// lane by lane. RB x CB is the register block (rows x vectors of
+// lane by lane; sum(v) adds the lanes (in a fixed order). RB x CB is the register block (rows x vectors of
 // accumulators) that fits the build's register file with its operands:
 // 4 x 4 of 32 zmm, 6 x 2 of 16 ymm (BLIS's Haswell shape), 4 x 2 of 16 xmm.
 // Included inside an arch namespace, after the arch's intrinsics headers.
@@ -21,6 +21,7 @@ struct VecF {
   static V loadM(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
   static void storeM(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static float sum(V v) { return _mm512_reduce_add_ps(v); }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct VecF {
@@ -39,6 +40,11 @@ struct VecF {
   static V loadM(const float* p, M m) { return _mm256_maskload_ps(p, m); }
   static void storeM(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static float sum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+  }
 };
 #else
 struct VecF {
@@ -65,5 +71,6 @@ struct VecF {
     for (int i = 0; i < m; i++) p[i] = v[i];
   }
   static V fma(V a, V b, V c) { return a * b + c; }
+  static float sum(V v) { return (v[0] + v[2]) + (v[1] + v[3]); }
 };
 #endif
