@@ -7,6 +7,8 @@
 // and gives the same softmax). Masks: causal with a KV-cache offset (`past`)
 // and a per-batch key padding mask. A query that sees no key gets o = 0.
 // Reference: src/engine/ref/attention.ts (materialised float64 softmax).
+// One algorithm for every build: the products run register-blocked over the
+// build's vector width (vecf.h), the softmax loops vectorise at that width.
 
 static inline float dotF(const float* a, const float* b, int n) {
   float s = 0.f;
@@ -35,93 +37,119 @@ static inline int keyLimit(const AttnArgs* a, int iLast) {
   return lim < a->Tk ? lim : a->Tk;
 }
 
-constexpr int ATT_QB = 16;
-constexpr int ATT_KB = 64;
+constexpr int ATT_KB = 64;  // keys per block (a packed key block is [D][ATT_KB])
+constexpr int ATT_QB = 64;  // queries per forward task: packing a key block is shared by 64 rows
 
-// Scores of query row qi against keys [j0, j0+nk) into sr (masked -> -inf); returns the row max.
-static inline float scoreRow(const AttnArgs* a, int b, int i, const float* qi, const float* kh, int j0, int nk,
-                             float slope, float* sr) {
-  float rowMax = -INFINITY;
-  if (uniformRow(a, b, i)) {  // constant scores: a uniform distribution over the visible keys
-    for (int c = 0; c < nk; c++) sr[c] = keyVisible(a, b, i, j0 + c) ? 0.f : -INFINITY;
-    for (int c = 0; c < nk; c++) rowMax = maxF(rowMax, sr[c]);
-    return rowMax;
-  }
-  for (int c = 0; c < nk; c++) {
-    const int j = j0 + c;
-    float sc = -INFINITY;
-    if (keyVisible(a, b, i, j)) {
-      sc = dotF(qi, kh + static_cast<int64_t>(j) * a->kst, a->D) * a->scale;
-      if (a->slopes) sc += slope * static_cast<float>(j - (a->past + i));
+#include "vecf.h"
+
+// One register tile of blockMul: out[t][0, CB*W) (+)= sum_{k<n} a[t][k] * b[k*ldb + (0, CB*W)]
+// for t < R, in R x CB vector accumulators (one broadcast of a per CB FMAs, one
+// load of b per R FMAs), each sum in k order. Masked: only the lanes of m are
+// read from b and out and written back (the columns past the end).
+template <int R, bool Masked>
+static inline void blockTile(const float* const* a, const float* b, int64_t ldb, int n, float* out, int64_t ldo,
+                             bool accumulate, const VecF::M* m) {
+  constexpr int C = VecF::CB, W = VecF::W;
+  VecF::V acc[R][C];
+#pragma GCC unroll 8
+  for (int t = 0; t < R; t++)
+#pragma GCC unroll 4
+    for (int x = 0; x < C; x++)
+      acc[t][x] = !accumulate ? VecF::zero() : Masked ? VecF::loadM(out + t * ldo + x * W, m[x]) : VecF::load(out + t * ldo + x * W);
+  for (int k = 0; k < n; k++) {
+    const float* bk = b + static_cast<int64_t>(k) * ldb;
+    VecF::V bv[C];
+#pragma GCC unroll 4
+    for (int x = 0; x < C; x++) bv[x] = Masked ? VecF::loadM(bk + x * W, m[x]) : VecF::load(bk + x * W);
+#pragma GCC unroll 8
+    for (int t = 0; t < R; t++) {
+      const VecF::V ab = VecF::set1(a[t][k]);
+#pragma GCC unroll 4
+      for (int x = 0; x < C; x++) acc[t][x] = VecF::fma(ab, bv[x], acc[t][x]);
     }
-    sr[c] = sc;
-    rowMax = maxF(rowMax, sc);
   }
-  return rowMax;
+#pragma GCC unroll 8
+  for (int t = 0; t < R; t++)
+#pragma GCC unroll 4
+    for (int x = 0; x < C; x++) {
+      if (Masked) VecF::storeM(out + t * ldo + x * W, m[x], acc[t][x]);
+      else VecF::store(out + t * ldo + x * W, acc[t][x]);
+    }
 }
 
-#if defined(__AVX512F__)
-// Register-blocked forward (AVX-512): per (query block, key block), the key
-// block is packed transposed [D][KB] and S = Q K^T is computed 4 queries x 64
-// keys at a time (16 zmm accumulators, one broadcast of q per 4 FMAs); masks
-// and the ALiBi bias are applied to the raw scores, then the online softmax
-// as in the row-wise version, and O += P V 4 queries x 64 dims at a time.
-// Every output row is still computed by one thread in key order.
-constexpr int ATT_QB512 = 64;  // queries per task: packing a key block is shared by 64 rows
+// The last row tile of a block has rr < RB rows: the tile of exactly rr rows
+// (no rows computed twice; decode's single query runs the 1-row tile).
+template <int R, bool Masked>
+static inline void blockTileRows(int rr, const float* const* a, const float* b, int64_t ldb, int n, float* out,
+                                 int64_t ldo, bool accumulate, const VecF::M* m) {
+  if (rr == R) blockTile<R, Masked>(a, b, ldb, n, out, ldo, accumulate, m);
+  else if constexpr (R > 1) blockTileRows<R - 1, Masked>(rr, a, b, ldb, n, out, ldo, accumulate, m);
+}
 
-static inline __mmask16 laneMask(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
-
-static void scoreBlock(const float* qh, int64_t qst, int i0, int nq, const float* kt, int D, float* S) {
-  for (int r0 = 0; r0 < nq; r0 += 4) {
-    const int rr = nq - r0 < 4 ? nq - r0 : 4;
-    const float* qr[4];
-    for (int t = 0; t < 4; t++) qr[t] = qh + static_cast<int64_t>(i0 + r0 + (t < rr ? t : rr - 1)) * qst;
-    __m512 acc[4][4];
-    for (int t = 0; t < 4; t++)
-      for (int x = 0; x < 4; x++) acc[t][x] = _mm512_setzero_ps();
-    for (int d = 0; d < D; d++) {
-      const float* kd = kt + static_cast<int64_t>(d) * ATT_KB;
-      const __m512 k0 = _mm512_load_ps(kd), k1 = _mm512_load_ps(kd + 16), k2 = _mm512_load_ps(kd + 32), k3 = _mm512_load_ps(kd + 48);
-#pragma GCC unroll 4
-      for (int t = 0; t < 4; t++) {
-        const __m512 qb = _mm512_set1_ps(qr[t][d]);
-        acc[t][0] = _mm512_fmadd_ps(qb, k0, acc[t][0]);
-        acc[t][1] = _mm512_fmadd_ps(qb, k1, acc[t][1]);
-        acc[t][2] = _mm512_fmadd_ps(qb, k2, acc[t][2]);
-        acc[t][3] = _mm512_fmadd_ps(qb, k3, acc[t][3]);
-      }
+// out[r][c] (+)= sum_{k<n} A[r*lda + k] * B[k*ldb + c] for r < nr, c < ncol: the
+// register-blocked product under every attention step (S = Q K^T on a packed
+// transposed key block, O += P V, and the backward's dQ, dK, dV). Columns past
+// ncol are neither read nor written.
+static void blockMul(const float* A, int64_t lda, int nr, int n, const float* B, int64_t ldb, int ncol, float* out,
+                     int64_t ldo, bool accumulate) {
+  constexpr int RB = VecF::RB, C = VecF::CB, CW = VecF::CB * VecF::W;
+  for (int c0 = 0; c0 < ncol; c0 += CW) {
+    const bool partial = ncol - c0 < CW;
+    VecF::M m[C];
+    for (int x = 0; x < C; x++) m[x] = VecF::mask(ncol - c0 - x * VecF::W);
+    for (int r0 = 0; r0 < nr; r0 += RB) {
+      const int rr = nr - r0 < RB ? nr - r0 : RB;
+      const float* a[RB];
+      for (int t = 0; t < RB; t++) a[t] = A + static_cast<int64_t>(r0 + (t < rr ? t : rr - 1)) * lda;
+      float* o = out + static_cast<int64_t>(r0) * ldo + c0;
+      if (partial) blockTileRows<RB, true>(rr, a, B + c0, ldb, n, o, ldo, accumulate, m);
+      else blockTileRows<RB, false>(rr, a, B + c0, ldb, n, o, ldo, accumulate, m);
     }
-    for (int t = 0; t < rr; t++)
-      for (int x = 0; x < 4; x++) _mm512_store_ps(S + (r0 + t) * ATT_KB + 16 * x, acc[t][x]);
   }
+}
+
+// S[r][0, ATT_KB) = Q[i0 + r] . K block (packed transposed [D][ATT_KB], zero past its end), r < nq.
+static void scoreBlock(const float* qh, int64_t qst, int i0, int nq, const float* kt, int D, float* S) {
+  blockMul(qh + static_cast<int64_t>(i0) * qst, qst, nq, D, kt, ATT_KB, ATT_KB, S, ATT_KB, false);
 }
 
 // acc[r][:] += sum_c P[r][c] * v[j0 + c][:] for r < nq, c < nk (P rows ATT_KB apart, acc rows ldacc apart).
 static void pvBlock(const float* P, int nq, int nk, const float* vh, int64_t vst, int j0, float* acc, int D, int64_t ldacc) {
-  for (int r0 = 0; r0 < nq; r0 += 4) {
-    const int rr = nq - r0 < 4 ? nq - r0 : 4;
-    const float* pr[4];
-    for (int t = 0; t < 4; t++) pr[t] = P + (r0 + (t < rr ? t : rr - 1)) * ATT_KB;
-    for (int d0 = 0; d0 < D; d0 += 64) {
-      const __mmask16 m[4] = {laneMask(D - d0), laneMask(D - d0 - 16), laneMask(D - d0 - 32), laneMask(D - d0 - 48)};
-      __m512 o[4][4];
-      for (int t = 0; t < 4; t++)
-        for (int x = 0; x < 4; x++) o[t][x] = _mm512_maskz_loadu_ps(m[x], acc + (r0 + (t < rr ? t : rr - 1)) * ldacc + d0 + 16 * x);
-      for (int c = 0; c < nk; c++) {
-        const float* vr = vh + static_cast<int64_t>(j0 + c) * vst + d0;
-        const __m512 v0 = _mm512_maskz_loadu_ps(m[0], vr), v1 = _mm512_maskz_loadu_ps(m[1], vr + 16);
-        const __m512 v2 = _mm512_maskz_loadu_ps(m[2], vr + 32), v3 = _mm512_maskz_loadu_ps(m[3], vr + 48);
-#pragma GCC unroll 4
-        for (int t = 0; t < 4; t++) {
-          const __m512 pb = _mm512_set1_ps(pr[t][c]);
-          o[t][0] = _mm512_fmadd_ps(pb, v0, o[t][0]);
-          o[t][1] = _mm512_fmadd_ps(pb, v1, o[t][1]);
-          o[t][2] = _mm512_fmadd_ps(pb, v2, o[t][2]);
-          o[t][3] = _mm512_fmadd_ps(pb, v3, o[t][3]);
-        }
+  blockMul(P, ATT_KB, nq, nk, vh + static_cast<int64_t>(j0) * vst, vst, D, acc, ldacc, true);
+}
+
+// At most this many queries per head (decode, short chunks): the forward scores
+// against the keys in their own layout instead of packing them transposed,
+// which would read and write every key once more than the scores need.
+constexpr int ATT_DIRECT_MAX_TQ = 4;
+
+// S[r][c] = Q[i0 + r] . K[j0 + c] for r < nq, c < nk with K rows kst apart: 8 keys
+// at a time, vectors along D, one horizontal sum per score (the memory-bound case).
+static void scoreBlockDirect(const float* qh, int64_t qst, int i0, int nq, const float* kh, int64_t kst, int j0, int nk,
+                             int D, float* S) {
+  constexpr int W = VecF::W, KC = 8;
+  const int Dv = D / W * W;
+  const VecF::M tail = VecF::mask(D - Dv);
+  for (int c0 = 0; c0 < nk; c0 += KC) {
+    const int cc = nk - c0 < KC ? nk - c0 : KC;
+    const float* kr[KC];
+    for (int x = 0; x < KC; x++) kr[x] = kh + static_cast<int64_t>(j0 + c0 + (x < cc ? x : cc - 1)) * kst;
+    for (int r = 0; r < nq; r++) {
+      const float* qr = qh + static_cast<int64_t>(i0 + r) * qst;
+      VecF::V acc[KC];
+#pragma GCC unroll 8
+      for (int x = 0; x < KC; x++) acc[x] = VecF::zero();
+      for (int d = 0; d < Dv; d += W) {
+        const VecF::V qv = VecF::load(qr + d);
+#pragma GCC unroll 8
+        for (int x = 0; x < KC; x++) acc[x] = VecF::fma(qv, VecF::load(kr[x] + d), acc[x]);
       }
-      for (int t = 0; t < rr; t++)
-        for (int x = 0; x < 4; x++) _mm512_mask_storeu_ps(acc + (r0 + t) * ldacc + d0 + 16 * x, m[x], o[t][x]);
+      if (Dv < D) {
+        const VecF::V qv = VecF::loadM(qr + Dv, tail);
+#pragma GCC unroll 8
+        for (int x = 0; x < KC; x++) acc[x] = VecF::fma(qv, VecF::loadM(kr[x] + Dv, tail), acc[x]);
+      }
+      for (int x = 0; x < cc; x++) S[r * ATT_KB + c0 + x] = VecF::sum(acc[x]);
     }
   }
 }
@@ -135,19 +163,25 @@ static void packKeysT(const float* kh, int64_t kst, int j0, int nk, int D, float
   }
 }
 
+// Forward: per (query block, key block), the key block is packed transposed
+// [D][KB] (every key block of every head once, up front) and S = Q K^T comes
+// from the register-blocked product; masks and the ALiBi bias are applied to
+// the raw scores, then the online softmax, and O += P V by the same product.
+// Every output row is computed by one thread in key order.
 static void attnFwd(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse) {
   const int D = a->D, Tq = a->Tq;
-  const int qBlocks = (Tq + ATT_QB512 - 1) / ATT_QB512;
+  const int qBlocks = (Tq + ATT_QB - 1) / ATT_QB;
   const int64_t tasks = static_cast<int64_t>(a->B) * a->H * qBlocks;
   // Every key block of every head packed transposed once, up front, then
   // read by all the query blocks of its head.
   const int kBlocks = (a->Tk + ATT_KB - 1) / ATT_KB;
   const size_t blockKt = static_cast<size_t>(D) * ATT_KB;
   const int64_t kTasks = static_cast<int64_t>(a->B) * a->H * kBlocks;
+  const bool direct = Tq <= ATT_DIRECT_MAX_TQ;
   static thread_local Scratch ktScratch;  // the calling thread's, grow-only
-  float* ktAll = ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
+  float* ktAll = direct ? nullptr : ktScratch.get(static_cast<size_t>(kTasks) * blockKt);
 #pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < kTasks; t++) {
+  for (int64_t t = 0; t < (direct ? 0 : kTasks); t++) {
     const int kb = static_cast<int>(t % kBlocks), h = static_cast<int>((t / kBlocks) % a->H), b = static_cast<int>(t / kBlocks / a->H);
     const int j0 = kb * ATT_KB;
     packKeysT(k + b * a->ksb + h * a->ksh, a->kst, j0, a->Tk - j0 < ATT_KB ? a->Tk - j0 : ATT_KB, D, ktAll + t * blockKt);
@@ -155,27 +189,29 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
 #pragma omp parallel
   {
     static thread_local Scratch scratch;
-    float* S = scratch.get(ATT_QB512 * ATT_KB + static_cast<size_t>(ATT_QB512) * D + 2 * ATT_QB512 + 16);  // [QB][KB] scores, then probabilities
-    float* acc = S + ATT_QB512 * ATT_KB;
-    float* m = acc + static_cast<size_t>(ATT_QB512) * D;
-    float* l = m + ATT_QB512;
+    float* S = scratch.get(ATT_QB * ATT_KB + static_cast<size_t>(ATT_QB) * D + 2 * ATT_QB + 16);  // [QB][KB] scores, then probabilities
+    float* acc = S + ATT_QB * ATT_KB;
+    float* m = acc + static_cast<size_t>(ATT_QB) * D;
+    float* l = m + ATT_QB;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {
       const int qb = static_cast<int>(task % qBlocks);
       const int h = static_cast<int>((task / qBlocks) % a->H);
       const int b = static_cast<int>(task / qBlocks / a->H);
-      const int i0 = qb * ATT_QB512;
-      const int nq = Tq - i0 < ATT_QB512 ? Tq - i0 : ATT_QB512;
+      const int i0 = qb * ATT_QB;
+      const int nq = Tq - i0 < ATT_QB ? Tq - i0 : ATT_QB;
       const float slope = a->slopes ? a->slopes[h] : 0.f;
       const float* qh = q + b * a->qsb + h * a->qsh;
       const float* vh = v + b * a->vsb + h * a->vsh;
-      const float* ktHead = ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
+      const float* kh = k + b * a->ksb + h * a->ksh;
+      const float* ktHead = direct ? nullptr : ktAll + (static_cast<int64_t>(b) * a->H + h) * kBlocks * blockKt;
       for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0.f; }
       for (int64_t i = 0; i < static_cast<int64_t>(nq) * D; i++) acc[i] = 0.f;
       const int jEnd = keyLimit(a, i0 + nq - 1);
       for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
         const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
-        scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
+        if (direct) scoreBlockDirect(qh, a->qst, i0, nq, kh, a->kst, j0, nk, D, S);
+        else scoreBlock(qh, a->qst, i0, nq, ktHead + static_cast<int64_t>(j0 / ATT_KB) * blockKt, D, S);
         for (int r = 0; r < nq; r++) {
           const int i = i0 + r;
           float* sr = S + r * ATT_KB;
@@ -234,86 +270,15 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
     }
   }
 }
-#else
-static void attnFwd(const AttnArgs* a, const float* q, const float* k, const float* v, float* o, float* lse) {
-  const int D = a->D, Tq = a->Tq;
-  const int qBlocks = (Tq + ATT_QB - 1) / ATT_QB;
-  const int64_t tasks = static_cast<int64_t>(a->B) * a->H * qBlocks;
-#pragma omp parallel
-  {
-    static thread_local Scratch scratch;
-    float* acc = scratch.get(static_cast<size_t>(ATT_QB) * D + 2 * ATT_QB + ATT_KB);
-    float* m = acc + ATT_QB * D;
-    float* l = m + ATT_QB;
-    float* s = l + ATT_QB;  // scores of one query row against one key block
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int qb = static_cast<int>(task % qBlocks);
-      const int h = static_cast<int>((task / qBlocks) % a->H);
-      const int b = static_cast<int>(task / qBlocks / a->H);
-      const int i0 = qb * ATT_QB;
-      const int nq = Tq - i0 < ATT_QB ? Tq - i0 : ATT_QB;
-      const float slope = a->slopes ? a->slopes[h] : 0.f;
-      const float* qh = q + b * a->qsb + h * a->qsh;
-      const float* kh = k + b * a->ksb + h * a->ksh;
-      const float* vh = v + b * a->vsb + h * a->vsh;
-      for (int r = 0; r < nq; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.f;
-        for (int d = 0; d < D; d++) acc[r * D + d] = 0.f;
-      }
-      const int jEnd = keyLimit(a, i0 + nq - 1);
-      for (int j0 = 0; j0 < jEnd; j0 += ATT_KB) {
-        const int nk = jEnd - j0 < ATT_KB ? jEnd - j0 : ATT_KB;
-        for (int r = 0; r < nq; r++) {
-          const int i = i0 + r;
-          const float rowMax = scoreRow(a, b, i, qh + static_cast<int64_t>(i) * a->qst, kh, j0, nk, slope, s);
-          if (rowMax == -INFINITY) continue;  // nothing visible in this block
-          const float mNew = maxF(m[r], rowMax);
-          const float corr = m[r] == -INFINITY ? 0.f : std::exp(m[r] - mNew);
-          float* ar = acc + r * D;
-          if (corr != 1.f)
-            for (int d = 0; d < D; d++) ar[d] *= corr;
-          float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-          for (int c = 0; c < nk; c++) {
-            const float p = expNeg(s[c] - mNew);  // masked scores are -inf: p = 0
-            s[c] = p;
-            sum += p;
-          }
-          for (int c = 0; c < nk; c++) {
-            const float p = s[c];
-            if (p == 0.f) continue;
-            const float* vj = vh + static_cast<int64_t>(j0 + c) * a->vst;
-#pragma omp simd
-            for (int d = 0; d < D; d++) ar[d] += p * vj[d];
-          }
-          l[r] = l[r] * corr + sum;
-          m[r] = mNew;
-        }
-      }
-      for (int r = 0; r < nq; r++) {
-        const int i = i0 + r;
-        float* orow = o + b * a->osb + h * a->osh + static_cast<int64_t>(i) * a->ost;
-        const float inv = l[r] > 0.f ? 1.0f / l[r] : 0.f;
-        for (int d = 0; d < D; d++) orow[d] = acc[r * D + d] * inv;
-        lse[(static_cast<int64_t>(b) * a->H + h) * Tq + i] = l[r] > 0.f ? m[r] + std::log(l[r]) : -INFINITY;
-      }
-    }
-  }
-}
 
-#endif
-
-#if defined(__AVX512F__)
-// Register-blocked backward (AVX-512), the flash-attention-2 loop order: per
-// (b, h) and key block of ATT_KB keys (K and V packed transposed), query
-// blocks of ATT_KB rows stream past. S = Q K^T and dP = dO V^T come from the
-// forward's 4 x 64 score kernel, P = exp(S - lse) and dS = P (dP - D_i) scale
-// are formed row by row with the masks and ALiBi bias, and the three
-// products dQ += dS K, dV += P^T dO, dK += dS^T Q run through the 4 x 64
-// P.V kernel (P^T and dS^T are written alongside P and dS). One thread per
-// (b, h), every sum in a fixed order: thread-count independent.
+// Backward, the flash-attention-2 loop order: per (b, h) and key block of
+// ATT_KB keys (K and V packed transposed), query blocks of ATT_KB rows stream
+// past. S = Q K^T and dP = dO V^T come from the forward's score product,
+// P = exp(S - lse) and dS = P (dP - D_i) scale are formed row by row with the
+// masks and ALiBi bias, and the three products dQ += dS K, dV += P^T dO,
+// dK += dS^T Q run through the P.V product (P^T and dS^T are written alongside
+// P and dS). One thread per (b, h), every sum in a fixed order: thread-count
+// independent.
 static void attnBwd(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
                     const float* lse, const float* dO, float* dq, float* dk, float* dv) {
   const int D = a->D, Tq = a->Tq, Tk = a->Tk;
@@ -395,80 +360,3 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
     }
   }
 }
-#else
-// One thread per (b, h): the dk/dv rows of a head belong to that thread, and
-// every sum runs in a fixed order, so the result is thread-count independent.
-// Keys are taken in blocks whose dk/dv accumulators stay in L1/L2 while all
-// queries that see them stream past (the flash-attention-2 loop order).
-static void attnBwd(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
-                    const float* lse, const float* dO, float* dq, float* dk, float* dv) {
-  const int D = a->D, Tq = a->Tq, Tk = a->Tk;
-  const int64_t tasks = static_cast<int64_t>(a->B) * a->H;
-#pragma omp parallel
-  {
-    static thread_local Scratch scratch;
-    float* Dv = scratch.get(static_cast<size_t>(Tq) + 2 * ATT_KB);  // D_i = <dO_i, o_i>
-    float* p = Dv + Tq;
-    float* ds = p + ATT_KB;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int h = static_cast<int>(task % a->H);
-      const int b = static_cast<int>(task / a->H);
-      const float slope = a->slopes ? a->slopes[h] : 0.f;
-      const float* qh = q + b * a->qsb + h * a->qsh;
-      const float* kh = k + b * a->ksb + h * a->ksh;
-      const float* vh = v + b * a->vsb + h * a->vsh;
-      const int64_t oOff = b * a->osb + h * a->osh;
-      const float* lh = lse + (static_cast<int64_t>(b) * a->H + h) * Tq;
-      float* dqh = dq + b * a->gqsb + h * a->gqsh;
-      float* dkh = dk + b * a->gksb + h * a->gksh;
-      float* dvh = dv + b * a->gvsb + h * a->gvsh;
-      for (int i = 0; i < Tq; i++) {
-        Dv[i] = dotF(dO + oOff + static_cast<int64_t>(i) * a->ost, o + oOff + static_cast<int64_t>(i) * a->ost, D);
-        float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
-        for (int d = 0; d < D; d++) dqi[d] = 0.f;
-      }
-      for (int j = 0; j < Tk; j++)
-        for (int d = 0; d < D; d++) {
-          dkh[static_cast<int64_t>(j) * a->gkst + d] = 0.f;
-          dvh[static_cast<int64_t>(j) * a->gvst + d] = 0.f;
-        }
-      for (int j0 = 0; j0 < Tk; j0 += ATT_KB) {
-        const int nk = Tk - j0 < ATT_KB ? Tk - j0 : ATT_KB;
-        // first query that can see key j0 under the causal mask
-        const int iStart = a->causal && !a->queryMask ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
-        for (int i = iStart; i < Tq; i++) {
-          const float L = lh[i];
-          if (L == -INFINITY) continue;
-          const float* qi = qh + static_cast<int64_t>(i) * a->qst;
-          const float* gi = dO + oOff + static_cast<int64_t>(i) * a->ost;
-          const int kEnd = keyLimit(a, i) - j0 < nk ? keyLimit(a, i) - j0 : nk;
-          if (kEnd <= 0) continue;
-          scoreRow(a, b, i, qi, kh, j0, kEnd, slope, p);
-#pragma omp simd
-          for (int c = 0; c < kEnd; c++) p[c] = expNeg(p[c] - L);
-          const bool constantScores = uniformRow(a, b, i);  // no gradient reaches q or k
-          for (int c = 0; c < kEnd; c++) {
-            const float dp = p[c] == 0.f || constantScores ? 0.f : dotF(gi, vh + static_cast<int64_t>(j0 + c) * a->vst, D);
-            ds[c] = constantScores ? 0.f : p[c] * (dp - Dv[i]) * a->scale;
-          }
-          float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
-          for (int c = 0; c < kEnd; c++) {
-            if (p[c] == 0.f) continue;
-            const float pc = p[c], dc = ds[c];
-            const float* kj = kh + static_cast<int64_t>(j0 + c) * a->kst;
-            float* dkj = dkh + static_cast<int64_t>(j0 + c) * a->gkst;
-            float* dvj = dvh + static_cast<int64_t>(j0 + c) * a->gvst;
-#pragma omp simd
-            for (int d = 0; d < D; d++) {
-              dvj[d] += pc * gi[d];
-              dqi[d] += dc * kj[d];
-              dkj[d] += dc * qi[d];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-#endif
