@@ -10,8 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../engine/atomic-write.js';
-import type { Communicator } from './communicator.js';
-import type { DistEnv } from './env.js';
+import type { Communicator, DistEnv } from './communicator.js';
 import { startStoreServer, StoreClient } from './store.js';
 
 export interface DeviceBackend {

@@ -16,6 +16,19 @@
 // call whose peer died with an error (Gloo: at once when the peer's sockets
 // close, or at the timeout), never hang.
 
+/** A rank's place in the job (read from the environment by env.ts). */
+export interface DistEnv {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  master?: { host: string; port: number };
+  rendezvousDir?: string;
+  timeoutMs: number;
+  bindHost?: string;
+  iface?: string;
+  runId: string;
+}
+
 export type ReduceOp = 'sum' | 'avg';
 export type CommBuffer = Float32Array | Float64Array | Uint16Array | Int32Array | Uint8Array;
 

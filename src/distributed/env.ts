@@ -8,20 +8,10 @@
 // address this rank listens on. Validated here, once, with errors naming the
 // variable.
 import { GlooCommunicator } from './gloo.js';
-import type { Communicator } from './communicator.js';
+import type { Communicator, DistEnv } from './communicator.js';
 import { deviceBackend, shareUniqueId } from './bootstrap.js';
 
-export interface DistEnv {
-  rank: number;
-  worldSize: number;
-  localRank: number;
-  master?: { host: string; port: number };
-  rendezvousDir?: string;
-  timeoutMs: number;
-  bindHost?: string;
-  iface?: string;
-  runId: string;
-}
+export type { DistEnv } from './communicator.js';
 
 function intVar(env: NodeJS.ProcessEnv, names: string[], min: number, max = 2 ** 31 - 1): number | undefined {
   for (const n of names) {

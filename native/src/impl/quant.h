@@ -451,10 +451,6 @@ static void qmatmulInt8(const float* x, int M, int K, const uint8_t* q, const ui
 }
 #endif
 
-#if defined(KERNEL_AMX)
-static void qmatmulAmx(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y);
-#endif
-
 // y [M, N] = x [M, K] * W^T with W quantised. Small M: integer GEMV; large M
 // (prefill): W is dequantised a panel of rows at a time and multiplied with the f32 GEMM.
 static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y) {
@@ -467,10 +463,6 @@ static void qmatmul(const float* x, int M, int K, const uint8_t* q, const uint16
     qmatvecRows(xq, xs, xs + nb, M, K, q, scales, N, G, bits, y, N);
     return;
   }
-#if defined(KERNEL_AMX)
-  qmatmulAmx(x, M, K, q, scales, N, G, bits, y);  // quant_amx.h: the same arithmetic on AMX-INT8 tiles
-  return;
-#endif
 #if defined(QUANT_INT8_GEMM)
   qmatmulInt8(x, M, K, q, scales, N, G, bits, y);
   return;

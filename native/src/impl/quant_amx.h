@@ -110,3 +110,10 @@ static void qmatmulAmx(const float* x, int M, int K, const uint8_t* q, const uin
   std::free(xs);
   std::free(xq);
 }
+
+// The AMX builds' quantised product (their table's qmatmul): prefill on tiles,
+// the GEMV (M <= kQMaxRows) as every build (quant.h).
+static void qmatmulTiles(const float* x, int M, int K, const uint8_t* q, const uint16_t* scales, int N, int G, int bits, float* y) {
+  if (M <= kQMaxRows) qmatmul(x, M, K, q, scales, N, G, bits, y);
+  else qmatmulAmx(x, M, K, q, scales, N, G, bits, y);
+}

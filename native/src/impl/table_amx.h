@@ -10,7 +10,7 @@ static KernelTable amxTable() {
   t.gemm = gemm;
   t.quantizeRows = quantizeRows;
   t.dequantizeRows = dequantizeRows;
-  t.qmatmul = qmatmul;
+  t.qmatmul = qmatmulTiles;  // quant_amx.h
   t.readBytes = readBytes;
   t.bf16Gemm = bf16Gemm;
   return t;
