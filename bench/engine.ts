@@ -60,6 +60,7 @@ export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; bla
   const build = kernelInfo().arch, before = beforeBuild(opts);
   const bf = kernelInfo().bf16Gemm, bf16 = `${bf.variant} (${bf.why})`;  // which bf16 x bf16 GEMM runs, and why
   log(`bf16 GEMM variant of ${build}: ${bf16}`);
+  let blas = '';
   for (const s of shapes) {
     const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
     const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
@@ -77,15 +78,17 @@ export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; bla
       rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: null, build, before_build: before, before_gflops: beforeGflops });
       log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${build} ${gflops.toFixed(1)} GFLOP/s${before ? `, ${before} ${beforeGflops!.toFixed(1)}` : ''}`);
     }
-  }
-  const np = runNumpy(shapes);
-  let blas = typeof np === 'string' ? np : np.blas;
-  if (typeof np !== 'string') {
-    shapes.forEach((_, i) => { rows[2 * i]!.numpy_gflops = np.gflops[i]!; });
-    log(`numpy (${np.blas}): ${np.gflops.map((g) => g.toFixed(1)).join(', ')} GFLOP/s`);
-  } else {
-    blas = np;
-    log(np);
+    // numpy right after ours, shape by shape: this VM's clock drifts over minutes, so the
+    // ratio is taken from two timings seconds apart, not from two passes minutes apart
+    const np = runNumpy([s]);
+    if (typeof np === 'string') {
+      if (!blas) log(np);
+      blas ||= np;
+    } else {
+      blas ||= np.blas;
+      rows[rows.length - 2]!.numpy_gflops = np.gflops[0]!;
+      log(`numpy ${s.label}: ${np.gflops[0]!.toFixed(1)} GFLOP/s`);
+    }
   }
   return { rows, blas, bf16 };
 }
