@@ -18,162 +18,21 @@ constexpr int MC = 144;   // multiple of MR; an A block (MC x KC f32) is 144 KiB
 #endif
 constexpr int KC = 256;
 
-static inline float toFloat(float x) { return x; }
-static inline float toFloat(uint16_t x) { return bf16ToFloat(x); }
-
-struct GemmOperand {
-  const void* p;
-  int type;
-  int64_t rs, cs;  // element (r, c) lives at r * rs + c * cs
-  float at(int64_t r, int64_t c) const { return loadAs(p, type, r * rs + c * cs); }
-};
-
-// Pack rows [i0, i0+mc) x k-slice [p0, p0+kc) of A into MR-row panels, k-major, zero-padded.
-// Fast paths read each source row contiguously (the common row-major A).
-template <typename T>
-static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
-  for (int ir = 0; ir < mc; ir += MR) {
-    float* panel = dst + static_cast<int64_t>(ir) * kc;
-    const int rows = mc - ir < MR ? mc - ir : MR;
-    for (int r = 0; r < MR; r++) {
-      if (r < rows) {
-        const T* row = src + (i0 + ir + r) * rs + p0;
-        for (int k = 0; k < kc; k++) panel[k * MR + r] = toFloat(row[k]);
-      } else {
-        for (int k = 0; k < kc; k++) panel[k * MR + r] = 0.f;
-      }
-    }
-  }
-}
-
-template <typename T>
-static void packAColumns(const T* src, int64_t cs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
-  for (int ir = 0; ir < mc; ir += MR) {
-    float* panel = dst + static_cast<int64_t>(ir) * kc;
-    const int rows = mc - ir < MR ? mc - ir : MR;
-    for (int k = 0; k < kc; k++) {
-      const T* col = src + (p0 + k) * cs + i0 + ir;
-      float* out = panel + k * MR;
-      for (int r = 0; r < rows; r++) out[r] = toFloat(col[r]);
-      for (int r = rows; r < MR; r++) out[r] = 0.f;
-    }
-  }
-}
-
-static void packAFloat(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
-  if (A.cs == 1) {
-    if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
-    else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
-    return;
-  }
-  if (A.rs == 1) {  // transposed A (dY^T in a weight gradient): the MR rows of a panel are contiguous for each k
-    if (A.type == kF32) packAColumns(static_cast<const float*>(A.p), A.cs, i0, mc, p0, kc, dst);
-    else packAColumns(static_cast<const uint16_t*>(A.p), A.cs, i0, mc, p0, kc, dst);
-    return;
-  }
-  for (int ir = 0; ir < mc; ir += MR) {
-    float* panel = dst + static_cast<int64_t>(ir) * kc;
-    const int rows = mc - ir < MR ? mc - ir : MR;
-    for (int k = 0; k < kc; k++)
-      for (int r = 0; r < MR; r++) panel[k * MR + r] = r < rows ? A.at(i0 + ir + r, p0 + k) : 0.f;
-  }
-}
-
-// Pack one NR-column panel of B: rows [p0, p0+kc), columns [j, j+cols), zero-padded.
-// Row-major B copies rows; a transposed B (a Linear's [out, in] weight) reads
-// each of its rows contiguously and scatters into the panel (L1-resident).
-#if defined(__AVX2__)
-// 8x8 transpose of f32 (rows r[0..7] -> columns), the classic unpack/shuffle/permute network.
-static inline void transpose8(__m256* r) {
-  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-static inline __m256 load8(const uint16_t* p) {
-  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-#endif
-
-template <typename T>
-static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-#if defined(__AVX2__)
-  if (cols == NR) {
-    // Eight source rows at a time, each read front to back (eight streams the
-    // prefetchers follow), with the lines 512 bytes ahead requested early.
-    const int k8 = kc / 8 * 8;
-    for (int half = 0; half < NR; half += 8) {
-      const T* s0 = src + (j + half) * cs + p0;
-      for (int k = 0; k < k8; k += 8) {
-        __m256 r[8];
-        for (int c = 0; c < 8; c++) {
-          if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
-          r[c] = load8(s0 + c * cs + k);
-        }
-        transpose8(r);
-        for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (k + q) * NR + half, r[q]);
-      }
-    }
-    for (int k = k8; k < kc; k++)
-      for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
-    return;
-  }
-#endif
-  for (int c = 0; c < NR; c++) {
-    if (c < cols) {
-      const T* col = src + (j + c) * cs + p0;
-      for (int k = 0; k < kc; k++) panel[k * NR + c] = toFloat(col[k]);
-    } else {
-      for (int k = 0; k < kc; k++) panel[k * NR + c] = 0.f;
-    }
-  }
-}
-
-template <typename T>
-static void packBRows(const T* src, int64_t rs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-  for (int k = 0; k < kc; k++) {
-    const T* row = src + (p0 + k) * rs + j;
-    float* out = panel + k * NR;
-    for (int c = 0; c < cols; c++) out[c] = toFloat(row[c]);
-    for (int c = cols; c < NR; c++) out[c] = 0.f;
-  }
-}
-
-static void packBPanel(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-  if (B.cs == 1) {
-    if (B.type == kF32) packBRows(static_cast<const float*>(B.p), B.rs, p0, kc, j, cols, panel);
-    else packBRows(static_cast<const uint16_t*>(B.p), B.rs, p0, kc, j, cols, panel);
-  } else if (B.rs == 1) {
-    if (B.type == kF32) packBCols(static_cast<const float*>(B.p), B.cs, p0, kc, j, cols, panel);
-    else packBCols(static_cast<const uint16_t*>(B.p), B.cs, p0, kc, j, cols, panel);
-  } else {
-    for (int k = 0; k < kc; k++)
-      for (int c = 0; c < NR; c++) panel[k * NR + c] = c < cols ? B.at(p0 + k, j + c) : 0.f;
-  }
-}
+#include "gemm_pack.h"  // GemmOperand and the A / B panel packing
 
 // acc = sum_k a[k*MR + r] * b[k*NR + c]; then C = alpha*acc + (first ? beta*C : C).
 #if defined(__AVX512F__)
-// Writes an MR x NR accumulator tile to C; edge tiles use masked loads/stores.
-static inline void storeTile(__m512 (&acc)[MR][2], float* c, int64_t ldc, int rows, int cols, float alpha, float beta,
-                             bool first) {
+// C rows [0, rows) x columns [0, cols <= 32) = alpha * acc + (first ? beta * C : C), where
+// row(r, h) gives accumulator row r, lanes 16h..16h+15; edge tiles use masked loads/stores.
+// Shared by the f32 micro-kernel (accumulators in registers) and the AMX GEMM (tiles stored to memory).
+template <typename Row>
+static inline void combineRows(Row row, float* c, int64_t ldc, int rows, int cols, float alpha, float beta, bool first) {
   const __mmask16 m0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
   const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   for (int r = 0; r < rows; r++) {
     float* cr = c + r * ldc;
-    __m512 x0 = _mm512_mul_ps(va, acc[r][0]), x1 = _mm512_mul_ps(va, acc[r][1]);
+    __m512 x0 = _mm512_mul_ps(va, row(r, 0)), x1 = _mm512_mul_ps(va, row(r, 1));
     if (!first) {
       x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
       x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));
@@ -184,6 +43,12 @@ static inline void storeTile(__m512 (&acc)[MR][2], float* c, int64_t ldc, int ro
     _mm512_mask_storeu_ps(cr, m0, x0);
     _mm512_mask_storeu_ps(cr + 16, m1, x1);
   }
+}
+
+// Writes an MR x NR accumulator tile to C.
+static inline void storeTile(__m512 (&acc)[MR][2], float* c, int64_t ldc, int rows, int cols, float alpha, float beta,
+                             bool first) {
+  combineRows([&](int r, int h) { return acc[r][h]; }, c, ldc, rows, cols, alpha, beta, first);
 }
 
 static void microKernel(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,

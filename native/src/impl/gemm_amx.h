@@ -154,22 +154,7 @@ static void amxBlock(const uint16_t* a0, const uint16_t* a1, const uint32_t* b, 
 }
 
 static void amxCombine(const float* acc, float* c, int64_t ldc, int rows, int cols, float alpha, float beta, bool first) {
-  const __mmask16 m0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
-  const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (int r = 0; r < rows; r++) {
-    float* cr = c + r * ldc;
-    __m512 x0 = _mm512_mul_ps(va, _mm512_load_ps(acc + r * 32)), x1 = _mm512_mul_ps(va, _mm512_load_ps(acc + r * 32 + 16));
-    if (!first) {
-      x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));
-      x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));
-    } else if (beta != 0.f) {
-      x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
-      x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
-    }
-    _mm512_mask_storeu_ps(cr, m0, x0);
-    _mm512_mask_storeu_ps(cr + 16, m1, x1);
-  }
+  combineRows([&](int r, int h) { return _mm512_load_ps(acc + r * 32 + 16 * h); }, c, ldc, rows, cols, alpha, beta, first);  // gemm.h
 }
 
 static void gemmAmxBf16(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
