@@ -12,6 +12,36 @@ struct GemmOperand {
   float at(int64_t r, int64_t c) const { return loadAs(p, type, r * rs + c * cs); }
 };
 
+#if defined(__AVX512F__)
+// 16x16 transpose of f32 (r[i] lane j -> r[j] lane i): unpack pairs, then
+// 4x4 blocks within 128-bit lanes, then the lanes themselves (64 shuffles).
+static inline void transpose16(__m512* r) {
+  __m512 t[16], u[16];
+  for (int m = 0; m < 8; m++) {
+    t[2 * m] = _mm512_unpacklo_ps(r[2 * m], r[2 * m + 1]);
+    t[2 * m + 1] = _mm512_unpackhi_ps(r[2 * m], r[2 * m + 1]);
+  }
+  for (int p = 0; p < 4; p++) {  // u[4p + c], 128-bit lane L: column 4L + c of rows 4p..4p+3
+    u[4 * p + 0] = _mm512_shuffle_ps(t[4 * p], t[4 * p + 2], 0x44);
+    u[4 * p + 1] = _mm512_shuffle_ps(t[4 * p], t[4 * p + 2], 0xEE);
+    u[4 * p + 2] = _mm512_shuffle_ps(t[4 * p + 1], t[4 * p + 3], 0x44);
+    u[4 * p + 3] = _mm512_shuffle_ps(t[4 * p + 1], t[4 * p + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+    r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+    r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+    r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+  }
+}
+static inline __m512 loadRow16(const float* p) { return _mm512_loadu_ps(p); }
+static inline __m512 loadRow16(const uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+#endif
+
 // Pack rows [i0, i0+mc) x k-slice [p0, p0+kc) of A into MR-row panels, k-major, zero-padded.
 // Fast paths read each source row contiguously (the common row-major A).
 template <typename T>
@@ -19,12 +49,25 @@ static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, 
   for (int ir = 0; ir < mc; ir += MR) {
     float* panel = dst + static_cast<int64_t>(ir) * kc;
     const int rows = mc - ir < MR ? mc - ir : MR;
+    int k0 = 0;
+#if defined(__AVX512F__)
+    // Sixteen k at a time: the panel's rows (zeros past `rows`) transposed into
+    // sixteen MR-float k-columns, stored with an MR-lane mask.
+    static_assert(MR <= 16, "one zmm holds a k-column of the A panel");
+    const __mmask16 lanes = static_cast<__mmask16>((1u << MR) - 1);
+    for (; k0 + 16 <= kc; k0 += 16) {
+      __m512 r[16];
+      for (int q = 0; q < 16; q++) r[q] = q < rows ? loadRow16(src + (i0 + ir + q) * rs + p0 + k0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int q = 0; q < 16; q++) _mm512_mask_storeu_ps(panel + (k0 + q) * MR, lanes, r[q]);
+    }
+#endif
     for (int r = 0; r < MR; r++) {
       if (r < rows) {
         const T* row = src + (i0 + ir + r) * rs + p0;
-        for (int k = 0; k < kc; k++) panel[k * MR + r] = toFloat(row[k]);
+        for (int k = k0; k < kc; k++) panel[k * MR + r] = toFloat(row[k]);
       } else {
-        for (int k = 0; k < kc; k++) panel[k * MR + r] = 0.f;
+        for (int k = k0; k < kc; k++) panel[k * MR + r] = 0.f;
       }
     }
   }
@@ -92,7 +135,30 @@ static inline __m256 load8(const uint16_t* p) {
 
 template <typename T>
 static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+  if (cols == NR) {
+    // Sixteen source rows (panel columns) at a time, sixteen k per 16x16
+    // transpose, each row read front to back with its lines 512 bytes ahead
+    // requested early.
+    static_assert(NR % 16 == 0, "B panels are whole zmm rows");
+    const int k16 = kc / 16 * 16;
+    for (int half = 0; half < NR; half += 16) {
+      const T* s0 = src + (j + half) * cs + p0;
+      for (int k = 0; k < k16; k += 16) {
+        __m512 r[16];
+        for (int c = 0; c < 16; c++) {
+          if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
+          r[c] = loadRow16(s0 + c * cs + k);
+        }
+        transpose16(r);
+        for (int q = 0; q < 16; q++) _mm512_store_ps(panel + (k + q) * NR + half, r[q]);
+      }
+    }
+    for (int k = k16; k < kc; k++)
+      for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
+    return;
+  }
+#elif defined(__AVX2__)
   if (cols == NR) {
     // Eight source rows at a time, each read front to back (eight streams the
     // prefetchers follow), with the lines 512 bytes ahead requested early.
