@@ -154,7 +154,7 @@ static void amxBlock(const uint16_t* a0, const uint16_t* a1, const uint32_t* b, 
 }
 
 static void amxCombine(const float* acc, float* c, int64_t ldc, int rows, int cols, float alpha, float beta, bool first) {
-  combineRows([&](int r, int h) { return _mm512_load_ps(acc + r * 32 + 16 * h); }, c, ldc, rows, cols, alpha, beta, first);  // gemm.h
+  combineRows<2>([&](int r, int h) { return _mm512_load_ps(acc + r * 32 + 16 * h); }, c, ldc, rows, cols, alpha, beta, first);  // gemm.h
 }
 
 static void gemmAmxBf16(const GemmOperand& A, const GemmOperand& B, int M, int N, int K, float alpha, float beta,
