@@ -1,9 +1,6 @@
 // `baichuan2 bench gemm`: GEMM GFLOP/s (f32, bf16) at square sizes and at the
 // model's shapes, attention tokens/s, and numpy's f32 GEMM in the same run.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/engine/tensor.js';
 import { backend, kernelInfo, setKernels } from '../src/engine/backend.js';
 import type { KernelBuild } from '../src/engine/native.js';
@@ -11,8 +8,9 @@ import { attention } from '../src/engine/ops/attention.js';
 import { backward } from '../src/engine/autograd.js';
 import { sum } from '../src/engine/ops/reduce.js';
 import { machineInfo, machineLine, timeMedian } from './machine.js';
+import { NumpyWorker } from './numpy-worker.js';
 
-export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null; build: string; before_build: string | null; before_gflops: number | null }
+export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null; /** median of per-round ours/numpy (f32) */ ratio: number | null; build: string; before_build: string | null; before_gflops: number | null }
 export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number; before_fwd_tokens_per_s: number | null; before_fwdbwd_tokens_per_s: number | null }
 
 export interface EngineBenchOptions {
@@ -40,57 +38,69 @@ function gemmShapes(quick: boolean): { label: string; m: number; n: number; k: n
   ]);
 }
 
-function runNumpy(shapes: { m: number; n: number; k: number }[]): { blas: string; gflops: number[] } | string {
-  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/numpy_gemm.py');
-  // OpenBLAS picks its own kernel for this CPU: the environment's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
-  // are removed for this command only
-  const env = { ...process.env };
-  delete env['OPENBLAS_CORETYPE'];
-  delete env['OPENBLAS_L2_SIZE'];
-  const r = spawnSync('python3', [script], { input: JSON.stringify(shapes.map((s) => [s.m, s.n, s.k])), encoding: 'utf8', maxBuffer: 1 << 20, env });
-  if (r.status !== 0) return `numpy unavailable (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
-  const j = JSON.parse(r.stdout) as { blas: string; core?: string; gemm: { gflops: number }[] };
-  return { blas: `${j.blas}, OpenBLAS kernel ${j.core ?? 'unknown'} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)`, gflops: j.gemm.map((g) => g.gflops) };
+/** Median of xs (not modified). */
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Our f32 GEMM and numpy's in alternating rounds, seconds apart: this VM's
+ * clock drifts by tens of percent over minutes, so the ratio is the median
+ * of per-round ratios, never two passes minutes apart. The pauses let the
+ * other side's idle threads (OpenMP's, OpenBLAS's) go to sleep first.
+ */
+async function pairedF32(np: NumpyWorker, s: { m: number; n: number; k: number }, run: () => void, rounds: number): Promise<{ ours: number; numpy: number; ratio: number }> {
+  const flops = 2 * s.m * s.n * s.k;
+  const runs = flops > 1e11 ? 1 : flops > 1e10 ? 2 : 5;
+  run();
+  await np.time(s.m, s.n, s.k, 1);  // makes numpy's operands and warms it up
+  const ours: number[] = [], theirs: number[] = [], ratio: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    await pause(300);
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) { const t0 = performance.now(); run(); t.push((performance.now() - t0) / 1000); }
+    await pause(50);
+    const tn = median(await np.time(s.m, s.n, s.k, runs)), to = median(t);
+    ours.push(flops / to / 1e9); theirs.push(flops / tn / 1e9); ratio.push(tn / to);
+  }
+  return { ours: median(ours), numpy: median(theirs), ratio: median(ratio) };
 }
 
-export function benchGemm(opts: EngineBenchOptions = {}): { rows: GemmRow[]; blas: string; bf16: string } {
+export async function benchGemm(opts: EngineBenchOptions = {}): Promise<{ rows: GemmRow[]; blas: string; bf16: string; rounds: number }> {
   const log = opts.log ?? (() => {});
   const shapes = gemmShapes(!!opts.quick);
   const rows: GemmRow[] = [];
   const build = kernelInfo().arch, before = beforeBuild(opts);
   const bf = kernelInfo().bf16Gemm, bf16 = `${bf.variant} (${bf.why})`;  // which bf16 x bf16 GEMM runs, and why
   log(`bf16 GEMM variant of ${build}: ${bf16}`);
-  let blas = '';
-  for (const s of shapes) {
-    const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
-    const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
-    const C = new Float32Array(s.m * s.n);
-    for (const dtype of ['f32', 'bf16'] as const) {
-      const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).astype('bf16').data as Uint16Array;
-      const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).astype('bf16').data as Uint16Array;
-      const time = () => (2 * s.m * s.n * s.k) / timeMedian(() => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 })) / 1e9;
-      const gflops = time();
-      let beforeGflops: number | null = null;
-      if (before) {
-        setKernels(before);
-        try { beforeGflops = time(); } finally { setKernels(build); }
+  const rounds = opts.quick ? 3 : 7;
+  let np: NumpyWorker | null = null, blas = '';
+  try { np = await NumpyWorker.start(); blas = np.blas; } catch (e) { blas = (e as Error).message; log(blas); }
+  try {
+    for (const s of shapes) {
+      const A = Tensor.randn([s.m, s.k], { seed: 1 }).f32();
+      const Bw = Tensor.randn([s.n, s.k], { seed: 2 }).f32();  // weights are [out, in]: B is used transposed, as in a Linear
+      const C = new Float32Array(s.m * s.n);
+      for (const dtype of ['f32', 'bf16'] as const) {
+        const a = dtype === 'f32' ? A : Tensor.from(A, [s.m, s.k]).astype('bf16').data as Uint16Array;
+        const b = dtype === 'f32' ? Bw : Tensor.from(Bw, [s.n, s.k]).astype('bf16').data as Uint16Array;
+        const run = () => backend().gemm({ transA: false, transB: true, M: s.m, N: s.n, K: s.k, alpha: 1, beta: 0, A: a, lda: s.k, strideA: 0, B: b, ldb: s.k, strideB: 0, C, ldc: s.n, strideC: 0, batch: 1 });
+        const time = () => (2 * s.m * s.n * s.k) / timeMedian(run) / 1e9;
+        let gflops: number, numpyGflops: number | null = null, ratio: number | null = null;
+        if (dtype === 'f32' && np) ({ ours: gflops, numpy: numpyGflops, ratio } = await pairedF32(np, s, run, rounds));
+        else gflops = time();
+        let beforeGflops: number | null = null;
+        if (before) {
+          setKernels(before);
+          try { beforeGflops = time(); } finally { setKernels(build); }
+        }
+        rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: numpyGflops, ratio, build, before_build: before, before_gflops: beforeGflops });
+        log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${build} ${gflops.toFixed(1)} GFLOP/s${numpyGflops !== null ? `, numpy ${numpyGflops.toFixed(1)}, ratio ${ratio!.toFixed(3)} (median of ${rounds} rounds)` : ''}${before ? `, ${before} ${beforeGflops!.toFixed(1)}` : ''}`);
       }
-      rows.push({ dtype, label: s.label, m: s.m, n: s.n, k: s.k, gflops, numpy_gflops: null, build, before_build: before, before_gflops: beforeGflops });
-      log(`gemm ${dtype} ${s.label} (${s.m}×${s.n}×${s.k}): ${build} ${gflops.toFixed(1)} GFLOP/s${before ? `, ${before} ${beforeGflops!.toFixed(1)}` : ''}`);
     }
-    // numpy right after ours, shape by shape: this VM's clock drifts over minutes, so the
-    // ratio is taken from two timings seconds apart, not from two passes minutes apart
-    const np = runNumpy([s]);
-    if (typeof np === 'string') {
-      if (!blas) log(np);
-      blas ||= np;
-    } else {
-      blas ||= np.blas;
-      rows[rows.length - 2]!.numpy_gflops = np.gflops[0]!;
-      log(`numpy ${s.label}: ${np.gflops[0]!.toFixed(1)} GFLOP/s`);
-    }
+  } finally {
+    np?.close();
   }
-  return { rows, blas, bf16 };
+  return { rows, blas, bf16, rounds };
 }
 
 export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}): AttnRow[] {
@@ -116,15 +126,16 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}
   return rows;
 }
 
-export function engineReport(gemm: { rows: GemmRow[]; blas: string; bf16?: string }, attn: AttnRow[]): string {
+export function engineReport(gemm: { rows: GemmRow[]; blas: string; bf16?: string; rounds?: number }, attn: AttnRow[]): string {
   const m = machineInfo();
   const lines = [`### bench gemm — ${machineLine(m)}`, '', `numpy reference: ${gemm.blas}`, '',
     `GFLOP/s; kernels ${gemm.rows[0]?.build}${gemm.rows[0]?.before_build ? `, and ${gemm.rows[0].before_build} (the "before") timed in the same run` : ''}`, '',
     ...(gemm.bf16 ? [`bf16 GEMM: ${gemm.bf16}`, ''] : []),
+    ...(gemm.rounds ? [`f32 and numpy: medians of ${gemm.rounds} alternating rounds; ours/numpy is the median of the per-round ratios`, ''] : []),
     '| shape | M×N×K | f32 | bf16 | bf16 ÷ f32 | numpy f32 | ours/numpy (f32) | before f32 | before bf16 |', '|---|---|---|---|---|---|---|---|---|'];
   for (let i = 0; i < gemm.rows.length; i += 2) {
     const f = gemm.rows[i]!, b = gemm.rows[i + 1]!;
-    const ratio = f.numpy_gflops ? (f.gflops / f.numpy_gflops).toFixed(2) : 'n/a';
+    const ratio = f.ratio !== null ? f.ratio.toFixed(2) : 'n/a';
     lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${(b.gflops / f.gflops).toFixed(2)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} | ${f.before_gflops?.toFixed(1) ?? 'n/a'} | ${b.before_gflops?.toFixed(1) ?? 'n/a'} |`);
   }
   lines.push('', '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time | before: forward | before: fwd+bwd |', '|---|---|---|---|---|---|');

@@ -2,6 +2,11 @@
 
 Reads a JSON list of [m, n, k] on stdin; prints one JSON object with the
 BLAS numpy uses and the median GFLOP/s for each shape.
+
+With --serve it is a worker for paired timing (bench/numpy-worker.ts): it
+prints one JSON line naming the BLAS, then answers each request line
+{"m", "n", "k", "runs"} with {"seconds": [...]}, one entry per product
+(the first request for a shape makes its operands and runs one warm-up).
 """
 import json
 import os
@@ -68,5 +73,26 @@ def main():
     print(json.dumps({"blas": blas_name(), "core": openblas_core(), "env": env, "numpy": np.__version__, "gemm": out}))
 
 
+def serve():
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    print(json.dumps({"blas": blas_name(), "core": openblas_core(), "env": env, "numpy": np.__version__}), flush=True)
+    rng = np.random.default_rng(0)
+    shape, a, b = None, None, None
+    for line in sys.stdin:
+        req = json.loads(line)
+        key = (req["m"], req["n"], req["k"])
+        if key != shape:
+            shape, a, b = key, None, None  # one shape's operands at a time
+            a = rng.standard_normal((key[0], key[2]), dtype=np.float32)
+            b = rng.standard_normal((key[1], key[2]), dtype=np.float32)  # [n, k], used transposed
+            a @ b.T
+        seconds = []
+        for _ in range(int(req.get("runs", 1))):
+            t = time.perf_counter()
+            a @ b.T
+            seconds.append(time.perf_counter() - t)
+        print(json.dumps({"seconds": seconds}), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    serve() if "--serve" in sys.argv[1:] else main()

@@ -47,10 +47,10 @@ export function registerBench(program: Command): void {
     .description('GEMM GFLOP/s (f32, bf16) at square and model shapes, attention tokens/s, numpy f32 GEMM in the same run')
     .option('--quick', 'smaller sizes (a smoke run)')
     .option('--threads <n>', 'kernel threads (default: all cores)')
-    .action((o: { quick?: boolean; threads?: string; append?: string; json?: boolean }) => {
+    .action(async (o: { quick?: boolean; threads?: string; append?: string; json?: boolean }) => {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const log = (s: string) => console.error(s);
-      const gemm = benchGemm({ quick: o.quick, log });
+      const gemm = await benchGemm({ quick: o.quick, log });
       const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
       const attn = benchAttention(best, { quick: o.quick, log });
       publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas, bf16_gemm: gemm.bf16 });
