@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/io/hf-folder.js';
 import { GenerationSession } from '../src/infer/generate.js';
 import { Rng } from '../src/engine/rng.js';
-import { loadTokenizer } from '../src/tokenizer/index.js';
+import { loadTokenizer } from '../src/io/tokenizer-file.js';
 import { native } from '../src/engine/native.js';
 import { bytesPerElement } from '../src/engine/dtype.js';
 import type { BaichuanForCausalLM } from '../src/model/baichuan.js';

@@ -12,7 +12,8 @@ export { convertToSafetensors, type ConvertOptions, type ConvertReport } from '.
 export { readGgufHeader, readGgufTensorBytes, writeGguf, isGgufFile, GgufType, GgmlType, type GgufFile, type GgufValue, type GgufTensorEntry } from './io/gguf.js';
 export { loadGgufModel, ggufSource, describeGguf, layerCountWarning, type ModelSource, type GgufTarget } from './io/gguf-baichuan.js';
 export { exportGguf, openSource, GGUF_TARGETS, type ExportOptions, type ExportReport } from './io/gguf-export.js';
-export { loadTokenizer, BpeTokenizer, readModelFile, parseModel, serializeModel, PieceType } from './tokenizer/index.js';
+export { BpeTokenizer, readModelFile, parseModel, serializeModel, PieceType } from './tokenizer/index.js';
+export { loadTokenizer } from './io/tokenizer-file.js';
 export { generate, GenerationSession, type GenerateOptions, type GenerateResult } from './infer/generate.js';
 export { streamText, DeltaDecoder } from './infer/stream.js';
 export { buildChatInput, type ChatMessage } from './infer/chat-format.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UsageError } from './flags.js';
 import { loadModel } from '../io/hf-folder.js';
 import { positionNotes } from '../model/config.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import { Progress } from './progress.js';

@@ -8,7 +8,7 @@ import { DEFAULT_GENERATION_CONFIG, writeJSON } from '../io/hf-folder.js';
 import { writeSafetensorsStreaming } from '../io/safetensors-stream.js';
 import { Rng } from '../engine/rng.js';
 import { UsageError, parseIntFlag } from './flags.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { Progress } from './progress.js';
 
 export function registerInit(program: Command): void {

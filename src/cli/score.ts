@@ -2,7 +2,7 @@
 // as JSON lines: {"chosen": s, "rejected": s} for preference pairs,
 // {"score": s} for {"prompt", "response"} or messages ending on an assistant turn.
 import type { Command } from 'commander';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { loadRewardModel } from '../align/preference/reward-model.js';
 import { scoreRecords } from '../align/preference/score.js';
 import { requireDir } from './common.js';

@@ -7,7 +7,7 @@ import { readSftConfig, parseSftConfig } from '../align/config.js';
 import { sft, encodeConversationFiles } from '../align/sft.js';
 import { asRank } from '../distributed/env.js';
 import { describeSkipped } from '../align/conversations.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { parseFloatFlag, parseIntFlag, UsageError } from './flags.js';
 
 interface TrainFlags {

@@ -1,7 +1,7 @@
 // `baichuan2 tokenize` / `detokenize`: SentencePiece-exact encoding from the command line.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { UsageError } from './flags.js';
 import { parseIds } from './common.js';
 

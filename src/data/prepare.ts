@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { readDocumentRecords, newReadStats, type ReadStats } from './documents.js';
-import { sha256, type Manifest, type ShardInfo } from '../train/shards.js';
+import { sha256, type Manifest, type ShardInfo } from './shards.js';
 import { murmur32 } from './pipeline/text.js';
 import { writeFileAtomic } from '../engine/atomic-write.js';
 

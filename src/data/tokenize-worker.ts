@@ -1,7 +1,7 @@
 // Worker thread for `prepare`: loads the tokenizer once, then encodes batches
 // of documents sent by the main thread, appending EOS to each.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 
 const { tokenizer, eos } = workerData as { tokenizer: string; eos: number };
 const tok = loadTokenizer(tokenizer);

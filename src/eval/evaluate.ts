@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../io/hf-folder.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { ModelLM, type EvalLM } from './lm.js';
 import { hashModelFolder } from './model-hash.js';
 import { markdownReport } from './report.js';

@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { readConfig } from '../io/hf-folder.js';
 import { isGgufFile } from '../io/gguf.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import type { BpeTokenizer } from '../tokenizer/bpe.js';
 import type { BaichuanConfig } from '../model/config.js';
 import { fitChatInput, type ChatMessage } from '../infer/chat-format.js';

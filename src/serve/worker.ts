@@ -4,7 +4,7 @@
 // (HTTP, the chat prompt) is never blocked by a prefill.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../io/hf-folder.js';
-import { loadTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../io/tokenizer-file.js';
 import { applyLoraAdapter } from '../align/lora.js';
 import type { BaichuanForCausalLM } from '../model/baichuan.js';
 import { Scheduler } from './scheduler.js';

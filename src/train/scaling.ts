@@ -10,7 +10,7 @@ import { pretrain, flopsPerToken } from './trainer.js';
 import { fitPowerLaw, evalPowerLaw, type PowerLaw } from './curve-fit.js';
 import { configFromJSON, PRESETS } from '../model/config.js';
 import { BaichuanForCausalLM } from '../model/baichuan.js';
-import { readManifest } from './shards.js';
+import { readManifest } from '../data/shards.js';
 import { lossSvg } from './plot.js';
 
 const Shape = z.object({ hidden: z.number().int().positive(), ffn: z.number().int().positive(), layers: z.number().int().positive(), heads: z.number().int().positive() }).strict();

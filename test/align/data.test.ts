@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { officialExample, officialEncoder, shiftedTargets, lossTokens } from '../../src/align/labels.js';
 import { collectConversations, newConversationStats, parseHhText } from '../../src/align/conversations.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../src/io/tokenizer-file.js';
 
 const X = -100;
 // one id per character: a = 97, b = 98, ... (ids need not be in any vocabulary for the layout)

@@ -13,7 +13,7 @@ import { loadTask } from '../../src/eval/tasks/registry.js';
 import { hashModelFolder } from '../../src/eval/model-hash.js';
 import { meetsMinimum, sandboxLauncher } from '../../src/eval/sandbox.js';
 import { loadModel } from '../../src/io/hf-folder.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../src/io/tokenizer-file.js';
 import { EVAL_DATA, tinyEvalModel } from './fixture.js';
 
 const haveData = fs.existsSync(EVAL_DATA);

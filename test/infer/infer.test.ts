@@ -11,7 +11,7 @@ import { streamText, DeltaDecoder } from '../../src/infer/stream.js';
 import { Rng } from '../../src/engine/rng.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
 import { BaichuanForCausalLM } from '../../src/model/baichuan.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../src/io/tokenizer-file.js';
 
 // a toy encoder: one id per character (code point + 1000)
 const enc = (s: string): number[] => [...s].map((c) => c.codePointAt(0)! + 1000);

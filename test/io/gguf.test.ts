@@ -16,7 +16,7 @@ import { GgmlType, GgufType, gv, readGgufHeader, readGgufTensorBytes, writeGguf,
 import { ggufSource, layerCountWarning, modelKv, permuteRows } from '../../src/io/gguf-baichuan.js';
 import { exportGguf, openSource } from '../../src/io/gguf-export.js';
 import { vocabKv } from '../../src/io/gguf-tokenizer.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../src/io/tokenizer-file.js';
 import { readModelFile } from '../../src/tokenizer/sentencepiece-model.js';
 import { configFromJSON, PRESETS } from '../../src/model/config.js';
 import type { BaichuanForCausalLM } from '../../src/model/baichuan.js';

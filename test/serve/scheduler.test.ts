@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scheduler } from '../../src/serve/scheduler.js';
 import { loadModel } from '../../src/io/hf-folder.js';
-import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../src/io/tokenizer-file.js';
 import type { EngineChunk, GenerationJob } from '../../src/serve/protocol.js';
 import { tinyModelDir } from './fixture.js';
 

@@ -14,7 +14,7 @@ import { BpeTokenizer } from '../../src/tokenizer/bpe.js';
 import { prepare } from '../../src/data/prepare.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { pretrain } from '../../src/train/trainer.js';
-import { readManifest, loadSplit } from '../../src/train/shards.js';
+import { readManifest, loadSplit } from '../../src/data/shards.js';
 import { pythonWith } from '../../bench/model.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bc2-train-'));

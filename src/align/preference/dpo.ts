@@ -16,7 +16,7 @@ import { backward, noGrad } from '../../engine/autograd.js';
 import { clipGradNorm } from '../../engine/ops/optim.js';
 import { setThreads } from '../../engine/backend.js';
 import { loadModel, saveModel } from '../../io/hf-folder.js';
-import { loadTokenizer } from '../../tokenizer/index.js';
+import { loadTokenizer } from '../../io/tokenizer-file.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';
 import { lrAt } from '../../train/schedule.js';
 import { dpoBatch, type DpoOptions } from './math.js';

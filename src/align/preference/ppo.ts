@@ -25,7 +25,7 @@ import { backward, noGrad } from '../../engine/autograd.js';
 import { clipGradNorm } from '../../engine/ops/optim.js';
 import { setThreads } from '../../engine/backend.js';
 import { loadModel, saveModel } from '../../io/hf-folder.js';
-import { loadTokenizer } from '../../tokenizer/index.js';
+import { loadTokenizer } from '../../io/tokenizer-file.js';
 import { logSoftmaxRow } from '../../infer/log-likelihood.js';
 import { generate } from '../../infer/generate.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';

@@ -3,7 +3,7 @@
 // BOS + its tokens (so the first token is scored too), comparable in units
 // with the character-trigram scorer's bits per character.
 import { loadModel } from '../../io/hf-folder.js';
-import { loadTokenizer } from '../../tokenizer/index.js';
+import { loadTokenizer } from '../../io/tokenizer-file.js';
 import { sumLogProb } from '../../infer/log-likelihood.js';
 import type { BaichuanForCausalLM } from '../../model/baichuan.js';
 import type { BpeTokenizer } from '../../tokenizer/bpe.js';
