@@ -133,49 +133,48 @@ static inline __m256 load8(const uint16_t* p) {
 }
 #endif
 
+#if defined(__AVX512F__)
+struct SquareBlock {  // W x W f32 blocks for the transposing B pack
+  static constexpr int W = 16;
+  using V = __m512;
+  template <typename T> static V load(const T* p) { return loadRow16(p); }
+  static void transpose(V* r) { transpose16(r); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+};
+#elif defined(__AVX2__)
+struct SquareBlock {
+  static constexpr int W = 8;
+  using V = __m256;
+  template <typename T> static V load(const T* p) { return load8(p); }
+  static void transpose(V* r) { transpose8(r); }
+  static void store(float* p, V v) { _mm256_store_ps(p, v); }
+};
+#endif
+
 template <typename T>
 static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
   if (cols == NR) {
-    // Sixteen source rows (panel columns) at a time, sixteen k per 16x16
-    // transpose, each row read front to back with its lines 512 bytes ahead
-    // requested early.
-    static_assert(NR % 16 == 0, "B panels are whole zmm rows");
-    const int k16 = kc / 16 * 16;
-    for (int half = 0; half < NR; half += 16) {
-      const T* s0 = src + (j + half) * cs + p0;
-      for (int k = 0; k < k16; k += 16) {
-        __m512 r[16];
-        for (int c = 0; c < 16; c++) {
+    // W source rows (panel columns) at a time, W k per W x W register
+    // transpose: W streams read front to back, which the prefetchers follow,
+    // with the lines 512 bytes ahead requested early.
+    using S = SquareBlock;
+    constexpr int W = S::W;
+    static_assert(NR % W == 0, "B panels are whole vector rows");
+    const int kw = kc / W * W;
+    for (int c0 = 0; c0 < NR; c0 += W) {
+      const T* s0 = src + (j + c0) * cs + p0;
+      for (int k = 0; k < kw; k += W) {
+        typename S::V r[W];
+        for (int c = 0; c < W; c++) {
           if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
-          r[c] = loadRow16(s0 + c * cs + k);
+          r[c] = S::load(s0 + c * cs + k);
         }
-        transpose16(r);
-        for (int q = 0; q < 16; q++) _mm512_store_ps(panel + (k + q) * NR + half, r[q]);
+        S::transpose(r);
+        for (int q = 0; q < W; q++) S::store(panel + (k + q) * NR + c0, r[q]);
       }
     }
-    for (int k = k16; k < kc; k++)
-      for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
-    return;
-  }
-#elif defined(__AVX2__)
-  if (cols == NR) {
-    // Eight source rows at a time, each read front to back (eight streams the
-    // prefetchers follow), with the lines 512 bytes ahead requested early.
-    const int k8 = kc / 8 * 8;
-    for (int half = 0; half < NR; half += 8) {
-      const T* s0 = src + (j + half) * cs + p0;
-      for (int k = 0; k < k8; k += 8) {
-        __m256 r[8];
-        for (int c = 0; c < 8; c++) {
-          if ((k * static_cast<int>(sizeof(T))) % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(s0 + c * cs + k) + 512, _MM_HINT_T0);
-          r[c] = load8(s0 + c * cs + k);
-        }
-        transpose8(r);
-        for (int q = 0; q < 8; q++) _mm256_store_ps(panel + (k + q) * NR + half, r[q]);
-      }
-    }
-    for (int k = k8; k < kc; k++)
+    for (int k = kw; k < kc; k++)
       for (int c = 0; c < NR; c++) panel[k * NR + c] = toFloat(src[(j + c) * cs + p0 + k]);
     return;
   }
