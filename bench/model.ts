@@ -94,6 +94,9 @@ export function benchDecode(dir: string, promptTokens: number, newTokens: number
       setKernels(kernels);
       model.fusedDecode = fused;
       const build = fused ? kernels : `${kernels} (composed layers)`;
+      // warm-up, as the llama.cpp peer gets: first-touch costs of buffers and threads
+      const warm = new GenerationSession(model, [prompt.slice(0, Math.min(16, promptTokens))], { greedy: true, maxNewTokens: 3, eosTokenId: -1 });
+      while (warm.step()) { /* prefill, then two decode steps */ }
       const s = new GenerationSession(model, [prompt], { greedy: true, maxNewTokens: newTokens + 1, eosTokenId: -1 });
       const c0 = process.cpuUsage();
       s.step();
