@@ -363,13 +363,13 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
       const float* kh = k + b * a->ksb + h * a->ksh;
       const float* vh = v + b * a->vsb + h * a->vsh;
       const int64_t oOff = b * a->osb + h * a->osh;
-      const float* gh = dO + oOff;
+      const float* gh = dO + b * a->gosb + h * a->gosh;
       const float* lh = lse + (static_cast<int64_t>(b) * a->H + h) * Tq;
       float* dqh = dq + b * a->gqsb + h * a->gqsh;
       float* dkh = dk + b * a->gksb + h * a->gksh;
       float* dvh = dv + b * a->gvsb + h * a->gvsh;
       for (int i = 0; i < Tq; i++) {
-        Dv[i] = dotF(gh + static_cast<int64_t>(i) * a->ost, o + oOff + static_cast<int64_t>(i) * a->ost, D);
+        Dv[i] = dotF(gh + static_cast<int64_t>(i) * a->gost, o + oOff + static_cast<int64_t>(i) * a->ost, D);
         float* dqi = dqh + static_cast<int64_t>(i) * a->gqst;
         for (int d = 0; d < D; d++) dqi[d] = 0.f;
       }
@@ -387,7 +387,7 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
         for (int i0 = iStart / QB * QB; i0 < Tq; i0 += QB) {
           const int nq = Tq - i0 < QB ? Tq - i0 : QB;
           scoreBlock(qh, a->qst, i0, nq, kt, D, S);
-          scoreBlock(gh, a->ost, i0, nq, vt, D, dP);
+          scoreBlock(gh, a->gost, i0, nq, vt, D, dP);
           bool any = false;
           for (int r = 0; r < nq; r++) {
             const int i = i0 + r;
@@ -412,7 +412,7 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
           }
           if (!any) continue;  // nothing of this block is visible to these queries
           pvBlock(dP, nq, nk, kh, a->kst, j0, dqh + static_cast<int64_t>(i0) * a->gqst, D, a->gqst);
-          pvBlock(PT, nk, nq, gh, a->ost, i0, dvh + static_cast<int64_t>(j0) * a->gvst, D, a->gvst);
+          pvBlock(PT, nk, nq, gh, a->gost, i0, dvh + static_cast<int64_t>(j0) * a->gvst, D, a->gvst);
           pvBlock(dST, nk, nq, qh, a->qst, i0, dkh + static_cast<int64_t>(j0) * a->gkst, D, a->gkst);
         }
       }
