@@ -42,12 +42,12 @@ constexpr int ATT_QB = 64;  // queries per forward task: packing a key block is 
 
 #include "vecf.h"
 
-// One register tile of blockMul: out[t][0, C*W) (+)= sum_{k<n} a[t][k] * b[k*ldb + (0, C*W)]
-// for t < R, in R x C vector accumulators (C <= CB live vectors of the tile's
+// One register tile of blockMul: out[t][0, C*W) (+)= sum_{k<n} a[t][k*AK] * b[k*ldb + (0, C*W)]
+// for t < R (AK = 1: A row-major; AK = ATT_KB: A read transposed from a block), in R x C vector accumulators (C <= CB live vectors of the tile's
 // columns; one broadcast of a per C FMAs, one load of b per R FMAs), each sum in
 // k order. Masked: only the lanes of m are read from b and out and written back
 // (the columns past the end).
-template <int R, int C, bool Masked>
+template <int R, int C, bool Masked, int AK>
 static inline void blockTile(const float* const* a, const float* b, int64_t ldb, int n, float* out, int64_t ldo,
                              bool accumulate, const VecF::M* m) {
   constexpr int W = VecF::W;
@@ -64,7 +64,7 @@ static inline void blockTile(const float* const* a, const float* b, int64_t ldb,
     for (int x = 0; x < C; x++) bv[x] = Masked ? VecF::loadM(bk + x * W, m[x]) : VecF::load(bk + x * W);
 #pragma GCC unroll 8
     for (int t = 0; t < R; t++) {
-      const VecF::V ab = VecF::set1(a[t][k]);
+      const VecF::V ab = VecF::set1(a[t][k * AK]);
 #pragma GCC unroll 4
       for (int x = 0; x < C; x++) acc[t][x] = VecF::fma(ab, bv[x], acc[t][x]);
     }
@@ -81,13 +81,13 @@ static inline void blockTile(const float* const* a, const float* b, int64_t ldb,
 // The tile of rr <= R rows and cv <= C live vectors, by template recursion (the
 // last row tile of a block has fewer rows; decode's single query runs the 1-row
 // tile; a diagonal block's row tiles have fewer live columns).
-template <int R, int C, bool Masked>
+template <int R, int C, bool Masked, int AK>
 static inline void blockTileRC(int rr, int cv, const float* const* a, const float* b, int64_t ldb, int n, float* out,
                                int64_t ldo, bool accumulate, const VecF::M* m) {
   if (cv < C) {
-    if constexpr (C > 1) blockTileRC<R, C - 1, Masked>(rr, cv, a, b, ldb, n, out, ldo, accumulate, m);
-  } else if (rr == R) blockTile<R, C, Masked>(a, b, ldb, n, out, ldo, accumulate, m);
-  else if constexpr (R > 1) blockTileRC<R - 1, C, Masked>(rr, cv, a, b, ldb, n, out, ldo, accumulate, m);
+    if constexpr (C > 1) blockTileRC<R, C - 1, Masked, AK>(rr, cv, a, b, ldb, n, out, ldo, accumulate, m);
+  } else if (rr == R) blockTile<R, C, Masked, AK>(a, b, ldb, n, out, ldo, accumulate, m);
+  else if constexpr (R > 1) blockTileRC<R - 1, C, Masked, AK>(rr, cv, a, b, ldb, n, out, ldo, accumulate, m);
 }
 
 // The live part of a block product under the causal mask, per row tile: a
@@ -106,10 +106,13 @@ struct Tri {
   int off = 0;
 };
 
-// out[r][c] (+)= sum_{k<n} A[r*lda + k] * B[k*ldb + c] for r < nr, c < ncol: the
+// out[r][c] (+)= sum_{k<n} A[r*lda + k*AK] * B[k*ldb + c] for r < nr, c < ncol: the
 // register-blocked product under every attention step (S = Q K^T on a packed
-// transposed key block, O += P V, and the backward's dQ, dK, dV). Columns past
-// ncol are neither read nor written; tri skips the causally masked part.
+// transposed key block, O += P V, and the backward's dQ, and with AK = ATT_KB
+// its dK += dS^T Q and dV += P^T dO, A read transposed from the [QB][KB]
+// block). Columns past ncol are neither read nor written; tri skips the
+// causally masked part.
+template <int AK = 1>
 static void blockMul(const float* A, int64_t lda, int nr, int n, const float* B, int64_t ldb, int ncol, float* out,
                      int64_t ldo, bool accumulate, Tri tri = Tri{}) {
   constexpr int RB = VecF::RB, C = VecF::CB, W = VecF::W, CW = VecF::CB * VecF::W;
@@ -128,12 +131,12 @@ static void blockMul(const float* A, int64_t lda, int nr, int n, const float* B,
       const int cv = live < C ? live : C;
       const bool partial = c0 + cv * W > ncol;
       const float* a[RB];
-      for (int t = 0; t < RB; t++) a[t] = A + static_cast<int64_t>(r0 + (t < rr ? t : rr - 1)) * lda + k0;
+      for (int t = 0; t < RB; t++) a[t] = A + static_cast<int64_t>(r0 + (t < rr ? t : rr - 1)) * lda + static_cast<int64_t>(k0) * AK;
       float* o = out + static_cast<int64_t>(r0) * ldo + c0;
       const float* b = B + static_cast<int64_t>(k0) * ldb + c0;
       const int nk = k1 > k0 ? k1 - k0 : 0;
-      if (partial) blockTileRC<RB, C, true>(rr, cv, a, b, ldb, nk, o, ldo, accumulate, m);
-      else blockTileRC<RB, C, false>(rr, cv, a, b, ldb, nk, o, ldo, accumulate, m);
+      if (partial) blockTileRC<RB, C, true, AK>(rr, cv, a, b, ldb, nk, o, ldo, accumulate, m);
+      else blockTileRC<RB, C, false, AK>(rr, cv, a, b, ldb, nk, o, ldo, accumulate, m);
     }
   }
 }
@@ -334,26 +337,26 @@ static void attnFwd(const AttnArgs* a, const float* q, const float* k, const flo
 // ATT_KB keys (K and V packed transposed), query blocks of ATT_KB rows stream
 // past. S = Q K^T and dP = dO V^T come from the forward's score product,
 // P = exp(S - lse) and dS = P (dP - D_i) scale are formed row by row with the
-// masks and ALiBi bias, and the three products dQ += dS K, dV += P^T dO,
-// dK += dS^T Q run through the P.V product (P^T and dS^T are written alongside
-// P and dS). One thread per (b, h), every sum in a fixed order: thread-count
-// independent.
+// masks and ALiBi bias (vectorised where only the causal mask applies), and
+// the three products dQ += dS K, dV += P^T dO, dK += dS^T Q run through the
+// P.V product (the last two reading P and dS transposed). On a diagonal block
+// every product skips the causally masked triangle (Tri). One thread per
+// (b, h), every sum in a fixed order: thread-count independent.
 static void attnBwd(const AttnArgs* a, const float* q, const float* k, const float* v, const float* o,
                     const float* lse, const float* dO, float* dq, float* dk, float* dv) {
   const int D = a->D, Tq = a->Tq, Tk = a->Tk;
-  constexpr int QB = ATT_KB;  // query rows per block: P^T and dS^T are ATT_KB-strided too
+  constexpr int QB = ATT_KB;  // query rows per block
   const int64_t tasks = static_cast<int64_t>(a->B) * a->H;
+  const bool tri = a->causal && !a->queryMask;
 #pragma omp parallel
   {
     static thread_local Scratch scratch;
     const size_t tile = static_cast<size_t>(QB) * ATT_KB;
-    float* kt = scratch.get(2 * static_cast<size_t>(D) * ATT_KB + 6 * tile + static_cast<size_t>(Tq) + 16);
+    float* kt = scratch.get(2 * static_cast<size_t>(D) * ATT_KB + 2 * tile + static_cast<size_t>(Tq) + 16);
     float* vt = kt + static_cast<size_t>(D) * ATT_KB;
     float* S = vt + static_cast<size_t>(D) * ATT_KB;  // scores, then P [QB][KB]
     float* dP = S + tile;                              // dO V^T, then dS [QB][KB]
-    float* PT = dP + tile;                             // P^T [KB][QB]
-    float* dST = PT + tile;                            // dS^T [KB][QB]
-    float* Dv = dST + tile;                            // D_i = <dO_i, o_i>
+    float* Dv = dP + tile;                             // D_i = <dO_i, o_i>
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {
       const int h = static_cast<int>(task % a->H);
@@ -386,15 +389,33 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
         const int iStart = a->causal && !a->queryMask ? (j0 - a->past > 0 ? j0 - a->past : 0) : 0;
         for (int i0 = iStart / QB * QB; i0 < Tq; i0 += QB) {
           const int nq = Tq - i0 < QB ? Tq - i0 : QB;
-          scoreBlock(qh, a->qst, i0, nq, kt, D, S);
-          scoreBlock(gh, a->gost, i0, nq, vt, D, dP);
+          const int diag = a->past + i0 - j0;  // query i0 + r sees key j0 + c iff c <= diag + r
+          const Tri cols = tri ? Tri{Tri::ColEnd, diag} : Tri{};
+          scoreBlock(qh, a->qst, i0, nq, kt, D, S, cols);
+          scoreBlock(gh, a->gost, i0, nq, vt, D, dP, cols);
           bool any = false;
           for (int r = 0; r < nq; r++) {
             const int i = i0 + r;
-            const float L = lh[i];
+            const float L = lh[i], Di = Dv[i];
             float* pr = S + r * ATT_KB;
             float* dr = dP + r * ATT_KB;
             const bool uniform = uniformRow(a, b, i);  // constant scores: no gradient reaches q or k
+            if (!uniform && !a->keyMask && L != -INFINITY) {
+              // vectorised: only the causal mask (the columns past the diagonal, and past
+              // the block's end, are set to 0 without their scores being read)
+              const int off = j0 - (a->past + i);
+              const int cEnd = !a->causal ? nk : 1 - off < nk ? 1 - off : nk;
+              const float scale = a->scale;
+#pragma omp simd
+              for (int c = 0; c < cEnd; c++) {
+                const float p = expNeg(pr[c] * scale + slope * static_cast<float>(off + c) - L);
+                pr[c] = p;
+                dr[c] = p * (dr[c] - Di) * scale;
+              }
+              for (int c = cEnd > 0 ? cEnd : 0; c < ATT_KB; c++) pr[c] = dr[c] = 0.f;
+              any = any || cEnd > 0;
+              continue;
+            }
             for (int c = 0; c < ATT_KB; c++) {
               const int j = j0 + c;
               float p = 0.f;
@@ -402,18 +423,18 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
                 const float sc = uniform ? 0.f : pr[c] * a->scale + (a->slopes ? slope * static_cast<float>(j - (a->past + i)) : 0.f);
                 p = expNeg(sc - L);
               }
-              const float ds = uniform ? 0.f : p * (dr[c] - Dv[i]) * a->scale;
+              const float ds = uniform || p == 0.f ? 0.f : p * (dr[c] - Di) * a->scale;
               pr[c] = p;
               dr[c] = ds;
-              PT[c * QB + r] = p;
-              dST[c * QB + r] = ds;
               any = any || p != 0.f;
             }
           }
           if (!any) continue;  // nothing of this block is visible to these queries
-          pvBlock(dP, nq, nk, kh, a->kst, j0, dqh + static_cast<int64_t>(i0) * a->gqst, D, a->gqst);
-          pvBlock(PT, nk, nq, gh, a->gost, i0, dvh + static_cast<int64_t>(j0) * a->gvst, D, a->gvst);
-          pvBlock(dST, nk, nq, qh, a->qst, i0, dkh + static_cast<int64_t>(j0) * a->gkst, D, a->gkst);
+          // rows past nq of P and dS are never read: the transposed products run over k < nq
+          pvBlock(dP, nq, nk, kh, a->kst, j0, dqh + static_cast<int64_t>(i0) * a->gqst, D, a->gqst, tri ? Tri{Tri::KEnd, diag} : Tri{});
+          const Tri keys = tri ? Tri{Tri::KBegin, diag} : Tri{};
+          blockMul<ATT_KB>(S, 1, nk, nq, gh + static_cast<int64_t>(i0) * a->gost, a->gost, D, dvh + static_cast<int64_t>(j0) * a->gvst, a->gvst, true, keys);
+          blockMul<ATT_KB>(dP, 1, nk, nq, qh + static_cast<int64_t>(i0) * a->qst, a->qst, D, dkh + static_cast<int64_t>(j0) * a->gkst, a->gkst, true, keys);
         }
       }
     }
