@@ -116,11 +116,11 @@ template <int AK = 1>
 static void blockMul(const float* A, int64_t lda, int nr, int n, const float* B, int64_t ldb, int ncol, float* out,
                      int64_t ldo, bool accumulate, Tri tri = Tri{}) {
   constexpr int RB = VecF::RB, C = VecF::CB, W = VecF::W, CW = VecF::CB * VecF::W;
-  for (int r0 = 0; r0 < nr; r0 += RB) {
-    const int rr = nr - r0 < RB ? nr - r0 : RB;
-    for (int c0 = 0; c0 < ncol; c0 += CW) {
-      VecF::M m[C];
-      for (int x = 0; x < C; x++) m[x] = VecF::mask(ncol - c0 - x * W);
+  for (int c0 = 0; c0 < ncol; c0 += CW) {
+    VecF::M m[C];
+    for (int x = 0; x < C; x++) m[x] = VecF::mask(ncol - c0 - x * W);
+    for (int r0 = 0; r0 < nr; r0 += RB) {
+      const int rr = nr - r0 < RB ? nr - r0 : RB;
       int k0 = 0, k1 = n, cEnd = ncol;
       if (tri.kind == Tri::KEnd) k1 = n < tri.off + r0 + rr ? n : tri.off + r0 + rr;
       else if (tri.kind == Tri::KBegin) k0 = r0 - tri.off > 0 ? r0 - tri.off : 0;
@@ -406,13 +406,15 @@ static void attnBwd(const AttnArgs* a, const float* q, const float* k, const flo
               const int off = j0 - (a->past + i);
               const int cEnd = !a->causal ? nk : 1 - off < nk ? 1 - off : nk;
               const float scale = a->scale;
+              // separate loops, expNeg over the whole block width, as in the forward (GCC 12 vectorises
+              // expNeg with AVX-512 masks; on AVX2 and the baseline that loop stays scalar, the others not)
 #pragma omp simd
-              for (int c = 0; c < cEnd; c++) {
-                const float p = expNeg(pr[c] * scale + slope * static_cast<float>(off + c) - L);
-                pr[c] = p;
-                dr[c] = p * (dr[c] - Di) * scale;
-              }
-              for (int c = cEnd > 0 ? cEnd : 0; c < ATT_KB; c++) pr[c] = dr[c] = 0.f;
+              for (int c = 0; c < cEnd; c++) pr[c] = pr[c] * scale + slope * static_cast<float>(off + c) - L;
+#pragma omp simd
+              for (int c = 0; c < ATT_KB; c++) pr[c] = c < cEnd ? expNeg(pr[c]) : 0.f;
+#pragma omp simd
+              for (int c = 0; c < cEnd; c++) dr[c] = pr[c] * (dr[c] - Di) * scale;
+              for (int c = cEnd > 0 ? cEnd : 0; c < ATT_KB; c++) dr[c] = 0.f;
               any = any || cEnd > 0;
               continue;
             }
