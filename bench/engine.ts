@@ -6,12 +6,11 @@ import { backend, kernelInfo, setKernels } from '../src/engine/backend.js';
 import type { KernelBuild } from '../src/engine/native.js';
 import { attention } from '../src/engine/ops/attention.js';
 import { backward } from '../src/engine/autograd.js';
-import { sum } from '../src/engine/ops/reduce.js';
 import { machineInfo, machineLine, timeMedian } from './machine.js';
 import { NumpyWorker } from './numpy-worker.js';
 
 export interface GemmRow { dtype: 'f32' | 'bf16'; label: string; m: number; n: number; k: number; gflops: number; numpy_gflops: number | null; /** median of per-round ours/numpy (f32) */ ratio: number | null; build: string; before_build: string | null; before_gflops: number | null }
-export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number; before_fwd_tokens_per_s: number | null; before_fwdbwd_tokens_per_s: number | null }
+export interface AttnRow { T: number; H: number; D: number; fwd_tokens_per_s: number; fwdbwd_tokens_per_s: number; gemm_bound_ratio: number; bwd_gemm_bound_ratio: number; before_fwd_tokens_per_s: number | null; before_fwdbwd_tokens_per_s: number | null }
 
 export interface EngineBenchOptions {
   quick?: boolean;
@@ -115,13 +114,19 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}
     let bFwd: number | null = null, bFb: number | null = null;
     if (before) { setKernels(before); try { bFwd = timeMedian(() => attention(q, k, v), 1, 1); } finally { setKernels(build); } }
     q.requiresGrad_(); k.requiresGrad_(); v.requiresGrad_();
-    const fb = timeMedian(() => backward(sum(attention(q, k, v))), 1, 1);
-    if (before) { setKernels(before); try { bFb = timeMedian(() => backward(sum(attention(q, k, v))), 1, 1); } finally { setKernels(build); } }
-    // causal attention: QK^T and PV, each 2*T*T*D/2 FLOPs per head
+    // fwd+bwd: the backward seeded with a contiguous [B, H, T, D] gradient, what the tape hands
+    // attention's backward in training (a sum() seed would time a strided reduction and its copies)
+    const g = Tensor.randn([1, H, T, D], { seed: 4 });
+    const step = () => { q.grad = null; k.grad = null; v.grad = null; backward(attention(q, k, v), g); };
+    const fb = timeMedian(step, 1, 1);
+    if (before) { setKernels(before); try { bFb = timeMedian(step, 1, 1); } finally { setKernels(build); } }
+    // causal attention: QK^T and PV, each 2*T*T*D/2 FLOPs per head; the backward recomputes
+    // QK^T and runs dO V^T, dQ, dK and dV: 2.5 times that
     const flops = 2 * T * T * D * H;
     const bound = flops / (gemmGflops * 1e9);
-    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound, before_fwd_tokens_per_s: bFwd ? T / bFwd : null, before_fwdbwd_tokens_per_s: bFb ? T / bFb : null });
-    log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${(fwd / bound).toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s`);
+    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound, bwd_gemm_bound_ratio: (fb - fwd) / (2.5 * bound),
+      before_fwd_tokens_per_s: bFwd ? T / bFwd : null, before_fwdbwd_tokens_per_s: bFb ? T / bFb : null });
+    log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${(fwd / bound).toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s (backward ${((fb - fwd) / (2.5 * bound)).toFixed(2)}× its GEMM-bound time)`);
   }
   return rows;
 }
@@ -138,8 +143,9 @@ export function engineReport(gemm: { rows: GemmRow[]; blas: string; bf16?: strin
     const ratio = f.ratio !== null ? f.ratio.toFixed(2) : 'n/a';
     lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${(b.gflops / f.gflops).toFixed(2)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} | ${f.before_gflops?.toFixed(1) ?? 'n/a'} | ${b.before_gflops?.toFixed(1) ?? 'n/a'} |`);
   }
-  lines.push('', '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time | before: forward | before: fwd+bwd |', '|---|---|---|---|---|---|');
-  for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} | ${a.before_fwd_tokens_per_s?.toFixed(0) ?? 'n/a'} | ${a.before_fwdbwd_tokens_per_s?.toFixed(0) ?? 'n/a'} |`);
+  lines.push('', 'GEMM-bound time: the FLOPs (forward 2·T²·D·H causal; backward 2.5× that) at the f32 GEMM rate above. fwd+bwd: forward, then the backward seeded with a contiguous [B, H, T, D] gradient (the layout the tape hands attention in training), not a strided sum().', '',
+    '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time | backward ÷ GEMM-bound time | before: forward | before: fwd+bwd |', '|---|---|---|---|---|---|---|');
+  for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} | ${a.bwd_gemm_bound_ratio.toFixed(2)} | ${a.before_fwd_tokens_per_s?.toFixed(0) ?? 'n/a'} | ${a.before_fwdbwd_tokens_per_s?.toFixed(0) ?? 'n/a'} |`);
   return lines.join('\n') + '\n';
 }
 

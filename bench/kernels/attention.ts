@@ -48,6 +48,11 @@ export function attentionCase(s: AttnShape, testOnly = true): KernelCase {
       const queryMask = perf || !s.paddedQueries ? undefined : Int32Array.from({ length: B * Tq }, (_, i) => (s.paddedQueries!.includes(i) ? 0 : 1));
       const st = (T: number) => [H * T * D, T * D, D];
       const opts = { B, H, Tq, Tk, D, q: st(Tq), k: st(Tk), v: st(Tk), o: st(Tq), dq: st(Tq), dk: st(Tk), dv: st(Tk), past, causal, scale: 1 / Math.sqrt(D), ...(queryMask ? { queryMask } : {}) };
+      // dO in its own layout, [B, Tq, H, D] (the kernel takes its strides): R permuted
+      const Rp = new Float32Array(R.length);
+      for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < Tq; i++)
+        Rp.set(R.subarray(((b * H + h) * Tq + i) * D, ((b * H + h) * Tq + i + 1) * D), ((b * Tq + i) * H + h) * D);
+      const bopts = { ...opts, dO: [Tq * H * D, D, H * D] };
       const o = new Float32Array(q.length), lse = new Float32Array(B * H * Tq);
       const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length);
       const refOpts = { causal, past, scale: opts.scale, slopes: slopes ?? undefined, keyMask: keyMask ?? undefined, queryMask };
@@ -56,7 +61,7 @@ export function attentionCase(s: AttnShape, testOnly = true): KernelCase {
         run() {
           native.attnFwd(opts, slopes, keyMask, q, k, v, o, lse);
           if (!grad) return [o];
-          native.attnBwd(opts, slopes, keyMask, q, k, v, o, lse, R, dq, dk, dv);
+          native.attnBwd(bopts, slopes, keyMask, q, k, v, o, lse, Rp, dq, dk, dv);
           return [o, dq, dk, dv];
         },
         ref: memo(() => !grad ? [attentionRef(q, k, v, B, H, Tq, Tk, D, refOpts)] : [attentionRef(q, k, v, B, H, Tq, Tk, D, refOpts),

@@ -34,11 +34,12 @@ import { OPTIM_CASES } from './optim.js';
 import { CONVERT_CASES } from './convert.js';
 import { DECODE_CASES } from './decode.js';
 import { ARITH_CASES } from './arith.js';
+import { COPY_CASES } from './copy.js';
 
 export type { KernelCase, Instance, Scale, Caps } from './case.js';
 export { nmse, fd, outputBound, baselineBound } from './case.js';
 export { BOUNDS, bf16Bound, f32Reduction } from './bounds.js';
 
 export const KERNEL_CASES: KernelCase[] = [
-  ...GEMM_CASES, ...QUANT_CASES, ...NORM_CASES, ...ELEMENTWISE_CASES, ...LOSS_CASES, ...ATTENTION_CASES, ...OPTIM_CASES, ...CONVERT_CASES, ...DECODE_CASES, ...ARITH_CASES,
+  ...GEMM_CASES, ...QUANT_CASES, ...NORM_CASES, ...ELEMENTWISE_CASES, ...LOSS_CASES, ...ATTENTION_CASES, ...OPTIM_CASES, ...CONVERT_CASES, ...DECODE_CASES, ...ARITH_CASES, ...COPY_CASES,
 ];

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 #include "args.h"
 #include "dispatch.h"
 #include "kernels.h"
@@ -269,7 +270,8 @@ Napi::Value XentBwd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Attention options object: {B,H,Tq,Tk,D, q:[sb,sh,st], k:[...], v:[...], o:[...], past, causal, scale}
+// Attention options object: {B,H,Tq,Tk,D, q:[sb,sh,st], k:[...], v:[...], o:[...], past, causal, scale};
+// the backward's also dq, dk, dv and optionally dO (default: o's strides)
 bc::AttnArgs attnArgs(const Napi::CallbackInfo& info, const std::string& op) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) fail(env, op, "first argument must be the options object");
@@ -309,6 +311,9 @@ bc::AttnArgs attnArgs(const Napi::CallbackInfo& info, const std::string& op) {
   strides("v", s); a.vsb = s[0]; a.vsh = s[1]; a.vst = s[2];
   strides("o", s); a.osb = s[0]; a.osh = s[1]; a.ost = s[2];
   if (op == "attention.backward") {
+    if (o.Has("dO")) strides("dO", s);  // dO's own layout; default: o's
+    else { s[0] = a.osb; s[1] = a.osh; s[2] = a.ost; }
+    a.gosb = s[0]; a.gosh = s[1]; a.gost = s[2];
     strides("dq", s); a.gqsb = s[0]; a.gqsh = s[1]; a.gqst = s[2];
     strides("dk", s); a.gksb = s[0]; a.gksh = s[1]; a.gkst = s[2];
     strides("dv", s); a.gvsb = s[0]; a.gvsh = s[1]; a.gvst = s[2];
@@ -364,7 +369,7 @@ Napi::Value AttnBwd(const Napi::CallbackInfo& info) {
   const int64_t oe = attnExtent(a.B, a.H, a.Tq, a.D, a.osb, a.osh, a.ost);
   dispatch::active()->attnBwd(&a, f32Arg(info, 3, op, "q", qe), f32Arg(info, 4, op, "k", ke), f32Arg(info, 5, op, "v", ve),
                   f32Arg(info, 6, op, "o", oe), f32Arg(info, 7, op, "lse", mulSat(a.B, a.H, a.Tq)),
-                  f32Arg(info, 8, op, "dO", oe),
+                  f32Arg(info, 8, op, "dO", attnExtent(a.B, a.H, a.Tq, a.D, a.gosb, a.gosh, a.gost)),
                   f32Arg(info, 9, op, "dq", attnExtent(a.B, a.H, a.Tq, a.D, a.gqsb, a.gqsh, a.gqst)),
                   f32Arg(info, 10, op, "dk", attnExtent(a.B, a.H, a.Tk, a.D, a.gksb, a.gksh, a.gkst)),
                   f32Arg(info, 11, op, "dv", attnExtent(a.B, a.H, a.Tk, a.D, a.gvsb, a.gvsh, a.gvst)));
@@ -398,6 +403,50 @@ Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
   const int64_t n = intArg(info, 2, "f32ToBf16", "n");
   dispatch::active()->f32ToBf16(f32Arg(info, 0, "f32ToBf16", "x", n), u16Arg(info, 1, "f32ToBf16", "y", n), n);
   return info.Env().Undefined();
+}
+
+// copyStrided(src, srcOffset, shape, srcStrides, dst, dstOffset, dstStrides): the view of src
+// (offset and element strides, >= 0) into the view of dst, both of `shape`; src and dst are
+// typed arrays of one element size (Float32Array / Int32Array, or Uint16Array) and must not overlap.
+Napi::Value CopyStrided(const Napi::CallbackInfo& info) {
+  const std::string op = "copyStrided";
+  Napi::Env env = info.Env();
+  ArrayView src = arrayArg(info, 0, op, "src"), dst = arrayArg(info, 4, op, "dst");
+  auto elemBytes = [&](const ArrayView& v, const char* name) {
+    if (v.type == napi_float32_array || v.type == napi_int32_array) return 4;
+    if (v.type == napi_uint16_array) return 2;
+    fail(env, op, std::string(name) + " must be a Float32Array, Int32Array or Uint16Array");
+  };
+  const int eb = elemBytes(src, "src");
+  if (elemBytes(dst, "dst") != eb) fail(env, op, "src and dst have different element sizes");
+  auto intList = [&](size_t i, const char* name) {
+    if (i >= info.Length() || !info[i].IsArray()) fail(env, op, std::string(name) + " must be an array of integers");
+    Napi::Array a = info[i].As<Napi::Array>();
+    if (a.Length() > bc::kCopyMaxDims) fail(env, op, std::string(name) + " has more than 16 dims");
+    std::vector<int64_t> v(a.Length());
+    for (uint32_t k = 0; k < a.Length(); k++) {
+      Napi::Value x = a.Get(k);
+      const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0 && d <= 9.0e15 && d == std::floor(d))) fail(env, op, std::string(name) + "[" + std::to_string(k) + "] must be a non-negative integer");
+      v[k] = static_cast<int64_t>(d);
+    }
+    return v;
+  };
+  const std::vector<int64_t> shape = intList(2, "shape"), ss = intList(3, "srcStrides"), ds = intList(6, "dstStrides");
+  if (ss.size() != shape.size() || ds.size() != shape.size()) fail(env, op, "shape, srcStrides and dstStrides must have one length");
+  const int64_t so = intArg(info, 1, op, "srcOffset"), dso = intArg(info, 5, op, "dstOffset");
+  // the last element each view touches must lie inside its array
+  int64_t sEnd = so, dEnd = dso;
+  for (size_t d = 0; d < shape.size(); d++) {
+    if (shape[d] == 0) return env.Undefined();
+    sEnd = addSat(sEnd, mulSat(shape[d] - 1, ss[d]));
+    dEnd = addSat(dEnd, mulSat(shape[d] - 1, ds[d]));
+  }
+  if (sEnd >= src.length) fail(env, op, "the src view reaches element " + std::to_string(sEnd) + " of " + std::to_string(src.length));
+  if (dEnd >= dst.length) fail(env, op, "the dst view reaches element " + std::to_string(dEnd) + " of " + std::to_string(dst.length));
+  dispatch::active()->copyStrided(static_cast<const uint8_t*>(src.data) + so * eb, static_cast<uint8_t*>(dst.data) + dso * eb, eb,
+                                  static_cast<int>(shape.size()), shape.data(), ss.data(), ds.data());
+  return env.Undefined();
 }
 
 // binary(op, a, b, out, n): op 0 add, 1 sub, 2 mul, 3 div, 4 maximum
@@ -574,6 +623,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("f32ToBf16", Napi::Function::New(env, F32ToBf16));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("affine", Napi::Function::New(env, Affine));
+  exports.Set("copyStrided", Napi::Function::New(env, CopyStrided));
   return exports;
 }
 

@@ -8,6 +8,9 @@
 
 namespace bc {
 
+// The most dims copyStrided takes.
+constexpr int kCopyMaxDims = 16;
+
 // Element types a kernel can read. Outputs are always f32 unless stated.
 enum ElemType : int { kF32 = 0, kBF16 = 1 };
 
@@ -16,7 +19,8 @@ struct AttnArgs {
   int64_t qsb, qsh, qst;   // strides of q (elements); last dim contiguous
   int64_t ksb, ksh, kst;
   int64_t vsb, vsh, vst;
-  int64_t osb, osh, ost;   // strides of o and dO (same layout)
+  int64_t osb, osh, ost;   // strides of o
+  int64_t gosb, gosh, gost; // strides of dO (backward only)
   int64_t gqsb, gqsh, gqst; // strides of dq, dk, dv (backward only)
   int64_t gksb, gksh, gkst;
   int64_t gvsb, gvsh, gvst;
@@ -126,6 +130,10 @@ struct KernelTable {
   void (*binary)(int op, const float* a, const float* b, float* out, int64_t n);
   // out = x * a + b computed in double, rounded once (out may be x).
   void (*affine)(const float* x, double a, double b, float* out, int64_t n);
+  // The values of an n-d view (ndim <= 16, element strides, 0 for a broadcast dim) into another view of
+  // the same shape; elements of elemBytes = 2 or 4 copied as raw bits; the views must not overlap.
+  void (*copyStrided)(const void* src, void* dst, int elemBytes, int ndim, const int64_t* shape, const int64_t* srcStrides,
+                      const int64_t* dstStrides);
 };
 
 namespace generic { extern const KernelTable table; }

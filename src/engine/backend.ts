@@ -13,12 +13,12 @@
 // supportsOp() says false and the op runs its composed fallback (MLX's `fast`
 // contract: the fallback, built from primitives, is the specification).
 // The CPU backend is the reference; its reduction and indexing kernels are
-// TypeScript (cpu-kernels.ts), binary and affine native from a few thousand
-// elements (TypeScript below, the same bits), the rest native C++.
+// TypeScript (cpu-kernels.ts), binary, affine and strided copies native from a few
+// thousand elements (TypeScript below, the same bits), the rest native C++.
 import { native, KERNEL_BUILDS, type Bf16GemmVariant, type KernelBuild, type NativeAttnOptions, type NativeInfo } from './native.js';
 import type { DType, Storage } from './dtype.js';
 import { poolAlloc, poolFree } from './pool.js';
-import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
+import { binaryF32, unaryF32, affineF32, sumRowsF32, maxRowsF32, gatherRows, scatterAddRows, copyStridedTS, type BinaryOp, type UnaryOp } from './cpu-kernels.js';
 
 export type { BinaryOp, UnaryOp } from './cpu-kernels.js';
 
@@ -64,6 +64,12 @@ export interface Backend {
   upload(dst: Storage, src: Storage): void;
   /** Copy a storage of this device into host memory (same length and element type). */
   download(dst: Storage, src: Storage): void;
+  /**
+   * The view of src (offset, element strides >= 0, 0 for a broadcast dim) into the view of dst of
+   * the same shape, raw bits (contiguous(), permuted and broadcast copies, Tensor.copyStorage).
+   * Storages of one element type; the views must not overlap.
+   */
+  copyStrided(src: Storage, srcOffset: number, shape: readonly number[], srcStrides: readonly number[], dst: Storage, dstOffset: number, dstStrides: readonly number[]): void;
 
   // ---- primitive kernels (every backend) ----
   /** out = a op b, element-wise over arrays of one length. */
@@ -137,6 +143,9 @@ export const cpuBackend: Backend = {
   free: poolFree,
   upload: (dst, src) => dst.set(src as never),
   download: (dst, src) => dst.set(src as never),
+  // strided copies: native (all threads) from NATIVE_ELEMENTWISE_MIN elements, the TypeScript loop below (the same bits)
+  copyStrided: (src, so, shape, ss, dst, dso, ds) => shape.reduce((a, b) => a * b, 1) >= NATIVE_ELEMENTWISE_MIN
+    ? native.copyStrided(src, so, shape, ss, dst, dso, ds) : copyStridedTS(src, so, shape, ss, dst, dso, ds),
   // element-wise arithmetic: native (vectorised, all threads) from NATIVE_ELEMENTWISE_MIN elements, same bits as the TypeScript
   binary: (op, a, b, out) => out.length >= NATIVE_ELEMENTWISE_MIN ? native.binary(BINARY_CODE[op], a, b, out, out.length) : binaryF32(op, a, b, out),
   unary: unaryF32,

@@ -76,3 +76,32 @@ export function scatterAddRows(g: F32, ids: Int32Array, C: number, skip: number 
     for (let c = 0; c < C; c++) out[row + c] += g[gr + c]!;
   }
 }
+
+/**
+ * The view of src (offset, element strides, 0 for a broadcast dim) into the
+ * view of dst of the same shape, element by element in row-major order: the
+ * specification of the native copyStrided (native/src/impl/copy.h), which the
+ * backend runs from a few thousand elements. Storages of one element type; no overlap.
+ */
+export function copyStridedTS<S extends Float32Array | Int32Array | Uint16Array>(src: S, srcOffset: number, shape: readonly number[],
+  srcStrides: readonly number[], dst: S, dstOffset: number, dstStrides: readonly number[]): void {
+  const nd = shape.length;
+  if (shape.some((d) => d === 0)) return;
+  if (nd === 0) { dst[dstOffset] = src[srcOffset]!; return; }
+  const idx = new Array<number>(nd).fill(0);
+  const last = shape[nd - 1]!, ls = srcStrides[nd - 1]!, ld = dstStrides[nd - 1]!;
+  let so = srcOffset, dso = dstOffset;
+  for (;;) {
+    for (let j = 0; j < last; j++) dst[dso + j * ld] = src[so + j * ls]!;
+    let d = nd - 2;
+    for (; d >= 0; d--) {
+      so += srcStrides[d]!;
+      dso += dstStrides[d]!;
+      if (++idx[d]! < shape[d]!) break;
+      so -= srcStrides[d]! * shape[d]!;
+      dso -= dstStrides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}

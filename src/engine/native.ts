@@ -43,7 +43,8 @@ export interface NativeInfo {
 export interface NativeAttnOptions {
   B: number; H: number; Tq: number; Tk: number; D: number;
   q: number[]; k: number[]; v: number[]; o: number[];
-  dq?: number[]; dk?: number[]; dv?: number[];
+  /** backward only: the gradients' strides, and dO's (default: o's) */
+  dq?: number[]; dk?: number[]; dv?: number[]; dO?: number[];
   past: number; causal: boolean; scale: number;
   queryMask?: Int32Array;
 }
@@ -90,6 +91,9 @@ export interface NativeAddon {
   /** out = x * a + b in double, rounded once (the bits of cpu-kernels.ts affineF32); out may be x. */
   affine(x: F32, a: number, b: number, out: F32, n: number): void;
   randomFill(out: F32, seed: number, normal: boolean, a: number, b: number): void;
+  /** The view (offset, element strides >= 0, up to 16 dims) of src into the view of dst, raw bits; one element size (4: f32/i32, 2: u16); no overlap. */
+  copyStrided(src: F32 | I32 | U16, srcOffset: number, shape: readonly number[], srcStrides: readonly number[],
+    dst: F32 | I32 | U16, dstOffset: number, dstStrides: readonly number[]): void;
   quantize(w: F32 | Uint16Array, N: number, K: number, G: number, bits: number, q: Uint8Array, scales: Uint16Array): void;
   dequantize(q: Uint8Array, scales: Uint16Array, N: number, K: number, G: number, bits: number, out: F32): void;
   qmatmul(x: F32, M: number, K: number, q: Uint8Array, scales: Uint16Array, N: number, G: number, bits: number, y: F32): void;

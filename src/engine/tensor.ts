@@ -235,9 +235,7 @@ export class Tensor {
       backend().download(out, this.data.subarray(this.offset, this.offset + n));
       return out;
     }
-    const offs = this.offsets();
-    const src = this.data;
-    for (let i = 0; i < n; i++) out[i] = src[offs[i]!]!;
+    backend().copyStrided(this.data, this.offset, this.shape, this.strides, out, 0, contiguousStrides(this.shape));
     return out;
   }
 
@@ -285,6 +283,7 @@ export class Tensor {
       return out;
     }
     const raw = this.copyStorage();
+    if (this.dtype === 'f32') return raw as Float32Array;  // the copy is the answer
     const out = backend().alloc('f32', n) as Float32Array;
     for (let i = 0; i < n; i++) out[i] = readElement(this.dtype, raw, i);
     return out;

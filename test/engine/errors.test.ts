@@ -26,6 +26,13 @@ test('native kernels reject wrong types and short arrays with the kernel name', 
   assert.throws(() => native.setArch('avx1024'), /unknown kernel build 'avx1024'/);
   assert.throws(() => native.attnFwd({ B: 1, H: 1, Tq: 2, Tk: 1, D: 4, q: [8, 8, 4], k: [4, 4, 4], v: [4, 4, 4], o: [8, 8, 4], past: 0, causal: true, scale: 1 }, null, null, new Float32Array(8), f, f, new Float32Array(8), new Float32Array(2)), /past \+ Tq <= Tk/);
   assert.throws(() => native.attnFwd({ B: 1, H: 1, Tq: 1, Tk: 1, D: 4, q: [4, 4, -4], k: [4, 4, 4], v: [4, 4, 4], o: [4, 4, 4], past: 0, causal: true, scale: 1 }, null, null, f, f, f, f, new Float32Array(1)), /option q must hold non-negative integers/);
+  // strided copies: every view checked against its array, one element size, non-negative integers
+  assert.throws(() => native.copyStrided(f, 1, [2, 2], [2, 1], f, 0, [2, 1]), /copyStrided: the src view reaches element 4 of 4/);
+  assert.throws(() => native.copyStrided(f, 0, [2, 2], [1, 2], new Float32Array(3), 0, [2, 1]), /copyStrided: the dst view reaches element 3 of 3/);
+  assert.throws(() => native.copyStrided(f, 0, [4], [1], new Uint16Array(4), 0, [1]), /src and dst have different element sizes/);
+  assert.throws(() => native.copyStrided(f, 0, [4], [-1], f.slice(), 0, [1]), /srcStrides\[0\] must be a non-negative integer/);
+  assert.throws(() => native.copyStrided(f, 0, [4, 1], [1], f.slice(), 0, [1, 1]), /one length/);
+  assert.throws(() => native.copyStrided(new Float64Array(4) as never, 0, [4], [1], f, 0, [1]), /src must be a Float32Array, Int32Array or Uint16Array/);
 });
 
 test('op-level errors name the op and the shapes', () => {

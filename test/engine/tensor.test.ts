@@ -39,6 +39,30 @@ test('views share storage and contiguous() copies only when needed', () => {
   assert.throws(() => expand(e, [3, 3]), /cannot expand \[2, 3\] to \[3, 3\]/);
 });
 
+test('strided copies give each element of the view, in every dtype, both sides of the native threshold', () => {
+  // [2, 3, 37, 11] permuted (0, 2, 1, 3) and narrowed: 2442 elements (native) and a 1/8 slice of them (TypeScript)
+  for (const dtype of ['f32', 'bf16', 'i32'] as const) {
+    for (const T of [37, 5]) {
+      const n = 2 * 3 * T * 11;
+      const t = Tensor.from(Array.from({ length: n }, (_, i) => i % 251), [2, 3, T, 11], dtype);
+      const v = narrow(permute(t, [0, 2, 1, 3]), 3, 2, 7);  // [2, T, 3, 7], strides [3 T 11, 11, T 11, 1], offset 2
+      const c = contiguous(v);
+      assert.ok(c.isContiguous() && c.dtype === dtype);
+      const got = c.toArray();
+      let k = 0;
+      for (let b = 0; b < 2; b++) for (let i = 0; i < T; i++) for (let h = 0; h < 3; h++) for (let d = 2; d < 9; d++)
+        assert.equal(got[k++], (((b * 3 + h) * T + i) * 11 + d) % 251, `${dtype} T=${T} at (${b}, ${i}, ${h}, ${d})`);
+    }
+  }
+  // a broadcast (stride-0) view, and f32() of a strided f32 view is a fresh copy
+  const e = contiguous(expand(Tensor.from([1, 2, 3], [3, 1]), [3, 1000]));
+  assert.deepEqual([e.f32()[0], e.f32()[999], e.f32()[1000], e.f32()[2999]], [1, 1, 2, 3]);
+  const base = Tensor.from(Array.from({ length: 4096 }, (_, i) => i), [64, 64]);
+  const tf = transpose(base, 0, 1).f32();
+  assert.notEqual(tf.buffer, base.data.buffer);
+  assert.equal(tf[1], 64);
+});
+
 test('bf16 and f16 conversions round to nearest even and keep specials', () => {
   assert.equal(bf16ToF32(f32ToBf16(1)), 1);
   // 1 + 2^-8 is halfway between bf16 1 and 1 + 2^-7: ties go to even (1)

@@ -3,6 +3,7 @@
 #include "gemm.h"
 #include "norm.h"
 #include "elementwise.h"
+#include "copy.h"
 #include "loss.h"
 #include "attention.h"
 #include "optim.h"

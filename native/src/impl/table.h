@@ -11,5 +11,5 @@ const KernelTable table = {
     siluFwd,          siluBwd,    rope,       softmaxFwd, softmaxBwd, xentFwd,  xentBwd,   attnFwd,
     attnBwd,          adamw,      sumsq,      bf16ToF32,  f32ToBf16,  randomFill, quantizeRows,
     dequantizeRows,   qmatmul,    readBytes,  bf16Gemm,   decodeLayer,
-    binaryF32,        affineF32,
+    binaryF32,        affineF32,  copyStrided,
 };

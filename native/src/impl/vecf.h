@@ -3,16 +3,16 @@
 // are live (loads zero the others, stores leave them alone). AVX-512: zmm with
 // mask registers; AVX2: ymm with maskload/maskstore; the baseline build: GCC
 // vector extensions of 4 floats (SSE2 code, no header needed), partial vectors
-// lane by lane; sum(v) adds the lanes (in a fixed order). RB x CB is the register block (rows x vectors of
+// lane by lane; sum(v) adds the lanes (in a fixed order), hmax(v) is their maximum. RB x CB is the register block (rows x vectors of
 // accumulators) that fits the build's register file with its operands:
-// 4 x 4 of 32 zmm, 6 x 2 of 16 ymm (BLIS's Haswell shape), 4 x 2 of 16 xmm.
+// 6 x 4 of 32 zmm (24 accumulators, 4 operand vectors, 1 broadcast), 6 x 2 of 16 ymm (BLIS's Haswell shape), 4 x 2 of 16 xmm.
 // Included inside an arch namespace, after the arch's intrinsics headers.
 
 #if defined(__AVX512F__)
 struct VecF {
   using V = __m512;
   using M = __mmask16;
-  static constexpr int W = 16, RB = 4, CB = 4;
+  static constexpr int W = 16, RB = 6, CB = 4;
   static V zero() { return _mm512_setzero_ps(); }
   static V set1(float x) { return _mm512_set1_ps(x); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
@@ -21,7 +21,10 @@ struct VecF {
   static V loadM(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
   static void storeM(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static float sum(V v) { return _mm512_reduce_add_ps(v); }
+  static float hmax(V v) { return _mm512_reduce_max_ps(v); }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct VecF {
@@ -40,6 +43,13 @@ struct VecF {
   static V loadM(const float* p, M m) { return _mm256_maskload_ps(p, m); }
   static void storeM(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static float hmax(V v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_max_ss(s, _mm_shuffle_ps(s, s, 1)));
+  }
   static float sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -71,6 +81,12 @@ struct VecF {
     for (int i = 0; i < m; i++) p[i] = v[i];
   }
   static V fma(V a, V b, V c) { return a * b + c; }
+  static V add(V a, V b) { return a + b; }
+  static V max(V a, V b) { return a > b ? a : b; }
   static float sum(V v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+  static float hmax(V v) {
+    const float a = v[0] > v[2] ? v[0] : v[2], b = v[1] > v[3] ? v[1] : v[3];
+    return a > b ? a : b;
+  }
 };
 #endif

@@ -5,9 +5,9 @@
 // primitive ops (scores, additive mask, softmax, product), run where the
 // backend lacks the kernel. Reference: src/engine/ref/attention.ts.
 import { Tensor, shapeStr } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, ownedGrad } from '../autograd.js';
 import { backend } from '../backend.js';
-import { cast, contiguous, permute, transpose } from './shape.js';
+import { cast, permute, transpose } from './shape.js';
 import { f32Buffer, fromF32 } from './util.js';
 import { add, mul, scale } from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -77,13 +77,15 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const stored = fromF32(o, [B, Tq, H, D], q.dtype === k.dtype && k.dtype === v.dtype ? q.dtype : 'f32');
   const out = permute(stored, [0, 2, 1, 3]);
   return record(out, 'attention', [q, k, v], (g) => {
-    const gO = contiguous(permute(g, [0, 2, 1, 3]));  // [B, Tq, H, D]: the layout of o
-    const dq = f32Buffer(B * Tq * H * D), dk = f32Buffer(B * Tk * H * D), dv = f32Buffer(B * Tk * H * D);
-    const kvStrides = [Tk * H * D, D, H * D];
-    backend().attnBwd({ ...args, opts: { ...kopts, dq: oStrides, dk: kvStrides, dv: kvStrides } },
-      dataOf(qi), dataOf(ki), dataOf(vi), o, lse, gO.f32(), dq, dk, dv);
-    const view = (buf: Float32Array, T: number, st: number[]): Tensor => new Tensor(buf, [B, H, T, D], 'f32', [st[0]!, st[1]!, st[2]!, 1]);
-    return [view(dq, Tq, oStrides), view(dk, Tk, kvStrides), view(dv, Tk, kvStrides)];
+    // dO in its own layout (the kernel takes its strides: no copy into o's), and
+    // the gradients written contiguous [B, H, T, D], the inputs' shape, so the
+    // tape takes them as they are
+    const gO = kernelInput(g);
+    const dq = f32Buffer(B * H * Tq * D), dk = f32Buffer(B * H * Tk * D), dv = f32Buffer(B * H * Tk * D);
+    const qStrides = [H * Tq * D, Tq * D, D], kvStrides = [H * Tk * D, Tk * D, D];
+    backend().attnBwd({ ...args, opts: { ...kopts, dO: stridesOf(gO), dq: qStrides, dk: kvStrides, dv: kvStrides } },
+      dataOf(qi), dataOf(ki), dataOf(vi), o, lse, dataOf(gO), dq, dk, dv);
+    return [dq, dk, dv].map((buf, i) => ownedGrad(new Tensor(buf, [B, H, i === 0 ? Tq : Tk, D], 'f32')));  // fresh, shared with nobody
   });
 }
 

@@ -134,6 +134,10 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 /** Raw strided copy of src's values into dst's view (dtypes may differ). */
 export function copyInto(src: Tensor, dst: Tensor): void {
   if (src.size !== dst.size) throw new RangeError(`copyInto: ${shapeStr(src.shape)} into ${shapeStr(dst.shape)}`);
+  if (src.dtype === dst.dtype && src.ndim === dst.ndim && src.shape.every((d, i) => d === dst.shape[i])) {
+    backend().copyStrided(src.data, src.offset, src.shape, src.strides, dst.data, dst.offset, dst.strides);
+    return;
+  }
   const so = src.offsets(), dof = dst.offsets();
   if (src.dtype === dst.dtype) {
     for (let i = 0; i < so.length; i++) dst.data[dof[i]!] = src.data[so[i]!]!;
