@@ -102,31 +102,48 @@ export async function benchGemm(opts: EngineBenchOptions = {}): Promise<{ rows: 
   return { rows, blas, bf16, rounds };
 }
 
-export function benchAttention(gemmGflops: number, opts: EngineBenchOptions = {}): AttnRow[] {
+/**
+ * Attention against its GEMM-bound time. `gemmGflops` is the run's best f32
+ * rate, used only when `paired` is off; by default each round times a
+ * reference f32 GEMM (2048^3; 1024^3 with quick) right before the attention,
+ * and the ratio is the median of per-round ratios: the VM's clock drifts by
+ * tens of percent between the GEMM table and this one.
+ */
+export function benchAttention(gemmGflops: number, opts: EngineBenchOptions & { paired?: boolean } = {}): AttnRow[] {
   const log = opts.log ?? (() => {});
   const rows: AttnRow[] = [];
   const H = opts.quick ? 8 : 32, D = 128;
+  const S = opts.quick ? 1024 : 2048, rounds = opts.quick ? 3 : 5;
+  const RA = Tensor.randn([S, S], { seed: 5 }).f32(), RB = Tensor.randn([S, S], { seed: 6 }).f32(), RC = new Float32Array(S * S);
+  const refGflops = () => (2 * S ** 3) / timeMedian(() => backend().gemm({ transA: false, transB: true, M: S, N: S, K: S, alpha: 1, beta: 0, A: RA, lda: S, strideA: 0, B: RB, ldb: S, strideB: 0, C: RC, ldc: S, strideC: 0, batch: 1 }), 3, 0) / 1e9;
   for (const T of opts.quick ? [512] : [512, 2048]) {
     const mk = (seed: number) => Tensor.randn([1, H, T, D], { seed });
     const q = mk(1), k = mk(2), v = mk(3);
-    const fwd = timeMedian(() => attention(q, k, v), 1, 1);
-    const before = beforeBuild(opts), build = kernelInfo().arch;
-    let bFwd: number | null = null, bFb: number | null = null;
-    if (before) { setKernels(before); try { bFwd = timeMedian(() => attention(q, k, v), 1, 1); } finally { setKernels(build); } }
-    q.requiresGrad_(); k.requiresGrad_(); v.requiresGrad_();
     // fwd+bwd: the backward seeded with a contiguous [B, H, T, D] gradient, what the tape hands
     // attention's backward in training (a sum() seed would time a strided reduction and its copies)
     const g = Tensor.randn([1, H, T, D], { seed: 4 });
-    const step = () => { q.grad = null; k.grad = null; v.grad = null; backward(attention(q, k, v), g); };
-    const fb = timeMedian(step, 1, 1);
-    if (before) { setKernels(before); try { bFb = timeMedian(step, 1, 1); } finally { setKernels(build); } }
+    const forward = () => { for (const x of [q, k, v]) x.requiresGrad_(false); attention(q, k, v); };
+    const step = () => { for (const x of [q, k, v]) { x.requiresGrad_(); x.grad = null; } backward(attention(q, k, v), g); };
     // causal attention: QK^T and PV, each 2*T*T*D/2 FLOPs per head; the backward recomputes
     // QK^T and runs dO V^T, dQ, dK and dV: 2.5 times that
     const flops = 2 * T * T * D * H;
-    const bound = flops / (gemmGflops * 1e9);
-    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: fwd / bound, bwd_gemm_bound_ratio: (fb - fwd) / (2.5 * bound),
+    const fwds: number[] = [], fbs: number[] = [], fRatio: number[] = [], bRatio: number[] = [];
+    for (let r = 0; r < (opts.paired === false ? 1 : rounds); r++) {
+      const rate = opts.paired === false ? gemmGflops : refGflops();
+      const fwd = timeMedian(forward, 3, 0.3), fb = timeMedian(step, 3, 0.3);
+      const bound = flops / (rate * 1e9);
+      fwds.push(fwd); fbs.push(fb); fRatio.push(fwd / bound); bRatio.push((fb - fwd) / (2.5 * bound));
+    }
+    const fwd = median(fwds), fb = median(fbs), ratio = median(fRatio), bwdRatio = median(bRatio);
+    const before = beforeBuild(opts), build = kernelInfo().arch;
+    let bFwd: number | null = null, bFb: number | null = null;
+    if (before) {
+      setKernels(before);
+      try { bFwd = timeMedian(forward, 1, 1); bFb = timeMedian(step, 1, 1); } finally { setKernels(build); }
+    }
+    rows.push({ T, H, D, fwd_tokens_per_s: T / fwd, fwdbwd_tokens_per_s: T / fb, gemm_bound_ratio: ratio, bwd_gemm_bound_ratio: bwdRatio,
       before_fwd_tokens_per_s: bFwd ? T / bFwd : null, before_fwdbwd_tokens_per_s: bFb ? T / bFb : null });
-    log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${(fwd / bound).toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s (backward ${((fb - fwd) / (2.5 * bound)).toFixed(2)}× its GEMM-bound time)`);
+    log(`attention T=${T} H=${H} D=${D}: forward ${(T / fwd).toFixed(0)} tok/s (${ratio.toFixed(2)}× GEMM-bound time), fwd+bwd ${(T / fb).toFixed(0)} tok/s (backward ${bwdRatio.toFixed(2)}× its GEMM-bound time)`);
   }
   return rows;
 }
@@ -143,7 +160,7 @@ export function engineReport(gemm: { rows: GemmRow[]; blas: string; bf16?: strin
     const ratio = f.ratio !== null ? f.ratio.toFixed(2) : 'n/a';
     lines.push(`| ${f.label} | ${f.m}×${f.n}×${f.k} | ${f.gflops.toFixed(1)} | ${b.gflops.toFixed(1)} | ${(b.gflops / f.gflops).toFixed(2)} | ${f.numpy_gflops?.toFixed(1) ?? 'n/a'} | ${ratio} | ${f.before_gflops?.toFixed(1) ?? 'n/a'} | ${b.before_gflops?.toFixed(1) ?? 'n/a'} |`);
   }
-  lines.push('', 'GEMM-bound time: the FLOPs (forward 2·T²·D·H causal; backward 2.5× that) at the f32 GEMM rate above. fwd+bwd: forward, then the backward seeded with a contiguous [B, H, T, D] gradient (the layout the tape hands attention in training), not a strided sum().', '',
+  lines.push('', 'GEMM-bound time: the FLOPs (forward 2·T²·D·H causal; backward 2.5× that) at the rate of a 2048³ f32 GEMM (1024³ with --quick) timed just before, in each of 5 rounds (3 with --quick): the ratios are medians of the per-round ratios. fwd+bwd: forward, then the backward seeded with a contiguous [B, H, T, D] gradient (the layout the tape hands attention in training), not a strided sum().', '',
     '| attention (causal, B=1) | forward tok/s | fwd+bwd tok/s | forward ÷ GEMM-bound time | backward ÷ GEMM-bound time | before: forward | before: fwd+bwd |', '|---|---|---|---|---|---|---|');
   for (const a of attn) lines.push(`| T=${a.T}, H=${a.H}, D=${a.D} | ${a.fwd_tokens_per_s.toFixed(0)} | ${a.fwdbwd_tokens_per_s.toFixed(0)} | ${a.gemm_bound_ratio.toFixed(2)} | ${a.bwd_gemm_bound_ratio.toFixed(2)} | ${a.before_fwd_tokens_per_s?.toFixed(0) ?? 'n/a'} | ${a.before_fwdbwd_tokens_per_s?.toFixed(0) ?? 'n/a'} |`);
   return lines.join('\n') + '\n';
