@@ -66,7 +66,7 @@
     {
       "target_name": "baichuan2_native",
       "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx2vnni", "kernels_avx512", "kernels_avx512vnni", "kernels_avx512bf16", "kernels_amx", "kernels_amxemu"],
-      "sources": ["src/addon.cc", "src/dispatch.cc"],
+      "sources": ["src/addon.cc", "src/addon_quant.cc", "src/dispatch.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-fopenmp"],
       "ldflags": ["-fopenmp"]
