@@ -73,29 +73,37 @@ static void packARows(const T* src, int64_t rs, int64_t i0, int mc, int64_t p0, 
   }
 }
 
+// out[0, n) = src[0, n) widened to f32, out[n, W) = 0: one k-row of a panel
+// whose W elements are contiguous in the source.
+template <int W, typename T>
+static inline void copyPadded(const T* src, int n, float* out) {
+  for (int i = 0; i < n; i++) out[i] = toFloat(src[i]);
+  for (int i = n; i < W; i++) out[i] = 0.f;
+}
+
+// f(typed pointer) for an f32 or bf16 operand.
+template <typename F>
+static inline void withElements(const GemmOperand& X, F f) {
+  if (X.type == kF32) f(static_cast<const float*>(X.p));
+  else f(static_cast<const uint16_t*>(X.p));
+}
+
 template <typename T>
 static void packAColumns(const T* src, int64_t cs, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
   for (int ir = 0; ir < mc; ir += MR) {
     float* panel = dst + static_cast<int64_t>(ir) * kc;
     const int rows = mc - ir < MR ? mc - ir : MR;
-    for (int k = 0; k < kc; k++) {
-      const T* col = src + (p0 + k) * cs + i0 + ir;
-      float* out = panel + k * MR;
-      for (int r = 0; r < rows; r++) out[r] = toFloat(col[r]);
-      for (int r = rows; r < MR; r++) out[r] = 0.f;
-    }
+    for (int k = 0; k < kc; k++) copyPadded<MR>(src + (p0 + k) * cs + i0 + ir, rows, panel + k * MR);
   }
 }
 
 static void packAFloat(const GemmOperand& A, int64_t i0, int mc, int64_t p0, int kc, float* dst) {
   if (A.cs == 1) {
-    if (A.type == kF32) packARows(static_cast<const float*>(A.p), A.rs, i0, mc, p0, kc, dst);
-    else packARows(static_cast<const uint16_t*>(A.p), A.rs, i0, mc, p0, kc, dst);
+    withElements(A, [&](auto src) { packARows(src, A.rs, i0, mc, p0, kc, dst); });
     return;
   }
   if (A.rs == 1) {  // transposed A (dY^T in a weight gradient): the MR rows of a panel are contiguous for each k
-    if (A.type == kF32) packAColumns(static_cast<const float*>(A.p), A.cs, i0, mc, p0, kc, dst);
-    else packAColumns(static_cast<const uint16_t*>(A.p), A.cs, i0, mc, p0, kc, dst);
+    withElements(A, [&](auto src) { packAColumns(src, A.cs, i0, mc, p0, kc, dst); });
     return;
   }
   for (int ir = 0; ir < mc; ir += MR) {
@@ -191,21 +199,14 @@ static void packBCols(const T* src, int64_t cs, int64_t p0, int kc, int64_t j, i
 
 template <typename T>
 static void packBRows(const T* src, int64_t rs, int64_t p0, int kc, int64_t j, int cols, float* panel) {
-  for (int k = 0; k < kc; k++) {
-    const T* row = src + (p0 + k) * rs + j;
-    float* out = panel + k * NR;
-    for (int c = 0; c < cols; c++) out[c] = toFloat(row[c]);
-    for (int c = cols; c < NR; c++) out[c] = 0.f;
-  }
+  for (int k = 0; k < kc; k++) copyPadded<NR>(src + (p0 + k) * rs + j, cols, panel + k * NR);
 }
 
 static void packBPanel(const GemmOperand& B, int64_t p0, int kc, int64_t j, int cols, float* panel) {
   if (B.cs == 1) {
-    if (B.type == kF32) packBRows(static_cast<const float*>(B.p), B.rs, p0, kc, j, cols, panel);
-    else packBRows(static_cast<const uint16_t*>(B.p), B.rs, p0, kc, j, cols, panel);
+    withElements(B, [&](auto src) { packBRows(src, B.rs, p0, kc, j, cols, panel); });
   } else if (B.rs == 1) {
-    if (B.type == kF32) packBCols(static_cast<const float*>(B.p), B.cs, p0, kc, j, cols, panel);
-    else packBCols(static_cast<const uint16_t*>(B.p), B.cs, p0, kc, j, cols, panel);
+    withElements(B, [&](auto src) { packBCols(src, B.cs, p0, kc, j, cols, panel); });
   } else {
     for (int k = 0; k < kc; k++)
       for (int c = 0; c < NR; c++) panel[k * NR + c] = c < cols ? B.at(p0 + k, j + c) : 0.f;
