@@ -103,13 +103,12 @@ export async function benchGemm(opts: EngineBenchOptions = {}): Promise<{ rows: 
 }
 
 /**
- * Attention against its GEMM-bound time. `gemmGflops` is the run's best f32
- * rate, used only when `paired` is off; by default each round times a
- * reference f32 GEMM (2048^3; 1024^3 with quick) right before the attention,
- * and the ratio is the median of per-round ratios: the VM's clock drifts by
- * tens of percent between the GEMM table and this one.
+ * Attention against its GEMM-bound time: each round times a reference f32
+ * GEMM (2048^3; 1024^3 with quick) right before the attention, and the ratio
+ * is the median of per-round ratios (the VM's clock drifts by tens of percent
+ * between the GEMM table and this one).
  */
-export function benchAttention(gemmGflops: number, opts: EngineBenchOptions & { paired?: boolean } = {}): AttnRow[] {
+export function benchAttention(opts: EngineBenchOptions = {}): AttnRow[] {
   const log = opts.log ?? (() => {});
   const rows: AttnRow[] = [];
   const H = opts.quick ? 8 : 32, D = 128;
@@ -128,8 +127,8 @@ export function benchAttention(gemmGflops: number, opts: EngineBenchOptions & { 
     // QK^T and runs dO V^T, dQ, dK and dV: 2.5 times that
     const flops = 2 * T * T * D * H;
     const fwds: number[] = [], fbs: number[] = [], fRatio: number[] = [], bRatio: number[] = [];
-    for (let r = 0; r < (opts.paired === false ? 1 : rounds); r++) {
-      const rate = opts.paired === false ? gemmGflops : refGflops();
+    for (let r = 0; r < rounds; r++) {
+      const rate = refGflops();
       const fwd = timeMedian(forward, 3, 0.3), fb = timeMedian(step, 3, 0.3);
       const bound = flops / (rate * 1e9);
       fwds.push(fwd); fbs.push(fb); fRatio.push(fwd / bound); bRatio.push((fb - fwd) / (2.5 * bound));

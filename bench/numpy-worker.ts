@@ -1,6 +1,6 @@
 // A long-lived numpy process for paired timing: our GEMM and numpy's run
 // alternately, seconds apart, so a per-round ratio cancels the slow clock
-// drift of a shared VM (bench/numpy_gemm.py --serve is the other end).
+// drift of a shared VM (bench/numpy_gemm.py is the other end).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -25,7 +25,7 @@ export class NumpyWorker {
     const env = { ...process.env };
     delete env['OPENBLAS_CORETYPE'];
     delete env['OPENBLAS_L2_SIZE'];
-    const child = spawn('python3', [script, '--serve'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('python3', [script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const w = new NumpyWorker(child);
     child.stderr.on('data', (d: Buffer) => { w.stderr = (w.stderr + d.toString()).slice(-2000); });
     readline.createInterface({ input: child.stdout }).on('line', (line) => {

@@ -1,12 +1,9 @@
 """f32 GEMM through numpy in the same run as our benchmark (the reference).
 
-Reads a JSON list of [m, n, k] on stdin; prints one JSON object with the
-BLAS numpy uses and the median GFLOP/s for each shape.
-
-With --serve it is a worker for paired timing (bench/numpy-worker.ts): it
-prints one JSON line naming the BLAS, then answers each request line
-{"m", "n", "k", "runs"} with {"seconds": [...]}, one entry per product
-(the first request for a shape makes its operands and runs one warm-up).
+A worker for paired timing (bench/numpy-worker.ts): it prints one JSON line
+naming the BLAS, then answers each request line {"m", "n", "k", "runs"} with
+{"seconds": [...]}, one entry per product A [m, k] @ B[n, k]^T (the first
+request for a shape makes its operands and runs one warm-up).
 """
 import json
 import os
@@ -45,34 +42,6 @@ def openblas_core():
     return "unknown"
 
 
-def median_seconds(fn, min_runs=3, min_seconds=1.0):
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if len(times) >= 50:
-            break
-    times.sort()
-    return times[len(times) // 2]
-
-
-def main():
-    shapes = json.load(sys.stdin)
-    rng = np.random.default_rng(0)
-    out = []
-    for m, n, k in shapes:
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        # B stored [n, k] and used transposed, as our benchmark does (a Linear's weight)
-        b = rng.standard_normal((n, k), dtype=np.float32)
-        s = median_seconds(lambda: a @ b.T)
-        out.append({"m": m, "n": n, "k": k, "gflops": 2 * m * n * k / s / 1e9})
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    print(json.dumps({"blas": blas_name(), "core": openblas_core(), "env": env, "numpy": np.__version__, "gemm": out}))
-
-
 def serve():
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     print(json.dumps({"blas": blas_name(), "core": openblas_core(), "env": env, "numpy": np.__version__}), flush=True)
@@ -95,4 +64,4 @@ def serve():
 
 
 if __name__ == "__main__":
-    serve() if "--serve" in sys.argv[1:] else main()
+    serve()

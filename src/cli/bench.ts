@@ -51,8 +51,7 @@ export function registerBench(program: Command): void {
       if (o.threads !== undefined) setThreads(parseIntFlag(o.threads, '--threads', 1));
       const log = (s: string) => console.error(s);
       const gemm = await benchGemm({ quick: o.quick, log });
-      const best = Math.max(...gemm.rows.filter((r) => r.dtype === 'f32').map((r) => r.gflops));
-      const attn = benchAttention(best, { quick: o.quick, log });
+      const attn = benchAttention({ quick: o.quick, log });
       publish(engineReport(gemm, attn), o, { gemm: gemm.rows, attention: attn, blas: gemm.blas, bf16_gemm: gemm.bf16 });
     });
   reportCommand(bench, 'kernels')
